@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (bokmål): aggregates only, read-only on the published warehouse."""

@@ -1,0 +1,1 @@
+"""The data's journey as Prefect flows: discover → read → validate → stage → build → audit → publish."""

@@ -1,0 +1,85 @@
+"""Adult education: `adult_education/vo_<YYYYMMDDTHHMMSS>.jsonl`.
+
+UTF-8 JSON Lines, one event per line. A line that is not a JSON object is a row
+problem (the other lines load); row numbers are line numbers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+
+from flows.sources.common import (FileNameError, Problem, RawFile, missing_columns, parse_dates,
+                                  tidy_text)
+
+NAME = "adult_education"
+FOLDER = "adult_education"
+FILE_NAME = re.compile(r"^vo_(?P<stamp>\d{8}T\d{6})\.jsonl$")
+COLUMNS = ["event_id", "pid", "event", "date", "level", "programme", "school_orgnr", "municipality", "result"]
+REQUIRED = [c for c in COLUMNS if c not in ("programme", "result")]
+FREE_TEXT: list[str] = []
+DATE_COLUMNS = ["date"]
+
+
+def file_meta(name: str) -> dict:
+    m = FILE_NAME.match(name)
+    if not m:
+        raise FileNameError("file name must be vo_<YYYYMMDDTHHMMSS>.jsonl")
+    try:
+        exported = dt.datetime.strptime(m["stamp"], "%Y%m%dT%H%M%S")
+    except ValueError as err:
+        raise FileNameError(f"'{m['stamp']}' in the file name is not a time stamp") from err
+    return {"delivery_date": exported.date(), "exported_at": exported}
+
+
+def _scalar(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def read(path: Path) -> RawFile:
+    raw = RawFile(path)
+    try:
+        raw.meta = file_meta(path.name)
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNameError as err:
+        raw.file_problems.append(Problem("file_name", str(err)))
+        return raw
+    except UnicodeDecodeError as err:
+        raw.file_problems.append(Problem("encoding", f"JSON Lines must be UTF-8: {err.reason} at byte {err.start}"))
+        return raw
+    raw.encoding = "utf-8"
+    records: list[dict] = []
+    rows: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raw.row_problems.append(Problem("json_syntax", f"line is not valid JSON ({err.msg})", number))
+            continue
+        if not isinstance(obj, dict):
+            raw.row_problems.append(Problem("json_syntax", "line is not a JSON object", number))
+            continue
+        records.append({k: _scalar(v) for k, v in obj.items()})
+        rows.append(number)
+    keys = sorted({k for r in records for k in r} | set(COLUMNS))
+    frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
+        pl.DataFrame(schema={k: pl.String for k in keys})
+    frame = frame.with_columns(pl.Series("_row", rows, dtype=pl.Int64))
+    present = [k for k in COLUMNS if any(k in r for r in records)]
+    if records and (problem := missing_columns(frame.select(present), REQUIRED)):
+        raw.file_problems.append(problem)
+    raw.frame = tidy_text(frame)
+    return raw
+
+
+def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
+    return parse_dates(frame, DATE_COLUMNS, ["%Y-%m-%d"])

@@ -1,0 +1,126 @@
+"""What every reader hands to validation, and the text helpers they share.
+
+A reader turns the bytes of one landing file into a frame where every cell is text,
+plus the facts of the file itself (delivery date from the file name, ...). It knows
+nothing of the warehouse. Problems that make the whole file unusable (unreadable,
+wrong encoding, missing columns, bad file name) are *file problems*; problems found
+on single records while reading (a JSON line that does not parse) are *row problems*.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from schemas.privacy import redact
+
+ROW = "_row"
+
+
+@dataclass
+class Problem:
+    rule: str
+    message: str
+    row_number: int | None = None
+    column: str | None = None
+
+    def __post_init__(self) -> None:
+        self.message = redact(self.message)
+
+
+@dataclass
+class RawFile:
+    """One landing file as text cells. `frame` is None when the file could not be read."""
+
+    path: Path
+    frame: pl.DataFrame | None = None
+    meta: dict = field(default_factory=dict)
+    file_problems: list[Problem] = field(default_factory=list)
+    row_problems: list[Problem] = field(default_factory=list)
+    encoding: str | None = None
+
+    @property
+    def rows_read(self) -> int:
+        n = 0 if self.frame is None else self.frame.height
+        return n + len({p.row_number for p in self.row_problems})
+
+    @property
+    def delivery_date(self) -> dt.date | None:
+        return self.meta.get("delivery_date")
+
+
+class FileNameError(ValueError):
+    pass
+
+
+def parse_yyyymmdd(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError as err:
+        raise FileNameError(f"'{text}' in the file name is not a date (YYYYMMDD)") from err
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM) or Windows-1252, as the contract allows. Raises on others."""
+    if b"\x00" in data:
+        raise UnicodeError("the file contains NUL bytes: it is not UTF-8 or Windows-1252 text (UTF-16?)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as err:
+        raise UnicodeError(
+            f"the file is neither UTF-8 nor Windows-1252 (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from err
+
+
+def missing_columns(frame: pl.DataFrame, required: list[str]) -> Problem | None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        return Problem("missing_columns", f"required columns missing: {', '.join(missing)}")
+    return None
+
+
+def tidy_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Trim every text cell; an empty cell is a missing value."""
+    return frame.with_columns(
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns if c != ROW
+    )
+
+
+def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> tuple[pl.DataFrame, list[Problem]]:
+    """Parse text dates trying each format; a value present but not a real date is a row problem.
+
+    Parsing happens here, not in the schema (Pandera's coerce flags every row when formats
+    are mixed). `31.02.2024` fails every format and is reported, never silently nulled.
+    """
+    problems: list[Problem] = []
+    parsed = []
+    for column in columns:
+        text = pl.col(column)
+        expr = pl.coalesce([text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in formats])
+        parsed.append(expr.alias(column))
+        bad = frame.filter(text.is_not_null() & expr.is_null())
+        for row, value in zip(bad[ROW], bad[column]):
+            problems.append(Problem("date_format", f"{column}: '{value[:30]}' is not a real date", row, column))
+    return frame.with_columns(parsed), problems
+
+
+def parse_year(frame: pl.DataFrame, column: str) -> tuple[pl.DataFrame, list[Problem]]:
+    """A 4-digit year; Excel may hand a number over as `2001.0`."""
+    text = pl.col(column).str.replace(r"\.0$", "")
+    expr = pl.when(text.str.contains(r"^\d{4}$")).then(text.cast(pl.Int32, strict=False))
+    bad = frame.filter(pl.col(column).is_not_null() & expr.is_null())
+    problems = [Problem("year_format", f"{column}: '{v[:30]}' is not a 4-digit year", r, column)
+                for r, v in zip(bad[ROW], bad[column])]
+    return frame.with_columns(expr.alias(column)), problems
+
+
+def with_row_numbers(frame: pl.DataFrame, first: int) -> pl.DataFrame:
+    return frame.with_row_index(ROW, offset=first).with_columns(pl.col(ROW).cast(pl.Int64))

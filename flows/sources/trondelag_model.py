@@ -1,0 +1,85 @@
+"""The Trøndelag model: `trondelag_model/tm_<YYYYMMDD>.json`.
+
+One UTF-8 JSON document `{"exported_at": ..., "cases": [{..., "events": [...]}]}`. It is
+flattened to one row per event carrying its case's fields; row numbers count events in
+document order (1 = the first event of the first case), and messages name the case id.
+A document that does not parse (e.g. truncated) is a file problem: nothing can be trusted.
+Unknown fields are kept only until the privacy guard has seen them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+
+from flows.sources.common import FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, tidy_text
+
+NAME = "trondelag_model"
+FOLDER = "trondelag_model"
+FILE_NAME = re.compile(r"^tm_(?P<date>\d{8})\.json$")
+CASE_FIELDS = ["case_id", "pid", "nav_office", "mobilised_by"]
+EVENT_FIELDS = ["type", "date", "trade", "sector", "reason"]
+COLUMNS = CASE_FIELDS + ["event_index"] + EVENT_FIELDS
+FREE_TEXT: list[str] = []
+DATE_COLUMNS = ["date"]
+
+
+def file_meta(name: str) -> dict:
+    m = FILE_NAME.match(name)
+    if not m:
+        raise FileNameError("file name must be tm_<YYYYMMDD>.json")
+    return {"delivery_date": parse_yyyymmdd(m["date"])}
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+
+
+def read(path: Path) -> RawFile:
+    raw = RawFile(path)
+    try:
+        raw.meta = file_meta(path.name)
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except FileNameError as err:
+        raw.file_problems.append(Problem("file_name", str(err)))
+        return raw
+    except UnicodeDecodeError as err:
+        raw.file_problems.append(Problem("encoding", f"the JSON document must be UTF-8: {err.reason}"))
+        return raw
+    except json.JSONDecodeError as err:
+        raw.file_problems.append(Problem("unreadable", f"not a complete JSON document ({err.msg} at line {err.lineno})"))
+        return raw
+    raw.encoding = "utf-8"
+    if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
+        raw.file_problems.append(Problem("missing_columns", "the document must be an object with a list 'cases'"))
+        return raw
+    try:
+        exported_at = dt.datetime.fromisoformat(str(doc.get("exported_at")))
+    except ValueError:
+        raw.file_problems.append(Problem("missing_columns", "'exported_at' is missing or not an ISO date-time"))
+        return raw
+    raw.meta["exported_at"] = exported_at
+    records: list[dict] = []
+    for case in doc["cases"]:
+        case = case if isinstance(case, dict) else {}
+        base = {k: _text(v) for k, v in case.items() if k != "events"}
+        events = case.get("events") if isinstance(case.get("events"), list) else []
+        # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
+        for index, event in enumerate(events or [{}]):
+            event = event if isinstance(event, dict) else {"type": _text(event)}
+            records.append({**base, "event_index": str(index), **{k: _text(v) for k, v in event.items()}})
+    keys = list(dict.fromkeys(COLUMNS + [k for r in records for k in r]))
+    frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
+        pl.DataFrame(schema={k: pl.String for k in keys})
+    raw.frame = tidy_text(frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64)))
+    return raw
+
+
+def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
+    frame, problems = parse_dates(frame, DATE_COLUMNS, ["%Y-%m-%d"])
+    return frame.with_columns(pl.col("event_index").cast(pl.Int32)), problems

@@ -1,0 +1,117 @@
+"""Validate one read file: privacy guard → drop free text → type → Pandera schema.
+
+Hands the stage step a `ValidatedFile`: the rows that passed (typed, contract columns
+only), one quarantine record per rejected row, and the file's verdict. Nothing here
+touches the warehouse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+
+import pandera.polars as pa
+import polars as pl
+
+from flows.sources import SOURCES
+from flows.sources.common import ROW, Problem, RawFile
+from schemas.checks import DELIVERY
+from schemas.privacy import find_national_ids, redact
+
+SCHEMAS = {name: import_module(f"schemas.{name}").SCHEMA for name in SOURCES}
+STATUS_LOADED, STATUS_QUARANTINED, STATUS_PRIVACY = "loaded", "quarantined", "privacy_incident"
+
+
+@dataclass
+class ValidatedFile:
+    source: str
+    file_name: str
+    sha256: str
+    status: str
+    rows_read: int
+    rows: pl.DataFrame | None = None          # typed, valid rows: contract columns + _row
+    quarantine: list[Problem] = field(default_factory=list)  # one per rejected row (or one per file)
+    message: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def rows_quarantined(self) -> int:
+        if self.status != STATUS_LOADED:
+            return self.rows_read
+        return len({p.row_number for p in self.quarantine})
+
+
+def refuse(raw: RawFile, source: str, sha256: str, status: str, problems: list[Problem]) -> ValidatedFile:
+    first = problems[0]
+    message = first.message if len(problems) == 1 else f"{first.message} (and {len(problems) - 1} more)"
+    return ValidatedFile(source, raw.path.name, sha256, status, raw.rows_read,
+                         quarantine=problems, message=redact(message), meta=raw.meta)
+
+
+def _schema_problems(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[list[Problem], list[Problem]]:
+    """Run the schema lazily (all failures at once); split into row and file problems."""
+    try:
+        schema.validate(frame, lazy=True)
+        return [], []
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    rows, files = [], []
+    row_numbers = frame[ROW]
+    for index, column, check, value in cases.select("index", "column", "check", "failure_case").iter_rows():
+        if index is None:  # schema-level: dtype or missing column
+            files.append(Problem("schema", f"{column}: {check}", None, column))
+            continue
+        if check == "not_nullable":
+            rule, text = "required", "value is missing"
+        elif ": " in check:
+            rule, text = check.split(": ", 1)
+        else:
+            rule, text = check, f"fails {check}"
+        shown = f" ('{str(value)[:30]}')" if value is not None and rule != "required" else ""
+        rows.append(Problem(rule, f"{column}: {text}{shown}", int(row_numbers[index]), column))
+    return rows, files
+
+
+def _one_per_row(problems: list[Problem]) -> list[Problem]:
+    """The contract keeps one quarantine row per rejected row: the first problem names the
+    column and rule; the message lists every problem of the row."""
+    by_row: dict[int | None, list[Problem]] = {}
+    seen_cells: set[tuple[int | None, str | None]] = set()
+    for p in problems:  # a value that did not parse is not also reported as missing
+        if (p.row_number, p.column) in seen_cells and p.column is not None:
+            continue
+        seen_cells.add((p.row_number, p.column))
+        by_row.setdefault(p.row_number, []).append(p)
+    merged = []
+    for row, items in sorted(by_row.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        seen = list(dict.fromkeys(p.message for p in items))
+        merged.append(Problem(items[0].rule, "; ".join(seen), row, items[0].column))
+    return merged
+
+
+def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
+    reader = SOURCES[source]
+    if raw.file_problems or raw.frame is None:
+        problems = raw.file_problems or [Problem("unreadable", "the file could not be read")]
+        return refuse(raw, source, sha256, STATUS_QUARANTINED, problems)
+
+    hits = find_national_ids(raw.frame)
+    if hits:
+        problems = [Problem("national_id", f"{col}: a national identity number was found in this field; "
+                            "the whole file is refused as a privacy incident", row, col) for row, col in hits]
+        return refuse(raw, source, sha256, STATUS_PRIVACY, problems)
+
+    frame = raw.frame.select([ROW, *reader.COLUMNS])  # free text and unknown columns end here
+    frame, parse_problems = reader.typed(frame)
+    frame = frame.with_columns(pl.lit(raw.delivery_date, dtype=pl.Date).alias(DELIVERY))
+    row_problems, file_problems = _schema_problems(frame, SCHEMAS[source])
+    if file_problems:
+        return refuse(raw, source, sha256, STATUS_QUARANTINED, file_problems)
+
+    quarantine = _one_per_row(raw.row_problems + parse_problems + row_problems)
+    bad_rows = pl.Series([p.row_number for p in quarantine], dtype=pl.Int64)
+    rows = frame.filter(~pl.col(ROW).is_in(bad_rows)).drop(DELIVERY)
+    result = ValidatedFile(source, raw.path.name, sha256, STATUS_LOADED, raw.rows_read, rows=rows,
+                           quarantine=quarantine, meta=raw.meta)
+    if quarantine:
+        result.message = f"{len(quarantine)} of {raw.rows_read} rows quarantined"
+    return result

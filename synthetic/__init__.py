@@ -1,0 +1,1 @@
+"""The synthetic county: realistic landing files for all four sources, with known truth."""

@@ -1,0 +1,94 @@
+"""`pathways generate`: write a synthetic county's landing zone, its truth and its faults.
+
+    OUT/intro/ … OUT/trondelag_model/    landing files in the sources' real formats
+    OUT/_synthetic/truth_*.parquet         the true pathways (what the marts must show)
+    OUT/_synthetic/faults.json             every planted fault and the rule that must catch it
+
+The pipeline only looks in the four source folders, so `_synthetic/` is never loaded.
+Deterministic for a seed: the same arguments give byte-identical files.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from synthetic import faults as faults_mod
+from synthetic import parameters as P
+from synthetic import writers
+from synthetic.model import County, Truth
+
+TRUTH_DIR = "_synthetic"
+
+
+@dataclass
+class Generated:
+    files: int
+    persons: int
+    faults: int
+    out: Path
+
+
+def combination_truth(deliveries: list[writers.Delivery], truth: Truth) -> None:
+    """Combination classes are snapshots: the truth is what each school's newest list says."""
+    newest: dict[tuple[str, int], writers.Delivery] = {}
+    for d in deliveries:
+        if d.source == "combination_classes":
+            key = (d.options["school"], d.options["year"])
+            if key not in newest or d.options["delivery_date"] > newest[key].options["delivery_date"]:
+                newest[key] = d
+    end_types = {"Aktiv": "ongoing", "Fullført": "completed", "Avbrutt": "dropped_out", "Overført Vg1": "transferred"}
+    for (school, _), d in sorted(newest.items()):
+        for r in d.rows:
+            started = r["Startdato"]
+            truth.applications.append({
+                "person_id": r["Elev-pid"], "source": "combination_classes", "stage": "combination",
+                "school_orgnr": school, "municipality_code": r["Bostedskommune"], "applied_date": r["Søknadsdato"],
+                "offered_date": None, "started_date": started, "status": "started" if started else "waiting"})
+            if started:
+                truth.spells.append({
+                    "person_id": r["Elev-pid"], "stage": "combination", "source": "combination_classes",
+                    "start_date": started, "end_date": r["Sluttdato"], "end_type": end_types[r["Status"]],
+                    "end_reason": None, "municipality_code": r["Bostedskommune"], "school_orgnr": school,
+                    "programme": None})
+
+
+def write_truth(truth: Truth, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    date_cols = ("settlement_date", "start_date", "end_date", "date", "applied_date", "offered_date", "started_date")
+    for name in ("persons", "spells", "milestones", "applications", "intro_transitions"):
+        rows = getattr(truth, name)
+        frame = pl.DataFrame(rows, infer_schema_length=None)
+        frame = frame.with_columns(pl.col(c).cast(pl.Date) for c in date_cols if c in frame.columns)
+        frame.write_parquet(folder / f"truth_{name}.parquet")
+
+
+def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean: bool = False) -> Generated:
+    out = Path(out)
+    if clean and out.exists():
+        for folder in ("intro", "adult_education", "combination_classes", "trondelag_model", TRUTH_DIR):
+            shutil.rmtree(out / folder, ignore_errors=True)
+    county = County(persons, seed)
+    truth, records = county.simulate()
+    rng = random.Random(seed + 1)
+    deliveries = (writers.plan_intro(records.intro, rng)
+                  + writers.plan_adult_education(records.adult_education, rng)
+                  + writers.plan_combination(records.combination, county.schools, rng)
+                  + writers.plan_trondelag_model(records.tm_cases, rng))
+    combination_truth(deliveries, truth)
+    planted: list[faults_mod.Fault] = []
+    if fault_rate > 0:
+        deliveries, planted = faults_mod.plant(deliveries, fault_rate, random.Random(seed + 2))
+    for d in deliveries:
+        writers.write(d, out)
+    folder = out / TRUTH_DIR
+    write_truth(truth, folder)
+    (folder / "faults.json").write_text(json.dumps([f.as_dict() for f in planted], indent=1, default=str))
+    (folder / "generation.json").write_text(json.dumps(
+        {"persons": persons, "seed": seed, "fault_rate": fault_rate, "data_end": P.DATA_END.isoformat(),
+         "files": len(deliveries)}, indent=1))
+    return Generated(len(deliveries), persons, len(planted), out)

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The two set-up commands of the README, for a fresh machine with only Python 3.11+.
+
+    python3 tasks.py demo   # install, build the synthetic county, load it, open the dashboard
+    python3 tasks.py test   # install (plus Debian's Chromium for browser tests), run all tests
+
+Why a script and not a Makefile: a fresh machine is only promised Python. Everything
+the project needs is installed from here, into `.venv/` beside this file, from the
+pinned `requirements.lock` (resolved from the ranges in `pyproject.toml`). Installing is
+skipped when the lock file has not changed since the last install.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".installed-lock-sha256"
+DEMO = ROOT / "data" / "demo"
+
+
+def run(*cmd: str | Path, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the locked dependencies plus this project (editable)."""
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    want = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == want:
+        return
+    run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PY, "-m", "pip", "install", "--quiet", "-r", LOCK)
+    run(PY, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", ROOT)
+    STAMP.write_text(want)
+
+
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's Chromium (Playwright cannot download its own here)."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("Browser tests need /usr/bin/chromium: install Debian's 'chromium' package.")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run("apt-get", "update", "-qq", env=env)
+    run("apt-get", "install", "-y", "-qq", "chromium", env=env)
+
+
+def demo(persons: str = "5000") -> None:
+    ensure_venv()
+    pathways = VENV / "bin" / "pathways"
+    run(pathways, "generate", "--persons", persons, "--seed", "42",
+        "--out", DEMO / "landing", "--fault-rate", "0.002", "--clean")
+    run(pathways, "load", "--landing", DEMO / "landing", "--warehouse", DEMO / "warehouse.duckdb")
+    dashboard = ROOT / "dashboard" / "app.py"
+    if dashboard.exists() and not os.environ.get("CI"):
+        run(pathways, "dashboard", "--warehouse", DEMO / "warehouse.duckdb")
+
+
+def test(*pytest_args: str) -> None:
+    ensure_venv()
+    ensure_chromium()
+    run(PY, "-m", "pytest", *pytest_args, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+        sys.exit(__doc__)
+    try:
+        {"demo": demo, "test": test}[sys.argv[1]](*sys.argv[2:])
+    except subprocess.CalledProcessError as err:
+        sys.exit(err.returncode)

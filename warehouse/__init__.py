@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: SQL models in layers, the runner that builds them, write–audit–publish."""
