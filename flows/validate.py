@@ -32,6 +32,7 @@ class ValidatedFile:
     quarantine: list[Problem] = field(default_factory=list)  # one per rejected row (or one per file)
     message: str = ""
     meta: dict = field(default_factory=dict)
+    copy_of: str | None = None                 # same bytes already loaded under this name
 
     @property
     def rows_quarantined(self) -> int:
@@ -108,8 +109,8 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
         return refuse(raw, source, sha256, STATUS_QUARANTINED, file_problems)
 
     quarantine = _one_per_row(raw.row_problems + parse_problems + row_problems)
-    bad_rows = pl.Series([p.row_number for p in quarantine], dtype=pl.Int64)
-    rows = frame.filter(~pl.col(ROW).is_in(bad_rows)).drop(DELIVERY)
+    bad_rows = pl.DataFrame({ROW: [p.row_number for p in quarantine]}, schema={ROW: pl.Int64})
+    rows = frame.join(bad_rows, on=ROW, how="anti").drop(DELIVERY)
     result = ValidatedFile(source, raw.path.name, sha256, STATUS_LOADED, raw.rows_read, rows=rows,
                            quarantine=quarantine, meta=raw.meta)
     if quarantine:

@@ -47,18 +47,18 @@ def uuid() -> pa.Check:
 
 
 def municipality() -> pa.Check:
-    codes = pl.Series(sorted(municipality_codes()))
+    codes = sorted(municipality_codes())
     return rule("municipality_code", "not a municipality code of the 2024 structure",
                 lambda c: pl.col(c).is_in(codes))
 
 
 def country() -> pa.Check:
-    codes = pl.Series(sorted(country_codes()))
+    codes = sorted(country_codes())
     return rule("country_code", "not an ISO 3166-1 alpha-3 country code", lambda c: pl.col(c).is_in(codes))
 
 
 def one_of(values: list[str] | tuple[str, ...]) -> pa.Check:
-    allowed = pl.Series([str(v) for v in values])
+    allowed = [str(v) for v in values]
     return rule("code_in_set", f"must be one of {', '.join(values)}", lambda c: pl.col(c).is_in(allowed))
 
 

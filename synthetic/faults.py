@@ -169,7 +169,9 @@ def _file_faults(by_source: dict[str, list[Delivery]], rng: random.Random, fault
         out.append(d)
         faults.append(Fault(kind, d.source, d.name, rule, "file", row, column, status))
 
-    fnr = national_id(rng, dt.date(1990, 5, 17))
+    fnr = national_id(rng, dt.date(1990, 5, 17))                 # a different number per source,
+    fnr_school = national_id(rng, dt.date(1979, 11, 2))          # so a leak can be traced
+    fnr_tm = national_id(rng, dt.date(2001, 8, 30))
     dnr = national_id(rng, dt.date(1985, 3, 9), d_number=True)
 
     if intro := [d for d in by_source.get("intro", []) if d.rows]:
@@ -215,7 +217,7 @@ def _file_faults(by_source: dict[str, list[Delivery]], rng: random.Random, fault
                      f"{src.options['delivery_date']:%Y%m%d}.xlsx", src.rows[:10], src.options)
         add(d, "komb_bad_orgnr_in_file_name", "file_name")
         rows = [dict(r) for r in src.rows[:10]]
-        rows[0] = {**rows[0], "Merknad": f"Foresatt har fnr {fnr[:6]} {fnr[6:]}"}
+        rows[0] = {**rows[0], "Merknad": f"Foresatt har fnr {fnr_school[:6]} {fnr_school[6:]}"}
         d = Delivery("combination_classes", later(src, prefix, ".xlsx"), rows, src.options)
         add(d, "komb_national_id_in_remark", "national_id", "privacy_incident", 2, "merknad")
 
@@ -226,7 +228,7 @@ def _file_faults(by_source: dict[str, list[Delivery]], rng: random.Random, fault
         d.raw_bytes = text[: len(text) * 2 // 3]
         add(d, "tm_truncated_json", "unreadable")
         cases = copy.deepcopy(src.rows[:5])
-        cases[0]["events"][0]["note"] = f"ringt bruker, fnr {fnr}"
+        cases[0]["events"][0]["note"] = f"ringt bruker, fnr {fnr_tm}"
         d = Delivery("trondelag_model", later(src, "tm_", ".json"), cases, src.options)
         add(d, "tm_national_id_in_unknown_field", "national_id", "privacy_incident", 1, "note")
     return out

@@ -1,0 +1,195 @@
+"""The load, as the data travel: discover → read → validate → stage → build → audit → publish.
+
+One Prefect task reads and validates each new file, so one broken file never stops the
+others; everything after that works on a candidate warehouse beside the published one,
+which replaces the published file only if its audits pass.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import flows.settings  # noqa: F401  (Prefect settings before Prefect is imported)
+
+import duckdb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.landing import LandingFile, discover
+from flows.sources import SOURCES
+from flows.stage import StageCounts, ensure_tables, seen_files, stage
+from flows.validate import ValidatedFile, validate
+from warehouse import build as models
+from warehouse.publish import keep_aside, publish, start_candidate
+
+
+class AuditFailed(RuntimeError):
+    """The candidate warehouse failed its audits: it was kept aside, nothing was published."""
+
+
+@dataclass
+class LoadSummary:
+    load_id: str
+    as_of: dt.date
+    warehouse: str
+    files_seen: int = 0
+    files_new: int = 0
+    files_unreadable: list[str] = field(default_factory=list)
+    counts: StageCounts = field(default_factory=StageCounts)
+    persons: int = 0
+    events: int = 0
+    audit_failures: list[str] = field(default_factory=list)
+    published: bool = False
+
+    def as_markdown(self) -> str:
+        c = self.counts
+        lines = [
+            f"# Load {self.load_id}", "",
+            f"- as of: {self.as_of}", f"- files in landing zone: {self.files_seen} (new: {self.files_new})",
+            f"- files loaded: {c.files_loaded}, refused: {c.files_refused}",
+            f"- rows loaded: {c.rows_loaded}, quarantined: {c.rows_quarantined}, duplicates: {c.rows_duplicate}",
+            f"- persons: {self.persons}, events: {self.events}",
+            f"- audit: {'passed' if not self.audit_failures else 'FAILED'}",
+            f"- published: {'yes' if self.published else 'no'}",
+        ]
+        if self.files_unreadable:
+            lines.append(f"- could not be read this time (retried next load): {', '.join(self.files_unreadable)}")
+        lines += [f"  - {f}" for f in self.audit_failures]
+        return "\n".join(lines)
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only what may pass on a second try (a locked file, a busy disk)."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover_files(landing: str) -> list[LandingFile]:
+    return discover(Path(landing))
+
+
+@task(name="read-and-validate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
+      retry_condition_fn=_transient, task_run_name="read-and-validate {file.name}")
+def read_and_validate(file: LandingFile) -> ValidatedFile:
+    raw = SOURCES[file.source].read(file.path)
+    return validate(raw, file.source, file.sha256)
+
+
+@task(name="stage", cache_policy=NO_CACHE)
+def stage_files(candidate: Path, files: list[ValidatedFile], load_id: str) -> StageCounts:
+    with duckdb.connect(str(candidate)) as con:
+        ensure_tables(con)
+        counts = stage(con, files, load_id)
+        con.execute("checkpoint")
+    return counts
+
+
+@task(name="build", cache_policy=NO_CACHE)
+def build_models(candidate: Path, as_of: dt.date) -> list[str]:
+    with duckdb.connect(str(candidate)) as con:
+        ensure_tables(con)
+        order = models.build(con, as_of)
+        con.execute("checkpoint")
+    return order
+
+
+@task(name="audit", cache_policy=NO_CACHE)
+def audit_candidate(candidate: Path) -> list[str]:
+    """Key tests of every model and the file-log reconciliation; empty list = passed."""
+    with duckdb.connect(str(candidate)) as con:
+        failures = models.test_keys(con)
+        bad = con.execute("""select file_name from audit.file_log
+                             where rows_read <> rows_loaded + rows_quarantined + rows_duplicate""").fetchall()
+        failures += [f"audit.file_log: rows do not add up for {name}" for (name,) in bad]
+    return failures
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_candidate(candidate: Path, published: Path) -> None:
+    publish(candidate, published)
+
+
+def _previously_seen(published: Path) -> dict[tuple[str, str], str]:
+    if not published.exists():
+        return {}
+    with duckdb.connect(str(published), read_only=True) as con:
+        try:
+            return seen_files(con)
+        except duckdb.CatalogException:
+            return {}
+
+
+def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, outcome: str, message: str) -> None:
+    c = summary.counts
+    with duckdb.connect(str(candidate)) as con:
+        ensure_tables(con)
+        con.execute("insert into audit.load_run values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            summary.load_id, started, dt.datetime.now(dt.timezone.utc), summary.as_of, summary.files_seen,
+            summary.files_new, c.files_loaded, c.files_refused, c.rows_loaded, c.rows_quarantined,
+            c.rows_duplicate, outcome, message])
+        for table, attr in (("core.person", "persons"), ("core.event", "events")):
+            try:
+                setattr(summary, attr, con.execute(f"select count(*) from {table}").fetchone()[0])
+            except duckdb.CatalogException:
+                pass
+        con.execute("checkpoint")
+
+
+@flow(name="pathways-load", log_prints=True)
+def load(landing: str, warehouse: str, as_of: dt.date | None = None) -> LoadSummary:
+    """Load every new landing file and publish the warehouse if it passes its audits."""
+    logger = get_run_logger()
+    started = dt.datetime.now(dt.timezone.utc)
+    published = Path(warehouse).resolve()
+    summary = LoadSummary(uuid.uuid4().hex[:12], as_of or dt.date.today(), str(published))
+
+    files = discover_files(landing)
+    seen = _previously_seen(published)
+    loaded_as = {sha: name for (sha, name), status in seen.items() if status in ("loaded", "superseded")}
+    new = [f for f in files if (f.sha256, f.name) not in seen]
+    summary.files_seen, summary.files_new = len(files), len(new)
+    logger.info("%d files in the landing zone, %d new", len(files), len(new))
+
+    futures = [read_and_validate.submit(f) for f in new]
+    validated: list[ValidatedFile] = []
+    for f, future in zip(new, futures):
+        future.wait()
+        if future.state.is_completed():
+            result = future.result()
+            if result.status == "loaded":  # same bytes as a file loaded before: count, do not load again
+                earlier = loaded_as.get(f.sha256)
+                if earlier is None:
+                    loaded_as[f.sha256] = f.name
+                else:
+                    result.copy_of = earlier
+            validated.append(result)
+        else:  # not recorded as seen, so the next load tries again
+            summary.files_unreadable.append(f.name)
+            logger.error("could not read %s: %s", f.name, future.state.message)
+
+    candidate = start_candidate(published)
+    summary.counts = stage_files(candidate, validated, summary.load_id)
+    build_models(candidate, summary.as_of)
+    summary.audit_failures = audit_candidate(candidate)
+    outcome = "published" if not summary.audit_failures else "audit_failed"
+    _record_run(candidate, summary, started, outcome, "; ".join(summary.audit_failures))
+    if summary.audit_failures:
+        kept = keep_aside(candidate, published)
+        create_markdown_artifact(summary.as_markdown(), key="pathways-load-summary",
+                                 description="Load refused by its audits")
+        raise AuditFailed(f"audits failed, nothing published (candidate kept at {kept}): "
+                          + "; ".join(summary.audit_failures[:5]))
+    publish_candidate(candidate, published)
+    summary.published = True
+    create_markdown_artifact(summary.as_markdown(), key="pathways-load-summary", description="Load summary")
+    logger.info(summary.as_markdown())
+    return summary

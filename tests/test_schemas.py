@@ -1,0 +1,191 @@
+"""Every validation rule of the source contract, one changed value at a time.
+
+Each case starts from a valid row, changes one thing, writes a real file and checks that
+validation rejects exactly that row with the expected rule and column, and loads the
+valid row beside it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import polars as pl
+import pytest
+from stdnum.no import fodselsnummer, orgnr
+
+from flows.sources import SOURCES
+from flows.validate import validate
+from schemas.checks import orgnr_valid
+from schemas.privacy import contains_national_id, find_national_ids, redact
+from synthetic.model import national_id
+from tests import helpers as h
+
+INTRO_BASE = dict(pid=h.PID_B, muni="5001", event="startet", date="15.03.2023", sex="K", year="1990",
+                  country="SYR", reason="flukt", detail="")
+INTRO_CASES = {
+    "pid": ({"pid": "ABC"}, "pid_format", "deltaker_pid"),
+    "municipality": ({"muni": "5099"}, "municipality_code", "kommunenr"),
+    "event": ({"event": "sluttet"}, "code_in_set", "hendelse"),
+    "not a date": ({"date": "31.02.2023"}, "date_format", "dato"),
+    "iso date": ({"date": "2023-03-15"}, "date_format", "dato"),
+    "before 2010": ({"event": "bosatt", "date": "31.12.2009"}, "date_range", "dato"),
+    "after delivery": ({"date": "02.01.2024"}, "date_after_delivery", "dato"),
+    "sex": ({"sex": "X"}, "code_in_set", "kjonn"),
+    "missing sex": ({"sex": ""}, "required", "kjonn"),
+    "birth year": ({"year": "19x0"}, "year_format", "fodselsaar"),
+    "too young at start": ({"year": "2006"}, "age_range", "fodselsaar"),
+    "too old at start": ({"year": "1950"}, "age_range", "fodselsaar"),
+    "country": ({"country": "XYZ"}, "country_code", "landbakgrunn"),
+    "reason": ({"reason": "arbeid"}, "code_in_set", "innvandringsgrunn"),
+    "detail on start": ({"detail": "arbeid"}, "detail_for_event", "detalj"),
+    "interruption without detail": ({"event": "avbrutt"}, "detail_for_event", "detalj"),
+    "wrong transition": ({"event": "overgang", "detail": "flyttet"}, "detail_for_event", "detalj"),
+}
+
+AE_BASE = dict(pid=h.PID_B, event="applied", date="2023-04-01", level="upper_secondary", programme="HS",
+               school=h.SCHOOL, muni="5001", result=None)
+AE_CASES = {
+    "uuid": ({"event_id": "not-a-uuid"}, "uuid_format", "event_id"),
+    "pid": ({"pid": h.PID_B.upper()}, "pid_format", "pid"),
+    "event": ({"event": "admitted"}, "code_in_set", "event"),
+    "date": ({"date": "2023-02-30"}, "date_format", "date"),
+    "after delivery": ({"date": "2024-01-02"}, "date_after_delivery", "date"),
+    "level": ({"level": "secondary", "programme": None}, "code_in_set", "level"),
+    "programme missing": ({"programme": None}, "required_value", "programme"),
+    "programme for norwegian": ({"level": "norwegian"}, "unexpected_value", "programme"),
+    "programme code": ({"programme": "XX"}, "code_in_set", "programme"),
+    "orgnr control digit": ({"school": h.SCHOOL[:8] + str((int(h.SCHOOL[8]) + 1) % 10)}, "orgnr", "school_orgnr"),
+    "orgnr length": ({"school": "12345678"}, "orgnr", "school_orgnr"),
+    "municipality": ({"muni": "1234"}, "municipality_code", "municipality"),
+    "result missing": ({"event": "completed"}, "required_value", "result"),
+    "result on applied": ({"result": "vitnemal"}, "unexpected_value", "result"),
+    "result for level": ({"event": "completed", "result": "B1"}, "result_for_level", "result"),
+}
+
+D = dt.date
+KOMB_BASE = dict(pid=h.PID_B, sex="K", year=2006, muni="5001", applied=D(2023, 3, 1), start=D(2023, 8, 18),
+                 end=None, status="Aktiv")
+KOMB_CASES = {
+    "pid": ({"pid": "x" * 64}, "pid_format", "elev_pid"),
+    "sex": ({"sex": "F"}, "code_in_set", "kjonn"),
+    "age": ({"year": 1995}, "age_range", "fodselsaar"),
+    "municipality": ({"muni": "0000"}, "municipality_code", "bostedskommune"),
+    "application missing": ({"applied": None}, "required", "soknadsdato"),
+    "start before application": ({"applied": D(2023, 9, 1)}, "date_order", "startdato"),
+    "end before start": ({"end": D(2023, 8, 1), "status": "Fullført"}, "date_order", "sluttdato"),
+    "status": ({"status": "Sluttet"}, "code_in_set", "status"),
+    "waiting with start": ({"status": "Venter"}, "status_dates", "status"),
+    "finished without end": ({"status": "Avbrutt"}, "status_dates", "status"),
+    "after delivery": ({"start": D(2023, 10, 5)}, "date_after_delivery", "startdato"),
+    "before 2010": ({"applied": D(2009, 5, 1), "start": None, "status": "Venter"}, "date_range", "soknadsdato"),
+}
+
+TM_BASE = dict(case_id="TM-2023-00009", pid=h.PID_B, office="5001", by="NAV",
+               event={"type": "apprenticeship_started", "date": "2023-08-15", "trade": "Kokk"})
+TM_CASES = {
+    "pid": ({"pid": "123"}, "pid_format", "pid"),
+    "office": ({"office": "5099"}, "municipality_code", "nav_office"),
+    "mobilised by": ({"by": "Kommunen"}, "code_in_set", "mobilised_by"),
+    "type": ({"event": {"type": "hired", "date": "2023-08-15"}}, "code_in_set", "type"),
+    "date": ({"event": {"type": "mobilised", "date": "15.08.2023"}}, "date_format", "date"),
+    "after delivery": ({"event": {"type": "mobilised", "date": "2024-03-02"}}, "date_after_delivery", "date"),
+    "trade missing": ({"event": {"type": "apprenticeship_started", "date": "2023-08-15"}}, "required_value", "trade"),
+    "reason missing": ({"event": {"type": "left_programme", "date": "2023-08-15"}}, "required_value", "reason"),
+    "reason on other event": ({"event": {"type": "mobilised", "date": "2023-08-15", "reason": "moved"}},
+                              "unexpected_value", "reason"),
+    "reason code": ({"event": {"type": "left_programme", "date": "2023-08-15", "reason": "bored"}},
+                    "code_in_set", "reason"),
+    "case id missing": ({"case_id": None}, "required", "case_id"),
+}
+
+
+def _intro_file(tmp_path, change):
+    row = {**INTRO_BASE, **change}
+    return h.write_intro(tmp_path, "intro_5001_20240101.csv", [h.intro_row(), h.intro_row(**row)])
+
+
+def _ae_file(tmp_path, change):
+    change = dict(change)
+    event_id = change.pop("event_id", None)
+    event = h.ae_event(**{**AE_BASE, **change}, event_id=event_id)
+    return h.write_jsonl(tmp_path, "vo_20240101T020000.jsonl", [h.ae_event(), event])
+
+
+def _komb_file(tmp_path, change):
+    r = {**KOMB_BASE, **change}
+    row = [r["pid"], r["sex"], r["year"], r["muni"], r["applied"], r["start"], r["end"], r["status"], ""]
+    return h.write_workbook(tmp_path, f"kombinasjon_{h.SCHOOL}_2023-2024_20231001.xlsx", [h.pupil(), row])
+
+
+def _tm_file(tmp_path, change):
+    r = {**TM_BASE, **change}
+    bad = h.tm_case(r["case_id"], r["pid"], r["office"], r["by"], events=[r["event"]])
+    return h.write_tm(tmp_path, "tm_20240301.json", [h.tm_case(), bad])
+
+
+CASES = ([("intro", _intro_file, k, *v) for k, v in INTRO_CASES.items()]
+         + [("adult_education", _ae_file, k, *v) for k, v in AE_CASES.items()]
+         + [("combination_classes", _komb_file, k, *v) for k, v in KOMB_CASES.items()]
+         + [("trondelag_model", _tm_file, k, *v) for k, v in TM_CASES.items()])
+
+
+@pytest.mark.parametrize("source, make, case, change, rule, column", CASES,
+                         ids=[f"{c[0]}:{c[2]}" for c in CASES])
+def test_rule_rejects_the_row_and_loads_the_rest(tmp_path, source, make, case, change, rule, column):
+    v = validate(SOURCES[source].read(make(tmp_path, change)), source, "sha")
+    assert v.status == "loaded", v.message
+    bad_row = 3 if source in ("intro", "combination_classes") else 2 if source == "adult_education" else 3
+    assert [(p.row_number, p.rule, p.column) for p in v.quarantine] == [(bad_row, rule, column)], \
+        [p.message for p in v.quarantine]
+    assert v.rows.height == v.rows_read - 1
+    assert v.quarantine[0].message.startswith(column)
+
+
+def test_the_valid_base_rows_pass(tmp_path):
+    for source, make in (("intro", _intro_file), ("adult_education", _ae_file),
+                         ("combination_classes", _komb_file), ("trondelag_model", _tm_file)):
+        v = validate(SOURCES[source].read(make(tmp_path, {})), source, "sha")
+        assert v.status == "loaded" and not v.quarantine, (source, [p.message for p in v.quarantine])
+
+
+# -- organisation numbers: the vectorised rule agrees with python-stdnum ------------------------
+def test_orgnr_expression_agrees_with_stdnum():
+    rng = random.Random(3)
+    numbers = [f"{rng.randint(0, 999_999_999):09d}" for _ in range(20000)] + ["974760673", "123", "97476067x"]
+    got = pl.DataFrame({"n": numbers}).select(orgnr_valid(pl.col("n")))["n"].to_list()
+    assert got == [orgnr.is_valid(n) for n in numbers]
+    assert sum(got) > 1000  # the sample holds plenty of valid numbers too
+
+
+# -- the national identity number guard -----------------------------------------------------------
+def test_guard_finds_birth_numbers_and_d_numbers_as_stdnum_does():
+    rng = random.Random(5)
+    fnr = national_id(rng, dt.date(1991, 7, 3))
+    dnr = national_id(rng, dt.date(1980, 12, 24), d_number=True)
+    assert fodselsnummer.is_valid(fnr) and fodselsnummer.is_valid(dnr) and int(dnr[0]) >= 4
+    for text in (fnr, f"ring {fnr} i morgen", f"{fnr[:6]} {fnr[6:]}", dnr):
+        assert contains_national_id(text), text
+    wrong = fnr[:10] + str((int(fnr[10]) + 1) % 10)
+    assert not contains_national_id(wrong) and not contains_national_id("12345678901")
+    assert fnr not in redact(f"value {fnr} here")
+
+
+def test_guard_ignores_digit_runs_inside_person_keys():
+    """About a quarter of random hex keys hold 11 digits in a row; they must not count."""
+    rng = random.Random(11)
+    fnr = national_id(rng, dt.date(1975, 1, 30))
+    keys = [f"ab{fnr}cd" + "0" * 51, f"{fnr}" + "f" * 53]
+    frame = pl.DataFrame({"pid": keys, "_row": [2, 3]})
+    assert find_national_ids(frame) == []
+    frame = pl.DataFrame({"pid": keys + [fnr], "_row": [2, 3, 4]})
+    assert find_national_ids(frame) == [(4, "pid")]
+
+
+def test_privacy_incident_refuses_the_whole_file_and_never_keeps_the_number(tmp_path):
+    fnr = national_id(random.Random(1), dt.date(1988, 2, 29))
+    path = h.write_intro(tmp_path, "intro_5001_20240101.csv",
+                         [h.intro_row(), h.intro_row(h.PID_B, event="avbrutt", detail=f"annet {fnr}")])
+    v = validate(SOURCES["intro"].read(path), "intro", "sha")
+    assert v.status == "privacy_incident" and v.rows is None and v.rows_quarantined == v.rows_read == 2
+    assert [(p.row_number, p.column, p.rule) for p in v.quarantine] == [(3, "detalj", "national_id")]
+    assert fnr not in repr(v.quarantine) and fnr not in v.message

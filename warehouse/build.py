@@ -1,0 +1,96 @@
+"""Build the SQL models in dependency order, inside DuckDB, and run their key tests.
+
+A model is one `.sql` file under `models/<layer>/` holding one SELECT; the file name is
+the table name and the folder its schema (`models/marts/funnel.sql` → `marts.funnel`).
+Its header says what it is and which checks its keys must pass:
+
+    -- description: One row per ...
+    -- unique: person_id, stage, start_date
+    -- not_null: person_id, stage
+
+Dependencies are read from the SQL itself (`staging.x`, `core.x`, `marts.x`), so the order
+is never written down twice. The reference date of the build is the DuckDB variable
+`as_of` (`getvariable('as_of')` in SQL).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
+from importlib import resources
+
+import duckdb
+
+LAYERS = ("staging", "core", "marts")
+_REF = re.compile(r"\b(staging|core|marts)\.([a-z_][a-z0-9_]*)\b")
+
+
+@dataclass
+class Model:
+    name: str                 # schema.table
+    sql: str
+    description: str = ""
+    unique: list[str] = field(default_factory=list)
+    not_null: list[str] = field(default_factory=list)
+    depends_on: set[str] = field(default_factory=set)
+
+
+def _header(sql: str, key: str) -> str:
+    m = re.search(rf"^--\s*{key}:\s*(.+)$", sql, flags=re.MULTILINE)
+    return m.group(1).strip() if m else ""
+
+
+def _columns(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def load_models() -> dict[str, Model]:
+    root = resources.files("warehouse").joinpath("models")
+    models: dict[str, Model] = {}
+    for layer in LAYERS:
+        folder = root.joinpath(layer)
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".sql"):
+                continue
+            sql = entry.read_text("utf-8")
+            name = f"{layer}.{entry.name[:-4]}"
+            models[name] = Model(name, sql, _header(sql, "description"), _columns(_header(sql, "unique")),
+                                 _columns(_header(sql, "not_null")))
+    for model in models.values():
+        body = re.sub(r"--.*$", "", model.sql, flags=re.MULTILINE)
+        model.depends_on = {f"{s}.{t}" for s, t in _REF.findall(body)} & set(models) - {model.name}
+    return models
+
+
+def build_order(models: dict[str, Model]) -> list[str]:
+    return list(TopologicalSorter({n: m.depends_on for n, m in models.items()}).static_order())
+
+
+def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
+    """(Re)build every model as a table; returns the names in build order."""
+    models = load_models()
+    con.execute("set variable as_of = ?::date", [as_of])
+    order = build_order(models)
+    for name in order:
+        schema = name.split(".")[0]
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create or replace table {name} as\n{models[name].sql}")
+    return order
+
+
+def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Run each model's key tests; returns readable failures (empty when all pass)."""
+    failures = []
+    for model in load_models().values():
+        if model.unique:
+            cols = ", ".join(model.unique)
+            n = con.execute(f"select count(*) from (select {cols} from {model.name} "
+                            f"group by all having count(*) > 1)").fetchone()[0]
+            if n:
+                failures.append(f"{model.name}: {n} duplicate keys on ({cols})")
+        for col in model.not_null:
+            n = con.execute(f"select count(*) from {model.name} where {col} is null").fetchone()[0]
+            if n:
+                failures.append(f"{model.name}: {n} rows with {col} null")
+    return failures

@@ -1,0 +1,48 @@
+-- Tables the loader writes (raw.*: validated, typed rows exactly as delivered, with their
+-- lineage) and the bookkeeping every load appends to (audit.*, meta.*). Everything else in
+-- the warehouse is built from these by the SQL models under models/.
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE SCHEMA IF NOT EXISTS meta;
+
+CREATE TABLE IF NOT EXISTS raw.intro_event (
+    deltaker_pid VARCHAR, kommunenr VARCHAR, hendelse VARCHAR, dato DATE, kjonn VARCHAR,
+    fodselsaar INTEGER, landbakgrunn VARCHAR, innvandringsgrunn VARCHAR, detalj VARCHAR,
+    source_file VARCHAR, source_sha256 VARCHAR, row_number BIGINT, delivery_date DATE
+);
+CREATE TABLE IF NOT EXISTS raw.adult_education_event (
+    event_id VARCHAR, pid VARCHAR, event VARCHAR, date DATE, level VARCHAR, programme VARCHAR,
+    school_orgnr VARCHAR, municipality VARCHAR, result VARCHAR,
+    source_file VARCHAR, source_sha256 VARCHAR, row_number BIGINT, delivery_date DATE
+);
+CREATE TABLE IF NOT EXISTS raw.combination_class_row (
+    elev_pid VARCHAR, kjonn VARCHAR, fodselsaar INTEGER, bostedskommune VARCHAR,
+    soknadsdato DATE, startdato DATE, sluttdato DATE, status VARCHAR,
+    school_orgnr VARCHAR, school_year VARCHAR,
+    source_file VARCHAR, source_sha256 VARCHAR, row_number BIGINT, delivery_date DATE
+);
+CREATE TABLE IF NOT EXISTS raw.trondelag_model_event (
+    case_id VARCHAR, pid VARCHAR, nav_office VARCHAR, mobilised_by VARCHAR, event_index INTEGER,
+    type VARCHAR, date DATE, trade VARCHAR, sector VARCHAR, reason VARCHAR, exported_at TIMESTAMPTZ,
+    source_file VARCHAR, source_sha256 VARCHAR, row_number BIGINT, delivery_date DATE
+);
+
+-- One row per landing file seen, recognised by its SHA-256 and name (the same bytes under a
+-- second name get their own row, with every row counted as a duplicate).
+CREATE TABLE IF NOT EXISTS audit.file_log (
+    file_name VARCHAR, source VARCHAR, sha256 VARCHAR, first_seen_at TIMESTAMPTZ,
+    status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT,
+    rows_duplicate BIGINT, message VARCHAR,
+    delivery_date DATE, snapshot_key VARCHAR, load_id VARCHAR
+);
+-- One row per rejected row (or per refused file, with row_number null).
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    file_name VARCHAR, row_number BIGINT, column_name VARCHAR, rule VARCHAR, message VARCHAR,
+    source VARCHAR, sha256 VARCHAR, load_id VARCHAR
+);
+-- One row per load attempt, published or not (meta.build holds the published ones).
+CREATE TABLE IF NOT EXISTS audit.load_run (
+    load_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, as_of DATE,
+    files_seen BIGINT, files_new BIGINT, files_loaded BIGINT, files_refused BIGINT,
+    rows_loaded BIGINT, rows_quarantined BIGINT, rows_duplicate BIGINT, outcome VARCHAR, message VARCHAR
+);

@@ -1,0 +1,55 @@
+"""Write–audit–publish for the warehouse file.
+
+Every load works on a *candidate* file beside the published one (a copy of it, so the
+raw tables and books carry over). Only a candidate that passed its audits replaces the
+published file, with an atomic rename: a reader that has the old file open keeps
+reading the old file, and a new reader sees either the old or the new one, never half.
+A candidate that failed is moved to `failed/` beside the warehouse for inspection.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+
+def candidate_path(published: Path) -> Path:
+    return published.with_name(published.name + ".candidate")
+
+
+def start_candidate(published: Path) -> Path:
+    """A fresh candidate: a copy of the published warehouse, or nothing if there is none yet."""
+    published = Path(published)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    candidate = candidate_path(published)
+    for stale in (candidate, candidate.with_name(candidate.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    if published.exists():
+        shutil.copyfile(published, candidate)
+    return candidate
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(candidate: Path, published: Path) -> None:
+    """Atomically replace the published file with the (closed, checkpointed) candidate."""
+    _fsync(candidate)
+    os.replace(candidate, published)
+    _fsync(published.parent)
+
+
+def keep_aside(candidate: Path, published: Path, label: str = "failed") -> Path:
+    """Move a refused candidate to `failed/<name>-<UTC time>.duckdb` for inspection."""
+    folder = Path(published).parent / "failed"
+    folder.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = folder / f"{Path(published).stem}-{label}-{stamp}.duckdb"
+    shutil.move(candidate, target)
+    return target
