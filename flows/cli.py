@@ -52,5 +52,13 @@ def load(
         typer.echo(f"Could not read (retried next load): {', '.join(summary.files_unreadable)}", err=True)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmark script (see `pathways bench --help` of bench/benchmark.py)."""
+    from bench.benchmark import main
+
+    main(ctx.args)
+
+
 if __name__ == "__main__":
     app()

@@ -201,6 +201,8 @@ def adult_education_bytes(d: Delivery) -> bytes:
 
 def write_workbook(path: Path, d: Delivery, sheet: str = "Elever") -> None:
     book = xlsxwriter.Workbook(str(path))
+    delivered = d.options.get("delivery_date", P.DATA_END)
+    book.set_properties({"created": dt.datetime.combine(delivered, dt.time(6, 0))})  # reproducible bytes
     ws = book.add_worksheet(sheet)
     date_format = book.add_format({"num_format": "dd.mm.yyyy"})
     for col, header in enumerate(EXCEL_HEADERS):

@@ -1,0 +1,100 @@
+"""Benchmarks: figures, not pass/fail. Every figure comes with a baseline measured in the
+same run on the same machine, so a reader can tell the pipeline's cost from the machine's.
+
+    python -m bench.benchmark ingest --persons 100000     # ≈ 1 million source rows
+    pathways bench ingest --persons 100000                  # the same through the CLI
+
+ingest: for every landing file, time the reader (bytes → text cells) and validation
+(privacy guard, typing, Pandera schema) separately, and compare reading with the
+baseline of parsing the same bytes with the bare library call (Polars' CSV/Excel
+reader, `json.loads`), which does no checking at all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+
+from flows.landing import discover
+from flows.sources import SOURCES
+from flows.validate import validate
+
+
+def _baseline_parse(source: str, path: Path) -> int:
+    """The bare library parse of the file: what reading costs with no checks at all."""
+    if source == "intro":
+        return pl.read_csv(path.read_bytes(), separator=";", infer_schema=False, encoding="utf8-lossy").height
+    if source == "adult_education":
+        return sum(1 for line in path.read_text("utf-8").splitlines() if line and json.loads(line))
+    if source == "combination_classes":
+        return pl.read_excel(path, sheet_name="Elever", infer_schema_length=0).height
+    doc = json.loads(path.read_bytes())
+    return sum(len(c["events"]) for c in doc["cases"])
+
+
+def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
+    from synthetic.generator import generate
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-"))
+    t0 = time.perf_counter()
+    generate(persons, seed, root)
+    generated = time.perf_counter() - t0
+    files = discover(root)
+    stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for f in files:
+        s = stats[f.source]
+        t = time.perf_counter()
+        _baseline_parse(f.source, f.path)
+        s["baseline_s"] += time.perf_counter() - t
+        t = time.perf_counter()
+        raw = SOURCES[f.source].read(f.path)
+        s["read_s"] += time.perf_counter() - t
+        t = time.perf_counter()
+        v = validate(raw, f.source, f.sha256)
+        s["validate_s"] += time.perf_counter() - t
+        s["rows"] += v.rows_read
+        s["files"] += 1
+    total = {k: sum(s[k] for s in stats.values()) for k in ("rows", "files", "read_s", "validate_s", "baseline_s")}
+    stats["all sources"] = total
+    print(f"\nIngest benchmark: {persons} persons, seed {seed}, generated in {generated:.1f} s ({root})")
+    header = f"{'source':<22}{'files':>7}{'rows':>11}{'read rows/s':>14}{'validate rows/s':>17}" \
+             f"{'baseline rows/s':>17}{'read vs baseline':>18}"
+    print(header)
+    print("-" * len(header))
+    result = {}
+    for source, s in stats.items():
+        read_rate = s["rows"] / s["read_s"] if s["read_s"] else 0
+        validate_rate = s["rows"] / s["validate_s"] if s["validate_s"] else 0
+        base_rate = s["rows"] / s["baseline_s"] if s["baseline_s"] else 0
+        ratio = s["read_s"] / s["baseline_s"] if s["baseline_s"] else 0
+        print(f"{source:<22}{int(s['files']):>7}{int(s['rows']):>11}{read_rate:>14,.0f}{validate_rate:>17,.0f}"
+              f"{base_rate:>17,.0f}{ratio:>17.2f}x")
+        result[source] = {"rows": int(s["rows"]), "read_rows_per_s": read_rate,
+                          "validate_rows_per_s": validate_rate, "baseline_rows_per_s": base_rate,
+                          "read_over_baseline": ratio}
+    rows = total["rows"]
+    print(f"\nRead + validate {int(rows):,} rows: {total['read_s'] + total['validate_s']:.1f} s "
+          f"({rows / (total['read_s'] + total['validate_s']):,.0f} rows/s end to end; "
+          f"bare parsing alone {total['baseline_s']:.1f} s)")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("ingest", help="rows per second for reading and validation")
+    p.add_argument("--persons", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workdir", type=Path)
+    args = parser.parse_args(argv)
+    if args.what == "ingest":
+        ingest(args.persons, args.seed, args.workdir)
+
+
+if __name__ == "__main__":
+    main()
