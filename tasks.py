@@ -41,7 +41,7 @@ def ensure_venv() -> None:
         return
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     run(PY, "-m", "pip", "install", "--quiet", "-r", LOCK)
-    run(PY, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", ROOT)
+    run(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT)
     STAMP.write_text(want)
 
 

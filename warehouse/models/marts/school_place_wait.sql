@@ -1,0 +1,85 @@
+-- description: One row per application for a school place (adult education `applied`, a combination-class row, a Trøndelag-model `school_place_applied`); applications are not merged across sources. `wait_days` is started − applied when started, as_of − applied while waiting (never below 0), null when withdrawn.
+-- unique: person_id, source, stage, school_orgnr, applied_date
+-- not_null: person_id, source, stage, applied_date, status
+with ae_applied as (
+    select person_id, level, school_orgnr, municipality_code, event_date as applied_date,
+           lead(event_date) over (partition by person_id, level, school_orgnr order by event_date, event_id) as next_applied
+    from staging.stg_adult_education
+    where event = 'applied'
+),
+
+ae_later as (
+    select person_id, level, school_orgnr, event, event_date
+    from staging.stg_adult_education
+    where event in ('offered', 'started', 'withdrawn')
+),
+
+ae_applications as (
+    select
+        a.person_id, 'adult_education' as source, a.level as stage, a.school_orgnr, a.municipality_code,
+        a.applied_date,
+        min(l.event_date) filter (where l.event = 'offered') as offered_date,
+        min(l.event_date) filter (where l.event = 'started') as started_date,
+        min(l.event_date) filter (where l.event = 'withdrawn') as withdrawn_date
+    from ae_applied a
+    left join ae_later l
+        on l.person_id = a.person_id and l.level = a.level and l.school_orgnr = a.school_orgnr
+        and l.event_date >= a.applied_date and (a.next_applied is null or l.event_date < a.next_applied)
+    group by all
+),
+
+combination_applications as (
+    select person_id, 'combination_classes' as source, 'combination' as stage, school_orgnr, municipality_code,
+           applied_date, null::date as offered_date, start_date as started_date, null::date as withdrawn_date
+    from staging.stg_combination_classes
+),
+
+tm_applied as (
+    select case_id, person_id, municipality_code, event_date as applied_date,
+           lead(event_date) over (partition by case_id order by event_date, event_index) as next_applied
+    from staging.stg_trondelag_model
+    where event_type = 'school_place_applied'
+),
+
+tm_applications as (
+    select
+        a.person_id, 'trondelag_model' as source, 'upper_secondary' as stage, null::varchar as school_orgnr,
+        a.municipality_code, a.applied_date, null::date as offered_date,
+        min(t.event_date) filter (where t.event_type = 'school_place_started') as started_date,
+        min(t.event_date) filter (where t.event_type = 'left_programme') as withdrawn_date
+    from tm_applied a
+    left join staging.stg_trondelag_model t
+        on t.case_id = a.case_id and t.event_date >= a.applied_date
+        and (a.next_applied is null or t.event_date < a.next_applied)
+        and t.event_type in ('school_place_started', 'left_programme')
+    group by all
+),
+
+applications as (
+    select * from ae_applications
+    union all select * from combination_applications
+    union all select * from tm_applications
+),
+
+final as (
+    select
+        person_id, source, stage, school_orgnr, municipality_code, applied_date, offered_date,
+        case when status = 'started' then started_date end as started_date,
+        status,
+        case status
+            when 'started' then started_date - applied_date
+            when 'waiting' then greatest(getvariable('as_of')::date - applied_date, 0)
+        end as wait_days
+    from (
+        select *,
+               case
+                   when withdrawn_date is not null and (started_date is null or withdrawn_date < started_date)
+                       then 'withdrawn'
+                   when started_date is not null then 'started'
+                   else 'waiting'
+               end as status
+        from applications
+    )
+)
+
+select * from final

@@ -1,0 +1,150 @@
+-- description: One row per person per spell on a stage, with how it ended (completed, dropped_out, transferred, ongoing). Spells are paired from the staging models, which keep the keys a pairing needs (the school of an adult-education course, the case of a Trøndelag-model event). `settlement` and `trade_certificate` are milestones, not spells.
+-- unique: person_id, stage, source, start_date, school_orgnr
+-- not_null: person_id, stage, source, start_date, end_type
+with intro_starts as (
+    select person_id, event_date as start_date, municipality_code,
+           lead(event_date) over (partition by person_id order by event_date) as next_start
+    from staging.stg_intro
+    where event = 'startet'
+),
+
+intro_ends as (
+    select person_id, event_date, event, detail
+    from staging.stg_intro
+    where event in ('fullfort', 'avbrutt')
+),
+
+intro_spells as (
+    select
+        s.person_id, 'intro' as stage, 'intro' as source, s.start_date,
+        e.event_date as end_date,
+        case
+            when e.event is null then 'ongoing'
+            when e.event = 'fullfort' then 'completed'
+            when e.detail = 'flyttet' then 'transferred'
+            else 'dropped_out'
+        end as end_type,
+        case when e.event = 'avbrutt' then e.detail end as end_reason,
+        s.municipality_code, null::varchar as school_orgnr, null::varchar as programme
+    from intro_starts s
+    left join intro_ends e
+        on e.person_id = s.person_id and e.event_date >= s.start_date
+        and (s.next_start is null or e.event_date < s.next_start)
+    qualify row_number() over (partition by s.person_id, s.start_date order by e.event_date nulls last) = 1
+),
+
+course_starts as (
+    select person_id, level, school_orgnr, programme, municipality_code, event_date as start_date,
+           lead(event_date) over (partition by person_id, level, school_orgnr order by event_date, event_id) as next_start
+    from staging.stg_adult_education
+    where event = 'started'
+),
+
+course_ends as (
+    select person_id, level, school_orgnr, event_date, event, result
+    from staging.stg_adult_education
+    where event in ('completed', 'dropped_out')
+),
+
+adult_education_spells as (
+    select
+        s.person_id, s.level as stage, 'adult_education' as source, s.start_date,
+        e.event_date as end_date,
+        coalesce(e.event, 'ongoing') as end_type,
+        case when e.event = 'completed' then e.result end as end_reason,
+        s.municipality_code, s.school_orgnr, s.programme
+    from course_starts s
+    left join course_ends e
+        on e.person_id = s.person_id and e.level = s.level and e.school_orgnr = s.school_orgnr
+        and e.event_date >= s.start_date and (s.next_start is null or e.event_date < s.next_start)
+    qualify row_number() over (partition by s.person_id, s.level, s.school_orgnr, s.start_date
+                               order by e.event_date nulls last) = 1
+),
+
+combination_spells as (
+    select
+        person_id, 'combination' as stage, 'combination_classes' as source, start_date, end_date,
+        case status
+            when 'Aktiv' then 'ongoing'
+            when 'Fullført' then 'completed'
+            when 'Avbrutt' then 'dropped_out'
+            when 'Overført Vg1' then 'transferred'
+        end as end_type,
+        null::varchar as end_reason, municipality_code, school_orgnr, null::varchar as programme
+    from staging.stg_combination_classes
+    where start_date is not null
+),
+
+tm as (
+    select * from staging.stg_trondelag_model
+),
+
+tm_openers as (
+    select case_id, person_id, municipality_code, event_date as start_date,
+           case event_type
+               when 'work_training_started' then 'work_training'
+               when 'school_place_started' then 'upper_secondary'
+               when 'apprenticeship_started' then 'apprenticeship'
+           end as stage
+    from tm
+    where event_type in ('work_training_started', 'school_place_started', 'apprenticeship_started')
+),
+
+tm_openers_next as (
+    select *, lead(start_date) over (partition by case_id, stage order by start_date) as next_start
+    from tm_openers
+),
+
+-- What ends a spell of each stage, and how; on the same day a pass wins over an end.
+tm_closers as (
+    select case_id, 'work_training' as stage, event_date, 'completed' as end_type, null::varchar as end_reason, 1 as priority
+    from tm where event_type = 'work_training_ended'
+    union all
+    select case_id, 'upper_secondary', event_date, 'transferred', null, 1
+    from tm where event_type = 'apprenticeship_started'
+    union all
+    select case_id, 'apprenticeship', event_date, 'completed', null, 1
+    from tm where event_type = 'trade_certificate_passed'
+    union all
+    select case_id, 'apprenticeship', event_date, 'dropped_out', null, 2
+    from tm where event_type = 'apprenticeship_ended'
+    union all
+    select tm.case_id, stages.stage, tm.event_date,
+           case when tm.reason = 'moved' then 'transferred' else 'dropped_out' end, tm.reason, 3
+    from tm cross join (values ('work_training'), ('upper_secondary'), ('apprenticeship')) stages(stage)
+    where tm.event_type = 'left_programme'
+),
+
+tm_spells as (
+    select
+        o.person_id, o.stage, 'trondelag_model' as source, o.start_date,
+        c.event_date as end_date, coalesce(c.end_type, 'ongoing') as end_type, c.end_reason,
+        o.municipality_code, null::varchar as school_orgnr, null::varchar as programme
+    from tm_openers_next o
+    left join tm_closers c
+        on c.case_id = o.case_id and c.stage = o.stage and c.event_date >= o.start_date
+        and (o.next_start is null or c.event_date < o.next_start)
+    qualify row_number() over (partition by o.case_id, o.stage, o.start_date
+                               order by c.event_date nulls last, c.priority) = 1
+),
+
+-- No source reports the end of a job: work spells stay ongoing.
+work_spells as (
+    select person_id, 'work' as stage, 'trondelag_model' as source, event_date as start_date,
+           null::date as end_date, 'ongoing' as end_type, null::varchar as end_reason,
+           municipality_code, null::varchar as school_orgnr, null::varchar as programme
+    from tm where event_type = 'employed'
+    union all
+    select person_id, 'work', 'intro', event_date, null, 'ongoing', null, municipality_code, null, null
+    from staging.stg_intro where event = 'overgang' and detail in ('arbeid', 'arbeid_og_utdanning')
+),
+
+final as (
+    select * from intro_spells
+    union all select * from adult_education_spells
+    union all select * from combination_spells
+    union all select * from tm_spells
+    union all select * from work_spells
+)
+
+select * from final
