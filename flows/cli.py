@@ -35,12 +35,13 @@ def load(
     warehouse: Path = typer.Option(..., help="Published warehouse file (DuckDB)."),
     as_of: Optional[dt.datetime] = typer.Option(None, "--as-of", formats=["%Y-%m-%d"],
                                                 help="Reference date of the build (default: today)."),
+    force: bool = typer.Option(False, help="Publish even if row counts dropped more than 20 %."),
 ) -> None:
     """Run the whole load once (no Prefect server needed)."""
     from flows.pipeline import AuditFailed, load as run
 
     try:
-        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None)
+        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force)
     except AuditFailed as err:
         typer.echo(f"REFUSED: {err}", err=True)
         raise typer.Exit(2)
@@ -48,6 +49,7 @@ def load(
     typer.echo(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
                f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
                f"{summary.persons} persons.")
+    typer.echo(f"Audit report (Great Expectations Data Docs): {summary.data_docs}")
     if summary.files_unreadable:
         typer.echo(f"Could not read (retried next load): {', '.join(summary.files_unreadable)}", err=True)
 

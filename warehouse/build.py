@@ -94,3 +94,23 @@ def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
             if n:
                 failures.append(f"{model.name}: {n} rows with {col} null")
     return failures
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when run from a checkout."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+
+    try:
+        text = version("trondelag-pathways")
+    except PackageNotFoundError:
+        text = "unknown"
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+        if sha:
+            text += f"+{sha}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return text

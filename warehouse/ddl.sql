@@ -46,3 +46,8 @@ CREATE TABLE IF NOT EXISTS audit.load_run (
     files_seen BIGINT, files_new BIGINT, files_loaded BIGINT, files_refused BIGINT,
     rows_loaded BIGINT, rows_quarantined BIGINT, rows_duplicate BIGINT, outcome VARCHAR, message VARCHAR
 );
+-- One row per published build.
+CREATE TABLE IF NOT EXISTS meta.build (
+    build_id VARCHAR, as_of DATE, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    files_loaded BIGINT, events BIGINT, persons BIGINT, code_version VARCHAR
+);

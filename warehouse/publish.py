@@ -14,17 +14,20 @@ import shutil
 from pathlib import Path
 
 
-def candidate_path(published: Path) -> Path:
-    return published.with_name(published.name + ".candidate")
+def candidate_path(published: Path, build_id: str) -> Path:
+    """A new name per build: a process that had an earlier candidate open (DuckDB caches
+    database instances by path) can never mistake it for this one."""
+    return published.with_name(f"{published.stem}.{build_id}.candidate")
 
 
-def start_candidate(published: Path) -> Path:
-    """A fresh candidate: a copy of the published warehouse, or nothing if there is none yet."""
+def start_candidate(published: Path, build_id: str) -> Path:
+    """A fresh candidate: a copy of the published warehouse, or nothing if there is none yet.
+    Candidates left behind by a run that died are removed."""
     published = Path(published)
     published.parent.mkdir(parents=True, exist_ok=True)
-    candidate = candidate_path(published)
-    for stale in (candidate, candidate.with_name(candidate.name + ".wal")):
+    for stale in published.parent.glob(f"{published.stem}.*.candidate*"):
         stale.unlink(missing_ok=True)
+    candidate = candidate_path(published, build_id)
     if published.exists():
         shutil.copyfile(published, candidate)
     return candidate

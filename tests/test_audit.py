@@ -1,0 +1,71 @@
+"""Great Expectations on DuckDB: why the patch in warehouse/gx_duckdb.py exists, and that
+the audits catch what they must."""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from warehouse import gx_duckdb
+from warehouse.audit import run_audits
+
+
+def _validate(path, expectations):
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    ds = context.data_sources.add_sql("wh", connection_string=f"duckdb:///{path}")
+    batch = ds.add_query_asset("t", query="select * from marts.t").add_batch_definition_whole_table("all").get_batch()
+    try:
+        return [r.success for r in batch.validate(gx.ExpectationSuite("s", expectations=expectations)).results]
+    finally:
+        ds.get_execution_engine().close()
+        ds.get_engine().dispose()
+
+
+def test_gx_sql_path_on_duckdb_needs_the_persistent_connection(tmp_path):
+    import great_expectations.expectations as gxe
+
+    path = tmp_path / "t.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts; create table marts.t as select range as id, range % 3 as g from range(500)")
+
+    def suite():
+        return [gxe.ExpectColumnValuesToBeUnique(column="id"),                         # must pass
+                gxe.ExpectColumnValuesToBeBetween(column="g", min_value=0, max_value=1),  # must fail
+                gxe.ExpectTableRowCountToBeBetween(min_value=500, max_value=500)]      # must pass
+
+    gx_duckdb.disable()
+    try:
+        assert _validate(path, suite()) == [False, False, False]  # every result wrong without the patch
+    finally:
+        gx_duckdb.enable()
+    assert _validate(path, suite()) == [True, False, True]
+
+
+def test_audits_fail_on_a_broken_mart_and_name_it(loaded, tmp_path):
+    _, warehouse = loaded
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(warehouse.read_bytes())
+    with duckdb.connect(str(broken)) as con:
+        con.execute("update marts.school_place_wait set wait_days = -3 where status = 'started' "
+                    "and rowid in (select rowid from marts.school_place_wait limit 2)")
+        con.execute("update marts.stage_spell set end_date = start_date - 1 where rowid = 1")
+    result = run_audits(broken, tmp_path / "w.duckdb", "test-broken", dt.date(2026, 11, 1), {}, False)
+    assert not result.success
+    text = "\n".join(result.failures)
+    assert "marts.school_place_wait" in text and "wait_days" in text
+    assert "marts.stage_spell" in text and "end_date" in text
+    assert (tmp_path / "data_docs" / "index.html").exists()
+
+
+def test_audits_pass_on_the_loaded_county(loaded, tmp_path):
+    _, warehouse = loaded
+    result = run_audits(warehouse, tmp_path / "w.duckdb", "test-ok", dt.date(2026, 11, 1),
+                        {"core.event": 10 ** 9}, force=True)  # forced: the count guard is off
+    assert result.success, result.failures
+    assert result.expectations >= 50
+    collapsed = run_audits(warehouse, tmp_path / "w.duckdb", "test-guard", dt.date(2026, 11, 1),
+                           {"core.event": 10 ** 9}, force=False)
+    assert not collapsed.success and any("core.event" in f for f in collapsed.failures)

@@ -1,0 +1,119 @@
+"""Write–audit–publish: audits decide, the published warehouse changes only atomically."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.pipeline import AuditFailed, load
+from tests import helpers as h
+
+AS_OF = dt.date(2026, 11, 1)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _one(warehouse: Path, sql: str):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _school_list(land: Path, date: str, pupils: int) -> None:
+    rows = [h.pupil(pid=f"{i + 1:064x}") for i in range(pupils)]
+    h.write_workbook(land, f"kombinasjon_{h.SCHOOL}_2023-2024_{date}.xlsx", rows)
+
+
+@pytest.fixture()
+def published(tmp_path, prefect_server):
+    """A small published warehouse: one school's list of 12 pupils and some intro events."""
+    land, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
+    _school_list(land, "20231001", 12)
+    h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row(), h.intro_row(event="startet", date="01.04.2023")])
+    summary = load(str(land), str(warehouse), AS_OF)
+    assert summary.published
+    return land, warehouse
+
+
+def test_a_failed_audit_leaves_the_published_warehouse_byte_for_byte_unchanged(published):
+    land, warehouse = published
+    before = _sha(warehouse)
+    _school_list(land, "20240115", 1)  # a school sends a list with one pupil instead of twelve
+    with pytest.raises(AuditFailed) as err:
+        load(str(land), str(warehouse), AS_OF)
+    message = str(err.value)
+    assert "core.event" in message and "observed" in message  # says what collapsed
+    assert _sha(warehouse) == before
+    kept = list((warehouse.parent / "failed").glob("*.duckdb"))
+    assert len(kept) == 1  # kept aside for inspection, with the reason inside
+    assert _one(kept[0], "select outcome from audit.load_run order by started_at desc limit 1") == [("audit_failed",)]
+    assert not list(warehouse.parent.glob("*.candidate*"))
+    # the same load, forced, publishes
+    summary = load(str(land), str(warehouse), AS_OF, force=True)
+    assert summary.published and _sha(warehouse) != before
+    assert _one(warehouse, "select count(*) from staging.stg_combination_classes") == [(1,)]
+    assert _one(warehouse, "select count(*) from meta.build") == [(2,)]
+
+
+def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published, tmp_path):
+    land, warehouse = published
+    flag = tmp_path / "published.flag"
+    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, pathlib, time
+        con = duckdb.connect({str(warehouse)!r}, read_only=True)
+        print(con.execute("select count(*) from core.event").fetchone()[0], flush=True)
+        while not pathlib.Path({str(flag)!r}).exists():
+            time.sleep(0.05)
+        print(con.execute("select count(*) from core.event").fetchone()[0], flush=True)
+        print(con.execute("select count(*) from marts.stage_spell").fetchone()[0], flush=True)
+    """)], stdout=subprocess.PIPE, text=True)
+    first = int(reader.stdout.readline())
+    h.write_intro(land, "intro_5001_20241231.csv", [h.intro_row(h.PID_B), h.intro_row(h.PID_C)])
+    load(str(land), str(warehouse), AS_OF)
+    flag.touch()
+    out, _ = reader.communicate(timeout=60)
+    assert reader.returncode == 0
+    assert [int(x) for x in out.split()][0] == first  # still the old, complete file
+    fresh = subprocess.run([sys.executable, "-c", f"import duckdb; print(duckdb.connect({str(warehouse)!r}, "
+                            "read_only=True).execute('select count(*) from core.event').fetchone()[0])"],
+                           capture_output=True, text=True, check=True)
+    assert int(fresh.stdout) == first + 2  # a new reader sees the new build
+
+
+def test_every_build_gets_a_data_docs_report_and_a_meta_build_row(published):
+    land, warehouse = published
+    docs = warehouse.parent / "data_docs"
+    index = (docs / "index.html").read_text()
+    builds = _one(warehouse, "select build_id, as_of, files_loaded, events, persons, code_version from meta.build")
+    assert len(builds) == 1
+    build_id, as_of, files_loaded, events, persons, version = builds[0]
+    assert as_of == AS_OF and files_loaded == 2 and events > 0 and persons == 13 and version.startswith("0.1.0")
+    assert build_id in index
+    suites = {p.name for p in (docs / "validations").iterdir()}
+    assert {"core__person", "core__event", "marts__stage_spell", "marts__school_place_wait",
+            "marts__intro_outcome", "marts__dropout", "marts__funnel", "audit__file_log"} <= suites
+
+
+def test_building_twice_from_the_same_landing_zone_gives_identical_marts(county, prefect_server, loaded, tmp_path):
+    _, first = loaded
+    second = tmp_path / "again.duckdb"
+    load(str(county), str(second), AS_OF)
+    for table in ("core.person", "core.event", "marts.stage_spell", "marts.school_place_wait",
+                  "marts.intro_outcome", "marts.dropout", "marts.funnel"):
+        assert sorted(_one(first, f"select * from {table}"), key=repr) == \
+            sorted(_one(second, f"select * from {table}"), key=repr), table
+
+
+def test_the_run_summary_is_a_prefect_artifact(published):
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get("pathways-load-summary")
+    assert artifact is not None
+    assert "published: yes" in artifact.data and "audit: passed" in artifact.data

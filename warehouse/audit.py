@@ -1,0 +1,215 @@
+"""Audit a candidate warehouse with Great Expectations before it may be published.
+
+One expectation suite per published table, run together as one checkpoint whose
+results are rendered by GX's own Data Docs into `data_docs/` beside the warehouse (one
+validation page per build, named by the build id). The audits run on GX's SQL path to
+DuckDB (see `warehouse/gx_duckdb.py` for the patch that makes it correct); nothing is
+skipped: an expectation that cannot be evaluated counts as a failure.
+
+Row counts must not collapse: a build whose `core.event`, `core.person` or
+`marts.stage_spell` has lost more than 20 % of the rows of the published build fails,
+unless the load is forced (e.g. after a deliberate correction of a source).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STAGES = ["settlement", "intro", "norwegian", "primary", "combination", "upper_secondary",
+          "work_training", "apprenticeship", "trade_certificate", "work"]
+SPELL_STAGES = [s for s in STAGES if s not in ("settlement", "trade_certificate")]
+SOURCES = ["intro", "adult_education", "combination_classes", "trondelag_model"]
+END_TYPES = ["completed", "dropped_out", "transferred", "ongoing"]
+FILE_STATUSES = ["loaded", "quarantined", "privacy_incident", "superseded"]
+GUARDED_TABLES = ("core.event", "core.person", "marts.stage_spell")
+MAX_DROP = 0.20
+
+
+@dataclass
+class AuditResult:
+    success: bool
+    failures: list[str] = field(default_factory=list)
+    docs_index: Path | None = None
+    expectations: int = 0
+
+
+def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[str, list]:
+    """Expectations per published table."""
+    def not_null(*cols):
+        return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in cols]
+
+    def rows(sql: str, description: str):
+        return gxe.UnexpectedRowsExpectation(unexpected_rows_query=sql, description=description)
+
+    def ordered():
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="end_date", column_B="start_date", or_equal=True, ignore_row_if="either_value_is_missing")
+    suites = {
+        "core.person": [
+            gxe.ExpectColumnValuesToBeUnique(column="person_id"), *not_null("person_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "K"]),
+            gxe.ExpectColumnValuesToBeBetween(column="birth_year", min_value=1940, max_value=as_of.year - 15),
+            gxe.ExpectColumnValuesToBeBetween(column="settlement_date", min_value="2010-01-01",
+                                              max_value=as_of.isoformat()),
+        ],
+        "core.event": [
+            *not_null("person_id", "event_date", "source", "stage", "event_type", "source_file"),
+            gxe.ExpectColumnValuesToBeInSet(column="source", value_set=SOURCES),
+            gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=STAGES),
+            gxe.ExpectColumnValuesToBeBetween(column="event_date", min_value="2010-01-01"),
+        ],
+        "marts.stage_spell": [
+            *not_null("person_id", "stage", "source", "start_date", "end_type"),
+            gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=SPELL_STAGES),
+            gxe.ExpectColumnValuesToBeInSet(column="end_type", value_set=END_TYPES),
+            ordered(),
+            rows("select * from {batch} where (end_type = 'ongoing') <> (end_date is null)",
+                 "an ongoing spell has no end date, an ended one has"),
+            rows("select person_id, stage, source, start_date, school_orgnr, count(*) from {batch} "
+                 "group by all having count(*) > 1", "one spell per person, stage, source, start and school"),
+        ],
+        "marts.school_place_wait": [
+            *not_null("person_id", "source", "stage", "applied_date", "status"),
+            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["started", "waiting", "withdrawn"]),
+            gxe.ExpectColumnValuesToBeBetween(column="wait_days", min_value=0),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="started_date", column_B="applied_date",
+                                                        or_equal=True, ignore_row_if="either_value_is_missing"),
+            rows("select * from {batch} where (status = 'withdrawn') <> (wait_days is null)",
+                 "wait_days is null exactly for withdrawn applications"),
+        ],
+        "marts.intro_outcome": [
+            *not_null("person_id", "start_date", "end_type", "municipality_code"),
+            gxe.ExpectColumnValuesToBeInSet(column="end_type", value_set=END_TYPES),
+            gxe.ExpectColumnValuesToBeInSet(column="direct_transition", value_set=[
+                "arbeid", "utdanning", "arbeid_og_utdanning", "arbeidsledig", "annet"]),
+            ordered(),
+            rows("select * from (select avg(case when in_work_or_education_nov_next_year then 1.0 else 0 end) as share,"
+                 " count(in_work_or_education_nov_next_year) as n from {batch}) where n >= 50 and "
+                 "(share < 0.20 or share > 0.95)",
+                 "the share in work or education in November the year after is plausible (20–95 %)"),
+        ],
+        "marts.dropout": [
+            *not_null("person_id", "stage", "source", "dropout_date", "days_on_stage"),
+            gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=SPELL_STAGES),
+            gxe.ExpectColumnValuesToBeBetween(column="days_on_stage", min_value=0),
+        ],
+        "marts.funnel": [
+            *not_null("stage", "persons"),
+            gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=STAGES),
+            gxe.ExpectColumnValuesToBeBetween(column="persons", min_value=1),
+            rows("select cohort_year, municipality_code, stage, count(*) from {batch} group by all "
+                 "having count(*) > 1", "one row per cohort, municipality and stage"),
+        ],
+        "audit.file_log": [
+            *not_null("file_name", "source", "sha256", "status"),
+            gxe.ExpectColumnValuesToBeInSet(column="status", value_set=FILE_STATUSES),
+            rows("select * from {batch} where rows_read <> rows_loaded + rows_quarantined + rows_duplicate",
+                 "every file reconciles: rows_read = loaded + quarantined + duplicate"),
+        ],
+        "audit.quarantine": [
+            *not_null("file_name", "rule", "message"),
+            rows("select * from {batch} where regexp_matches(message, '\\d{{11}}')",
+                 "no 11-digit number in any quarantine message"),
+        ],
+    }
+    if not force:
+        for table in GUARDED_TABLES:
+            if previous.get(table):
+                suites[table].append(gxe.ExpectTableRowCountToBeBetween(
+                    min_value=math.ceil(previous[table] * (1 - MAX_DROP))))
+    return suites
+
+
+def previous_counts(published: Path) -> dict[str, int]:
+    """Row counts of the guarded tables in the published warehouse (empty if none)."""
+    import duckdb
+
+    if not Path(published).exists():
+        return {}
+    counts = {}
+    with duckdb.connect(str(published), read_only=True) as con:
+        for table in GUARDED_TABLES:
+            try:
+                counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+            except duckdb.Error:
+                pass
+    return counts
+
+
+def _describe(result) -> str:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k in ("column", "column_A", "column_B", "min_value")}
+    what = config.description or f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+    info = result.exception_info or {}
+    errors = [v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("exception_message")]
+    if info.get("raised_exception"):
+        errors.append(info.get("exception_message"))
+    if errors:
+        return f"{what}: could not be evaluated ({str(errors[0])[:160]})"
+    r = result.result or {}
+    if "unexpected_count" in r:
+        return f"{what}: {r['unexpected_count']} unexpected rows"
+    if "observed_value" in r:
+        return f"{what}: observed {r['observed_value']}"
+    return what
+
+
+def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
+               previous: dict[str, int], force: bool = False) -> AuditResult:
+    """Run every suite on the candidate file; write Data Docs beside the published warehouse."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from warehouse import gx_duckdb
+
+    gx_duckdb.enable()
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    base = Path(warehouse).parent
+    docs_dir = base / "data_docs"
+    context = gx.get_context(mode="file", project_root_dir=str(base / "gx_project"))
+    context.variables.progress_bars = {"globally": False}
+    sites = context.get_site_names()
+    for site in sites:
+        if site != "pathways":
+            context.delete_data_docs_site(site)
+    if "pathways" not in sites:
+        context.add_data_docs_site("pathways", {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
+    definitions = []
+    count = 0
+    for table, expectations in _suites(gxe, as_of, previous, force).items():
+        name = table.replace(".", "__")
+        asset = datasource.add_query_asset(name, query=f"select * from {table}")
+        batch = asset.add_batch_definition_whole_table("whole_table")
+        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+        count += len(expectations)
+        definitions.append(context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)))
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name="pathways_build", validation_definitions=definitions,
+        actions=[UpdateDataDocsAction(name="data_docs", site_names=["pathways"])], result_format="SUMMARY"))
+    try:
+        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id))
+    finally:
+        engine = datasource.get_execution_engine()
+        engine.close()
+        datasource.get_engine().dispose()
+    failures = []
+    for validation in run.run_results.values():
+        table = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
+        table = table.replace("__", ".")
+        for result in validation.results:
+            if not result.success:
+                failures.append(f"{table}: {_describe(result)}")
+    return AuditResult(run.success and not failures, failures, docs_dir / "index.html", count)
