@@ -2,12 +2,19 @@
 same run on the same machine, so a reader can tell the pipeline's cost from the machine's.
 
     python -m bench.benchmark ingest --persons 100000     # ≈ 1 million source rows
-    pathways bench ingest --persons 100000                  # the same through the CLI
+    python -m bench.benchmark build --persons 20000 200000
+    pathways bench ...                                      # the same through the CLI
 
 ingest: for every landing file, time the reader (bytes → text cells) and validation
 (privacy guard, typing, Pandera schema) separately, and compare reading with the
 baseline of parsing the same bytes with the bare library call (Polars' CSV/Excel
 reader, `json.loads`), which does no checking at all.
+
+build: the whole load (`pathways load`: discover → … → publish, Great Expectations
+audits included) in a fresh process, timed, with the peak resident memory of the process
+and its children sampled every 50 ms. Baselines: bare parsing of the same files, and the
+start-up cost of an empty Prefect flow in a fresh process (Python, imports, Prefect's
+temporary server), which every `pathways load` pays once.
 """
 from __future__ import annotations
 
@@ -84,6 +91,74 @@ def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
     return result
 
 
+def _run_measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall time (s) and peak RSS (MB, process tree) of a command."""
+    import psutil
+    import subprocess
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watched = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    output = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
+    return elapsed, peak / 1e6, output
+
+
+EMPTY_FLOW = """
+import flows.settings
+from prefect import flow
+@flow
+def empty():
+    return 1
+empty()
+"""
+
+
+def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
+    import os
+    import sys
+
+    from synthetic.generator import generate
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-build-"))
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING")
+    env.pop("PREFECT_HOME", None)
+    empty_s, empty_mb, _ = _run_measured([sys.executable, "-c", EMPTY_FLOW], env)
+    pathways = str(Path(sys.executable).with_name("pathways"))
+    results = {}
+    print(f"\nBuild benchmark (seed {seed}); empty Prefect flow in a fresh process: {empty_s:.1f} s, "
+          f"{empty_mb:.0f} MB peak")
+    header = f"{'persons':>9}{'rows':>11}{'files':>7}{'load s':>9}{'peak MB':>9}{'parse s':>9}" \
+             f"{'load/parse':>12}{'load − empty flow':>19}"
+    print(header)
+    print("-" * len(header))
+    for persons in sizes:
+        land = root / f"county-{persons}"
+        generate(persons, seed, land, clean=True)
+        files = discover(land)
+        t = time.perf_counter()
+        rows = sum(_baseline_parse(f.source, f.path) for f in files)
+        parse_s = time.perf_counter() - t
+        warehouse = root / f"wh-{persons}" / "warehouse.duckdb"
+        load_s, peak_mb, _ = _run_measured([pathways, "load", "--landing", str(land), "--warehouse", str(warehouse),
+                                            "--as-of", "2026-11-01"], env)
+        print(f"{persons:>9}{rows:>11}{len(files):>7}{load_s:>9.1f}{peak_mb:>9.0f}{parse_s:>9.1f}"
+              f"{load_s / parse_s:>11.1f}x{load_s - empty_s:>18.1f}s")
+        results[persons] = {"rows": rows, "files": len(files), "load_s": load_s, "peak_mb": peak_mb,
+                            "parse_s": parse_s, "empty_flow_s": empty_s}
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -91,9 +166,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--persons", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", type=Path)
+    p = sub.add_parser("build", help="full load time and peak memory")
+    p.add_argument("--persons", type=int, nargs="+", default=[20_000, 200_000])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
     if args.what == "ingest":
         ingest(args.persons, args.seed, args.workdir)
+    elif args.what == "build":
+        build(args.persons, args.seed, args.workdir)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ def _school_list(land: Path, date: str, pupils: int) -> None:
 
 @pytest.fixture()
 def published(tmp_path, prefect_server):
-    """A small published warehouse: one school's list of 12 pupils and some intro events."""
+    """A small published warehouse: one school's list of 120 pupils and some intro events."""
     land, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
-    _school_list(land, "20231001", 12)
+    _school_list(land, "20231001", 120)
     h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row(), h.intro_row(event="startet", date="01.04.2023")])
     summary = load(str(land), str(warehouse), AS_OF)
     assert summary.published
@@ -45,7 +45,7 @@ def published(tmp_path, prefect_server):
 def test_a_failed_audit_leaves_the_published_warehouse_byte_for_byte_unchanged(published):
     land, warehouse = published
     before = _sha(warehouse)
-    _school_list(land, "20240115", 1)  # a school sends a list with one pupil instead of twelve
+    _school_list(land, "20240115", 1)  # a school sends a list with one pupil instead of 120
     with pytest.raises(AuditFailed) as err:
         load(str(land), str(warehouse), AS_OF)
     message = str(err.value)
@@ -94,7 +94,7 @@ def test_every_build_gets_a_data_docs_report_and_a_meta_build_row(published):
     builds = _one(warehouse, "select build_id, as_of, files_loaded, events, persons, code_version from meta.build")
     assert len(builds) == 1
     build_id, as_of, files_loaded, events, persons, version = builds[0]
-    assert as_of == AS_OF and files_loaded == 2 and events > 0 and persons == 13 and version.startswith("0.1.0")
+    assert as_of == AS_OF and files_loaded == 2 and events > 0 and persons == 121 and version.startswith("0.1.0")
     assert build_id in index
     suites = {p.name for p in (docs / "validations").iterdir()}
     assert {"core__person", "core__event", "marts__stage_spell", "marts__school_place_wait",
