@@ -125,6 +125,7 @@ class County:
         self.munis = list(trondelag_codes())
         self.muni_weights = [P.MUNICIPALITY_WEIGHTS.get(c, 1.0) for c in self.munis]
         self.case_seq = 0
+        self.numbers: set[str] = set()  # two persons never share a national id (and so a pid)
 
     # -- small helpers ------------------------------------------------------------------
     def u(self, low: int, high: int) -> int:
@@ -206,6 +207,9 @@ class County:
         ref = settlement or Date(2021, 1, 1)
         birth = Date(ref.year - age, 1, 1) + dt.timedelta(days=self.u(0, 364))
         number = national_id(rng, birth)
+        while number in self.numbers:
+            number = national_id(rng, birth)
+        self.numbers.add(number)
         return Person(pseudonymise(number), number, sex, birth.year, country, reason, settlement, muni)
 
     def intro_event(self, person: Person, muni: str, event: str, date: Date, detail: str | None = None) -> None:

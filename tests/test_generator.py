@@ -104,3 +104,14 @@ def test_parameters_cite_their_sources():
     doc = P.__doc__
     for tag in ("[IMDi-bos]", "[SSB-intro]", "[SSB-out]", "[IMDi-res]", "[TFK-komb]", "[TM]"):
         assert tag in doc
+
+
+def test_every_person_has_their_own_key(tmp_path):
+    """Random national ids collide by the birthday paradox (≈ 1 % of 200 000 persons);
+    the generator must never give two persons the same number, hence the same pid."""
+    from synthetic.model import County
+
+    county = County(60000, 3)
+    county.simulate()
+    assert len(county.numbers) == 60000
+    assert len({p["person_id"] for p in county.truth.persons}) == 60000

@@ -67,8 +67,27 @@ def build_order(models: dict[str, Model]) -> list[str]:
     return list(TopologicalSorter({n: m.depends_on for n, m in models.items()}).static_order())
 
 
+REFERENCE_TABLES = {  # reference.<table> <- warehouse/reference/<file>
+    "municipality": "municipalities.csv",
+    "school": "schools.csv",
+}
+
+
+def load_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """Names of municipalities (2024 structure, regions) and schools, for readers of the marts.
+
+    The school register shipped here is the synthetic county's; a county replaces
+    `warehouse/reference/schools.csv` with its own (same columns)."""
+    con.execute("create schema if not exists reference")
+    for table, file_name in REFERENCE_TABLES.items():
+        with resources.as_file(resources.files("warehouse").joinpath("reference", file_name)) as path:
+            con.execute(f"create or replace table reference.{table} as "
+                        f"select * from read_csv(?, header = true, all_varchar = true)", [str(path)])
+
+
 def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
     """(Re)build every model as a table; returns the names in build order."""
+    load_reference(con)
     models = load_models()
     con.execute("set variable as_of = ?::date", [as_of])
     order = build_order(models)

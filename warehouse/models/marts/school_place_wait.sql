@@ -1,8 +1,8 @@
--- description: One row per application for a school place (adult education `applied`, a combination-class row, a Trøndelag-model `school_place_applied`); applications are not merged across sources. `wait_days` is started − applied when started, as_of − applied while waiting (never below 0), null when withdrawn.
+-- description: One row per application for a school place (with the Udir programme for adult upper secondary, an addition to the contract's columns) (adult education `applied`, a combination-class row, a Trøndelag-model `school_place_applied`); applications are not merged across sources. `wait_days` is started − applied when started, as_of − applied while waiting (never below 0), null when withdrawn.
 -- unique: person_id, source, stage, school_orgnr, applied_date
 -- not_null: person_id, source, stage, applied_date, status
 with ae_applied as (
-    select person_id, level, school_orgnr, municipality_code, event_date as applied_date,
+    select person_id, level, school_orgnr, programme, municipality_code, event_date as applied_date,
            lead(event_date) over (partition by person_id, level, school_orgnr order by event_date, event_id) as next_applied
     from staging.stg_adult_education
     where event = 'applied'
@@ -16,8 +16,8 @@ ae_later as (
 
 ae_applications as (
     select
-        a.person_id, 'adult_education' as source, a.level as stage, a.school_orgnr, a.municipality_code,
-        a.applied_date,
+        a.person_id, 'adult_education' as source, a.level as stage, a.school_orgnr, a.programme,
+        a.municipality_code, a.applied_date,
         min(l.event_date) filter (where l.event = 'offered') as offered_date,
         min(l.event_date) filter (where l.event = 'started') as started_date,
         min(l.event_date) filter (where l.event = 'withdrawn') as withdrawn_date
@@ -29,7 +29,8 @@ ae_applications as (
 ),
 
 combination_applications as (
-    select person_id, 'combination_classes' as source, 'combination' as stage, school_orgnr, municipality_code,
+    select person_id, 'combination_classes' as source, 'combination' as stage, school_orgnr,
+           null::varchar as programme, municipality_code,
            applied_date, null::date as offered_date, start_date as started_date, null::date as withdrawn_date
     from staging.stg_combination_classes
 ),
@@ -44,7 +45,7 @@ tm_applied as (
 tm_applications as (
     select
         a.person_id, 'trondelag_model' as source, 'upper_secondary' as stage, null::varchar as school_orgnr,
-        a.municipality_code, a.applied_date, null::date as offered_date,
+        null::varchar as programme, a.municipality_code, a.applied_date, null::date as offered_date,
         min(t.event_date) filter (where t.event_type = 'school_place_started') as started_date,
         min(t.event_date) filter (where t.event_type = 'left_programme') as withdrawn_date
     from tm_applied a
@@ -64,6 +65,7 @@ applications as (
 final as (
     select
         person_id, source, stage, school_orgnr, municipality_code, applied_date, offered_date,
+        programme,
         case when status = 'started' then started_date end as started_date,
         status,
         case status

@@ -1,0 +1,31 @@
+"""Datakvalitet: for data staff — builds, files loaded and refused, and the audit report."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import ui
+
+
+def render(filters) -> None:
+    st.title("Datakvalitet")
+    st.caption("Tallene her gjelder filer og rader, ikke personer. Detaljer per rad finnes i tabellen "
+               "audit.quarantine i datavarehuset.")
+    st.subheader("Siste bygg")
+    st.dataframe(ui.query("recent_builds"), hide_index=True, width="stretch")
+    st.subheader("Filer per kilde og status")
+    st.dataframe(ui.query("files_by_status"), hide_index=True, width="stretch")
+    st.subheader("Avviste filer")
+    st.dataframe(ui.query("refused_files"), hide_index=True, width="stretch")
+    st.subheader("Avviste rader per regel")
+    st.dataframe(ui.query("quarantine_by_rule"), hide_index=True, width="stretch")
+    docs = ui.warehouse_path().parent / "data_docs" / "index.html"
+    st.subheader("Revisjonsrapport (Great Expectations Data Docs)")
+    if docs.exists():
+        st.markdown(f"Rapporten for hvert bygg: [{docs}](file://{docs}) — åpne filen i en nettleser på "
+                    "maskinen der datavarehuset ligger.")
+    else:
+        st.warning("Fant ingen revisjonsrapport ved siden av datavarehuset.")
+
+
+if __name__ == "__main__":  # run by Streamlit as a page of dashboard/app.py
+    render(st.session_state["filters"])

@@ -1,0 +1,78 @@
+"""What every page shares: the warehouse connection, cached queries, bokmål labels, and
+`table`/`metric` helpers that only ever show or offer protected figures."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from dashboard import disclosure, queries
+
+STAGE = {"settlement": "Bosetting", "intro": "Introprogram", "norwegian": "Norskopplæring",
+         "primary": "Grunnskole for voksne", "combination": "Kombinasjonsklasse",
+         "upper_secondary": "Videregående", "work_training": "Arbeidstrening", "apprenticeship": "Læretid",
+         "trade_certificate": "Fagbrev", "work": "Arbeid", "dropped_out": "Frafall", "ongoing": "Pågår",
+         "ended": "Avsluttet"}
+END_TYPE = {"completed": "Fullført", "dropped_out": "Avbrutt", "transferred": "Overført", "ongoing": "Pågår"}
+TRANSITION = {"arbeid": "Arbeid", "utdanning": "Utdanning", "arbeid_og_utdanning": "Arbeid og utdanning",
+              "arbeidsledig": "Arbeidsledig", "annet": "Annet", "ikke registrert": "Ikke registrert"}
+REASON = {"flukt": "Flukt", "kollektiv_beskyttelse": "Kollektiv beskyttelse", "familie": "Familie"}
+SEX = {"K": "Kvinner", "M": "Menn"}
+NATIONAL_GOAL = 0.70
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("PATHWAYS_WAREHOUSE", "data/demo/warehouse.duckdb")).resolve()
+
+
+def current_build() -> dict:
+    """The published build, read fresh on every run (cheap), so a new build shows at once."""
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        return queries.latest_build(con)
+
+
+@st.cache_data(show_spinner=False, max_entries=1000)
+def _cached(name: str, build_id: str, path: str, args: tuple) -> pl.DataFrame:
+    with duckdb.connect(path, read_only=True) as con:
+        return getattr(queries, name)(con, *args)
+
+
+def query(name: str, *args):
+    """Run a function of dashboard.queries, cached per build and arguments."""
+    return _cached(name, st.session_state["build_id"], str(warehouse_path()), args)
+
+
+def stage_label(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    return frame.with_columns(pl.col(c).replace_strict(STAGE, default=pl.col(c)) for c in columns)
+
+
+def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, str] | None = None) -> None:
+    """Show a protected frame with CSV and Excel downloads of exactly what is shown."""
+    disclosure.assert_protected(frame, counts)
+    shown = disclosure.display(frame)
+    if rename:
+        shown = shown.rename({k: v for k, v in rename.items() if k in shown.columns})
+    st.dataframe(shown, hide_index=True, width="stretch")
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button("Last ned CSV", shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
+                         key=f"csv-{name}")
+    buffer = io.BytesIO()
+    shown.write_excel(buffer, worksheet=name[:31])
+    right.download_button("Last ned Excel", buffer.getvalue(), f"{name}.xlsx",
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}")
+
+
+def number(value, unit: str = "") -> str:
+    if value is None:
+        return disclosure.HIDDEN
+    if isinstance(value, float):
+        return f"{value:,.0f}{unit}".replace(",", " ")
+    return f"{value:,}{unit}".replace(",", " ")
+
+
+def percent(value) -> str:
+    return disclosure.HIDDEN if value is None else f"{value * 100:.0f} %"
