@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -150,6 +151,7 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
         rows = sum(_baseline_parse(f.source, f.path) for f in files)
         parse_s = time.perf_counter() - t
         warehouse = root / f"wh-{persons}" / "warehouse.duckdb"
+        shutil.rmtree(warehouse.parent, ignore_errors=True)  # a first load, from nothing
         load_s, peak_mb, _ = _run_measured([pathways, "load", "--landing", str(land), "--warehouse", str(warehouse),
                                             "--as-of", "2026-11-01"], env)
         print(f"{persons:>9}{rows:>11}{len(files):>7}{load_s:>9.1f}{peak_mb:>9.0f}{parse_s:>9.1f}"

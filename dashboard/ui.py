@@ -56,6 +56,8 @@ def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, s
     shown = disclosure.display(frame)
     if rename:
         shown = shown.rename({k: v for k, v in rename.items() if k in shown.columns})
+    # What this session was offered to download, exactly (the tests read it back).
+    st.session_state.setdefault("offered_downloads", {})[name] = shown
     st.dataframe(shown, hide_index=True, width="stretch")
     left, right, _ = st.columns([1, 1, 4])
     left.download_button("Last ned CSV", shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",

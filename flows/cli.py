@@ -54,6 +54,26 @@ def load(
         typer.echo(f"Could not read (retried next load): {', '.join(summary.files_unreadable)}", err=True)
 
 
+@app.command()
+def dashboard(
+    warehouse: Path = typer.Option(..., exists=True, dir_okay=False, help="Published warehouse file."),
+    port: int = typer.Option(8501, help="Port on localhost."),
+    headless: bool = typer.Option(False, help="Do not try to open a browser."),
+) -> None:
+    """Open the dashboard on the published warehouse (read-only)."""
+    import os
+    import sys
+
+    app_file = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    os.environ["PATHWAYS_WAREHOUSE"] = str(warehouse.resolve())
+    typer.echo(f"Dashboard on http://localhost:{port} (Ctrl+C to stop)")
+    # exec, not a child process: stopping `pathways dashboard` stops the server itself
+    os.execv(sys.executable, [
+        sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
+        "--server.address", "localhost", "--server.headless", str(headless or not os.environ.get("DISPLAY")).lower(),
+        "--browser.gatherUsageStats", "false", "--theme.base", "light"])
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(ctx: typer.Context) -> None:
     """Run the benchmark script (see `pathways bench --help` of bench/benchmark.py)."""

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.landing import LandingFile, discover
 from flows.sources import SOURCES
 from flows.stage import StageCounts, ensure_tables, seen_files, stage
-from flows.validate import ValidatedFile, validate
+from flows.validate import ValidatedFile, changed_file, validate
 from warehouse import build as models
 from warehouse.audit import previous_counts, run_audits
 from warehouse.publish import keep_aside, publish, start_candidate
@@ -171,6 +171,7 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     files = discover_files(landing)
     seen = _previously_seen(published)
     loaded_as = {sha: name for (sha, name), status in seen.items() if status in ("loaded", "superseded")}
+    loaded_names = {name: sha for sha, name in loaded_as.items()}
     new = [f for f in files if (f.sha256, f.name) not in seen]
     summary.files_seen, summary.files_new = len(files), len(new)
     logger.info("%d files in the landing zone, %d new", len(files), len(new))
@@ -181,6 +182,8 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
         future.wait()
         if future.state.is_completed():
             result = future.result()
+            if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
+                result = changed_file(result)  # delivered files are immutable: a correction is a new file
             if result.status == "loaded":  # same bytes as a file loaded before: count, do not load again
                 earlier = loaded_as.get(f.sha256)
                 if earlier is None:

@@ -48,6 +48,15 @@ def refuse(raw: RawFile, source: str, sha256: str, status: str, problems: list[P
                          quarantine=problems, message=redact(message), meta=raw.meta)
 
 
+def changed_file(v: ValidatedFile) -> ValidatedFile:
+    """A file whose name was loaded before with other content: the contract says delivered
+    files never change, so the new bytes are refused rather than loaded beside the old."""
+    problem = Problem("file_changed", "a file with this name was already loaded with different content; "
+                      "deliver a correction as a new file (with a new delivery date)")
+    return ValidatedFile(v.source, v.file_name, v.sha256, STATUS_QUARANTINED, v.rows_read,
+                         quarantine=[problem], message=problem.message, meta=v.meta)
+
+
 def _schema_problems(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[list[Problem], list[Problem]]:
     """Run the schema lazily (all failures at once); split into row and file problems."""
     try:
