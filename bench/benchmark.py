@@ -161,6 +161,58 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
     return results
 
 
+PAGE_QUERIES = {  # the queries each dashboard page runs (with the shared filters)
+    "Oversikt": lambda q, c, f, a: [q.persons_on_stage_now(c, f, a), q.ended_this_year(c, f, a),
+                                    q.waiting_summary(c, f), q.november_indicator(c, f)],
+    "Forløp": lambda q, c, f, a: [q.flows(c, f), q.pathway_variants(c, f)],
+    "Kohort": lambda q, c, f, a: [q.cohort_funnel(c, f), q.cohort_funnel(c, f, False)],
+    "Frafall": lambda q, c, f, a: [q.dropout_by_stage_and_time(c, f), q.dropout_by_reason(c, f),
+                                   q.dropout_trend(c, f)],
+    "Ventetid": lambda q, c, f, a: [q.wait_by_school(c, f), q.waiting_now(c, f), q.share_waiting_longer(c, f, 90),
+                                    q.wait_trend(c, f)],
+    "Introprogram": lambda q, c, f, a: [q.intro_outcomes_by_municipality(c, f), q.direct_transition(c, f),
+                                        q.november_indicator(c, f)],
+    "Datakvalitet": lambda q, c, f, a: [q.recent_builds(c), q.files_by_status(c), q.refused_files(c),
+                                        q.quarantine_by_rule(c)],
+}
+
+
+def dashboard(warehouse: Path, repeat: int) -> dict:
+    """Median time of every page's queries (uncached, as on a new build), unfiltered and
+    with a typical filter, against a trivial scan of core.event measured alongside."""
+    import statistics
+
+    import duckdb
+
+    from dashboard import queries as q
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    as_of = q.latest_build(con)["as_of"]
+    persons = con.execute("select count(*) from core.person").fetchone()[0]
+    filtered = q.Filters(cohorts=(2022, 2023), municipalities=("5001",), sex="K")
+
+    def timed(fn) -> float:
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t) * 1000)
+        return statistics.median(times)
+
+    baseline = timed(lambda: con.execute("select count(*), count(distinct person_id) from core.event").fetchall())
+    print(f"\nDashboard queries on {warehouse} ({persons:,} persons), median of {repeat} runs, uncached")
+    print(f"baseline (count distinct persons over core.event): {baseline:.1f} ms")
+    print(f"{'page':<14}{'all ms':>9}{'filtered ms':>13}{'vs baseline':>13}  target < 150 ms")
+    results = {}
+    for page, run in PAGE_QUERIES.items():
+        full = timed(lambda: run(q, con, q.Filters(), as_of))
+        part = timed(lambda: run(q, con, filtered, as_of))
+        worst = max(full, part)
+        print(f"{page:<14}{full:>9.1f}{part:>13.1f}{worst / baseline:>12.1f}x  {'ok' if worst < 150 else 'SLOW'}")
+        results[page] = {"all_ms": full, "filtered_ms": part}
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -172,8 +224,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--persons", type=int, nargs="+", default=[20_000, 200_000])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", type=Path)
+    p = sub.add_parser("dashboard", help="median query time of every dashboard page")
+    p.add_argument("--warehouse", type=Path, required=True)
+    p.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)
-    if args.what == "ingest":
+    if args.what == "dashboard":
+        dashboard(args.warehouse, args.repeat)
+    elif args.what == "ingest":
         ingest(args.persons, args.seed, args.workdir)
     elif args.what == "build":
         build(args.persons, args.seed, args.workdir)

@@ -27,7 +27,7 @@ def sidebar_filters() -> queries.Filters:
     sb = st.sidebar
     sb.header("Utvalg")
     cohorts = sb.multiselect("Bosettingskull (år)", options["cohorts"], key="f_cohorts",
-                             help="Året personen ble bosatt.")
+                             placeholder="Alle år", help="Året personen ble bosatt.")
     places = ["Hele Trøndelag"] + [f"Region: {r}" for r in municipalities["regions"]] + municipalities["names"]
     place = sb.selectbox("Kommune eller region", places, key="f_place")
     sex = sb.selectbox("Kjønn", ["Alle", "Kvinner", "Menn"], key="f_sex")
@@ -48,7 +48,7 @@ def sidebar_filters() -> queries.Filters:
 
 
 st.session_state["filters"] = sidebar_filters()
-st.sidebar.caption(f"Data per {build.get('as_of')} · bygg {build.get('build_id')}. "
+st.sidebar.caption(f"Data per {build['as_of']:%d.%m.%Y} · bygg {build.get('build_id')}. "
                    "Tall under 5 vises ikke (<5).")
 
 PAGES = [("oversikt", "Oversikt"), ("forlop", "Forløp"), ("kohort", "Kohort"), ("frafall", "Frafall"),

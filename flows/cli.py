@@ -71,7 +71,7 @@ def dashboard(
     os.execv(sys.executable, [
         sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
         "--server.address", "localhost", "--server.headless", str(headless or not os.environ.get("DISPLAY")).lower(),
-        "--browser.gatherUsageStats", "false", "--theme.base", "light"])
+        "--browser.gatherUsageStats", "false", "--theme.base", "light", "--client.toolbarMode", "viewer"])
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

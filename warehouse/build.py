@@ -22,8 +22,8 @@ from importlib import resources
 
 import duckdb
 
-LAYERS = ("staging", "core", "marts")
-_REF = re.compile(r"\b(staging|core|marts)\.([a-z_][a-z0-9_]*)\b")
+LAYERS = ("staging", "core", "marts", "dash")  # dash: serving tables for the dashboard
+_REF = re.compile(r"\b(staging|core|marts|dash)\.([a-z_][a-z0-9_]*)\b")
 
 
 @dataclass

@@ -10,8 +10,9 @@ from dashboard import disclosure, ui
 
 def render(filters) -> None:
     st.title("Forløp")
-    st.caption("Fra ett trinn til det neste (etter første start på hvert trinn). Strømmer under 5 personer vises ikke, "
-               "og heller ikke strømmer som ville la dem regnes ut.")
+    st.caption("Trinnene hver person har vært på, i stigens rekkefølge fra bosetting til arbeid, og hvordan "
+               "forløpet endte. Strømmer under 5 personer vises ikke, og heller ikke strømmer som ville la dem "
+               "regnes ut.")
     flows = ui.query("flows", filters)
     if flows.height == 0:
         st.info("Ingen forløp i utvalget.")

@@ -1,0 +1,24 @@
+-- description: The dashboard's filter attributes per person (settlement cohort and municipality, sex, age group at settlement, country background, reason for residence), joined onto every serving table so page queries need no join.
+-- unique: person_id
+-- not_null: person_id
+with final as (
+    select
+        person_id,
+        year(settlement_date) as cohort_year,
+        settlement_date,
+        settlement_municipality_code,
+        sex,
+        case
+            when settlement_date is null or birth_year is null then null
+            when year(settlement_date) - birth_year <= 25 then '16–25'
+            when year(settlement_date) - birth_year <= 35 then '26–35'
+            when year(settlement_date) - birth_year <= 45 then '36–45'
+            when year(settlement_date) - birth_year <= 55 then '46–55'
+            else '56+'
+        end as age_group,
+        country_background,
+        immigration_reason
+    from core.person
+)
+
+select * from final
