@@ -55,6 +55,22 @@ def load(
 
 
 @app.command()
+def serve(
+    landing: Path = typer.Option(..., file_okay=False, help="Landing root to watch and load."),
+    warehouse: Path = typer.Option(..., help="Published warehouse file (DuckDB)."),
+    port: int = typer.Option(4200, help="Port of the local Prefect server and UI (127.0.0.1)."),
+    debounce: int = typer.Option(30, help="Seconds from the first arrival to the load; arrivals in "
+                                          "between join that load."),
+) -> None:
+    """Run a county's loads on this machine: Prefect server, nightly and file-arrival
+    deployments, and the landing watcher (Ctrl+C stops all)."""
+    from flows.deploy import serve_all
+
+    landing.mkdir(parents=True, exist_ok=True)
+    raise typer.Exit(serve_all(landing, warehouse, port, debounce))
+
+
+@app.command()
 def dashboard(
     warehouse: Path = typer.Option(..., exists=True, dir_okay=False, help="Published warehouse file."),
     port: int = typer.Option(8501, help="Port on localhost."),

@@ -7,7 +7,10 @@ which replaces the published file only if its audits pass.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import json
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +46,7 @@ class LoadSummary:
     persons: int = 0
     events: int = 0
     audit_failures: list[str] = field(default_factory=list)
+    new_dropouts: int = 0
     expectations: int = 0
     data_docs: str | None = None
     published: bool = False
@@ -63,6 +67,67 @@ class LoadSummary:
             lines.append(f"- could not be read this time (retried next load): {', '.join(self.files_unreadable)}")
         lines += [f"  - {f}" for f in self.audit_failures]
         return "\n".join(lines)
+
+
+@contextmanager
+def warehouse_lock(published: Path, logger):
+    """One load at a time per warehouse, whoever starts it (deployments, the command line,
+    another machine on the same disk): the second waits and says so."""
+    published.parent.mkdir(parents=True, exist_ok=True)
+    with open(published.with_name(published.name + ".lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("another load of %s is running: waiting for it to finish", published.name)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _dropout_keys(published: Path) -> set[tuple] | None:
+    """Drop-outs in the published warehouse (None if there is none yet)."""
+    if not published.exists():
+        return None
+    with duckdb.connect(str(published), read_only=True) as con:
+        try:
+            return set(con.execute("select person_id, stage, source, dropout_date from marts.dropout").fetchall())
+        except duckdb.CatalogException:
+            return None
+
+
+def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str) -> int:
+    """Emit `pathways.dropout` for each drop-out this build brought. The event names the
+    stage, municipality and school, never the person; nothing is sent on a first load."""
+    from prefect.events import emit_event
+
+    if before is None:
+        return 0
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = con.execute("""
+            select d.person_id, d.stage, d.source, d.dropout_date, d.municipality_code, s.school_orgnr
+            from marts.dropout d
+            left join marts.stage_spell s on s.person_id = d.person_id and s.stage = d.stage
+                 and s.source = d.source and s.end_date = d.dropout_date and s.end_type = 'dropped_out'
+        """).fetchall()
+    new = [r for r in rows if r[:4] not in before]
+    for _, stage, source, _, municipality, school in new:
+        emit_event(event="pathways.dropout",
+                   resource={"prefect.resource.id": f"pathways.municipality.{municipality or 'unknown'}",
+                             "pathways.municipality": municipality or "", "pathways.stage": stage},
+                   payload={"stage": stage, "source": source, "municipality_code": municipality,
+                            "school_orgnr": school, "build_id": build_id})
+    return len(new)
+
+
+def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str) -> None:
+    """Every attempt, published or refused, in load_runs.jsonl beside the warehouse (a
+    refused run must not touch the published file, so it cannot be recorded inside it)."""
+    c = summary.counts
+    record = {"load_id": summary.load_id, "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+              "as_of": summary.as_of.isoformat(), "outcome": outcome, "files_new": summary.files_new,
+              "files_loaded": c.files_loaded, "files_refused": c.files_refused, "rows_loaded": c.rows_loaded,
+              "rows_quarantined": c.rows_quarantined, "message": message}
+    with open(published.parent / "load_runs.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _transient(task, task_run, state) -> bool:
@@ -164,8 +229,13 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     published one (after a deliberate correction); every other audit still applies.
     """
     logger = get_run_logger()
-    started = dt.datetime.now(dt.timezone.utc)
     published = Path(warehouse).resolve()
+    with warehouse_lock(published, logger):
+        return _load_locked(landing, published, as_of, force, logger)
+
+
+def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bool, logger) -> LoadSummary:
+    started = dt.datetime.now(dt.timezone.utc)
     summary = LoadSummary(uuid.uuid4().hex[:12], as_of or dt.date.today(), str(published))
 
     files = discover_files(landing)
@@ -196,6 +266,7 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
             logger.error("could not read %s: %s", f.name, future.state.message)
 
     previous = previous_counts(published)
+    dropouts_before = _dropout_keys(published)
     candidate = start_candidate(published, summary.load_id)
     try:
         summary.counts = stage_files(candidate, validated, summary.load_id)
@@ -209,6 +280,7 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
         raise
     if summary.audit_failures:
         kept = keep_aside(candidate, published)
+        _log_run(published, summary, "audit_failed", "; ".join(summary.audit_failures))
         create_markdown_artifact(summary.as_markdown(), key="pathways-load-summary",
                                  description="Load refused by its audits")
         raise AuditFailed(f"audits failed, nothing published (candidate kept at {kept}): "
@@ -216,6 +288,8 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     _record_build(candidate, summary, started)
     publish_candidate(candidate, published)
     summary.published = True
+    summary.new_dropouts = alert_new_dropouts(published, dropouts_before, summary.load_id)
+    _log_run(published, summary, "published", "")
     create_markdown_artifact(summary.as_markdown(), key="pathways-load-summary", description="Load summary")
     logger.info(summary.as_markdown())
     return summary

@@ -91,8 +91,9 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
             ordered(),
             rows("select * from (select avg(case when in_work_or_education_nov_next_year then 1.0 else 0 end) as share,"
                  " count(in_work_or_education_nov_next_year) as n from {batch}) where n >= 50 and "
-                 "(share < 0.20 or share > 0.95)",
-                 "the share in work or education in November the year after is plausible (20–95 %)"),
+                 "(share < 0.20 or share > 0.95) and (select count(distinct source) from core.event) = 4",
+                 "the share in work or education in November the year after is plausible (20–95 %) "
+                 "once all four sources have delivered"),
         ],
         "marts.dropout": [
             *not_null("person_id", "stage", "source", "dropout_date", "days_on_stage"),

@@ -1,0 +1,134 @@
+"""Deployments of the load, served from this project, and `pathways serve`.
+
+- `nightly-load`: cron `0 2 * * *` in Europe/Oslo (Prefect's scheduler handles summer time).
+- `file-arrived`: triggered by `pathways.file.arrived` events from the landing watcher. The
+  trigger is *reactive with a window* of `debounce` seconds: the first event fires it, the
+  run is scheduled `debounce` seconds later, and further events within the window start
+  no more runs. Because the window is exactly as long as the delay, every event that the
+  window swallows happened before the run starts, and the run scans the whole landing
+  zone, so its file is loaded; an event after the window starts the next run. A batch of
+  files copied together is therefore one load, and no file waits for the nightly run.
+
+Both deployments have a concurrency limit of 1 with the ENQUEUE strategy (a second run
+waits for the first), and the flow itself holds a lock on the warehouse, so two loads
+never write at once even across deployments, machines and the command line.
+
+`pathways serve` starts a local Prefect server (its own SQLite database under
+PATHWAYS_HOME, bound to 127.0.0.1) unless PREFECT_API_URL points at an existing one, then
+serves both deployments and runs the watcher. See docs/runbook.md for running the same
+deployments on a work pool with workers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import flows.settings  # noqa: F401
+
+NIGHTLY_CRON = "0 2 * * *"
+TIMEZONE = "Europe/Oslo"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def deployments(landing: str, warehouse: str, debounce_seconds: int = 30):
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.events import DeploymentEventTrigger
+    from prefect.schedules import Cron
+
+    from flows.pipeline import load
+    from flows.watch import EVENT
+
+    parameters = {"landing": str(landing), "warehouse": str(warehouse)}
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    nightly = load.to_deployment(
+        name="nightly-load", parameters=parameters, concurrency_limit=one_at_a_time,
+        schedules=[Cron(NIGHTLY_CRON, timezone=TIMEZONE)],
+        description="The whole journey every night at 02:00 (Europe/Oslo).", tags=["pathways"])
+    arrived = load.to_deployment(
+        name="file-arrived", parameters=parameters, concurrency_limit=one_at_a_time,
+        triggers=[DeploymentEventTrigger(
+            name="landing-file-arrived", expect={EVENT}, match={"prefect.resource.id": "pathways.landing.*"},
+            posture="Reactive", threshold=1, within=dt.timedelta(seconds=debounce_seconds),
+            schedule_after=dt.timedelta(seconds=debounce_seconds))],
+        description="Load when files arrive in the landing zone (several files together: one load).",
+        tags=["pathways"])
+    return nightly, arrived
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{api_url}/health", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+def start_server(port: int) -> tuple[subprocess.Popen, str]:
+    """A local Prefect server with its database under PREFECT_HOME, bound to localhost."""
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the Prefect server stopped while starting")
+        if _healthy(api_url):
+            return server, api_url
+        time.sleep(0.5)
+    server.terminate()
+    raise RuntimeError("the Prefect server did not become healthy within 90 s")
+
+
+def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
+    """Serve both deployments and watch the landing zone (PREFECT_API_URL must be set)."""
+    from prefect import serve
+
+    from flows.watch import LandingWatcher
+
+    stop = threading.Event()
+    watcher = LandingWatcher(Path(landing))
+    watcher.prime()
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True, name="landing-watcher")
+    thread.start()
+    try:
+        serve(*deployments(landing, warehouse, debounce_seconds))
+    finally:
+        stop.set()
+
+
+def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) -> int:
+    """`pathways serve`: server (unless one is configured) + deployments + watcher."""
+    server = None
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        server, api_url = start_server(port)
+        print(f"Prefect server and UI on {api_url.removesuffix('/api')}", flush=True)
+    env = dict(os.environ, PREFECT_API_URL=api_url)
+    child = subprocess.Popen([sys.executable, "-m", "flows.deploy", str(landing.resolve()), str(warehouse.resolve()),
+                              str(debounce_seconds)], env=env, cwd=PROJECT_ROOT)
+
+    def stop(*_):
+        child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        return child.wait()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":  # the serving child process of `pathways serve`
+    serve_here(sys.argv[1], sys.argv[2], int(sys.argv[3]))

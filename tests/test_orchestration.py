@@ -1,0 +1,175 @@
+"""Scheduled and event-driven loads against a real Prefect server started by `pathways serve`.
+
+One server, one landing zone and one warehouse for the module: the deployments are
+checked, then files are dropped into the landing zone as a source system would, and the
+runs, the warehouse and the events are read back through Prefect's API.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, county):
+    root = tmp_path_factory.mktemp("served")
+    landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
+    landing.mkdir()
+    port = _free_port()
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_RUNNER_POLL_FREQUENCY="1",
+               PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2", PREFECT_LOGGING_LEVEL="INFO")
+    for key in ("PREFECT_HOME", "PREFECT_API_URL"):
+        env.pop(key, None)
+    log = open(root / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--landing", str(landing), "--warehouse",
+                             str(warehouse), "--port", str(port), "--debounce", "4"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()}
+            if {"nightly-load", "file-arrived"} <= names:
+                break
+        except (httpx.HTTPError, ValueError, TypeError):
+            pass
+        time.sleep(1)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail("pathways serve did not come up:\n" + (root / "serve.log").read_text()[-3000:])
+    yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log"}
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _deployment(api: str, name: str) -> dict:
+    return next(d for d in httpx.post(f"{api}/deployments/filter", json={}).json() if d["name"] == name)
+
+
+def _runs(api: str, name: str) -> list[dict]:
+    dep = _deployment(api, name)
+    return httpx.post(f"{api}/flow_runs/filter",
+                      json={"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}}).json()
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _finished(run: dict) -> bool:
+    return run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def _files_logged(warehouse: Path) -> set[str]:
+    if not warehouse.exists():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {r[0] for r in con.execute("select file_name from audit.file_log").fetchall()}
+
+
+def _drop(served, files: list[Path]) -> None:
+    """Copy files in as a source would: written under a temporary name, then renamed."""
+    for f in files:
+        target = served["landing"] / f.parent.name / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        shutil.copyfile(f, partial)
+        partial.rename(target)
+
+
+def test_deployments_have_the_right_schedule_timezone_and_trigger(served):
+    nightly = _deployment(served["api"], "nightly-load")
+    (schedule,) = nightly["schedules"]
+    assert schedule["schedule"]["cron"] == "0 2 * * *"
+    assert schedule["schedule"]["timezone"] == "Europe/Oslo"
+    assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+    arrived = _deployment(served["api"], "file-arrived")
+    automations = httpx.post(f"{served['api']}/automations/filter", json={}).json()
+    trigger = next(a["trigger"] for a in automations
+                   if any(act.get("deployment_id") == arrived["id"] for act in a["actions"]))
+    assert "pathways.file.arrived" in trigger["expect"]
+
+
+def test_one_file_gives_one_run_that_loads_it_and_ten_files_give_one_run(served):
+    county, api = served["county"], served["api"]
+    first = sorted((county / "intro").glob("intro_5001_*.csv"))[:1]
+    _drop(served, first)
+    runs = _wait_for(lambda: [r for r in _runs(api, "file-arrived") if _finished(r)] or None, 180, "the first run")
+    time.sleep(6)
+    assert len(_runs(api, "file-arrived")) == 1
+    assert runs[0]["state_type"] == "COMPLETED"
+    assert first[0].name in _files_logged(served["warehouse"])
+
+    ten = sorted((county / "intro").glob("intro_50[0-9][0-9]_*.csv"))[1:11]
+    assert len(ten) == 10
+    _drop(served, ten)
+    _wait_for(lambda: len(_runs(api, "file-arrived")) >= 2 and all(_finished(r) for r in _runs(api, "file-arrived")),
+              240, "the second run")
+    time.sleep(8)
+    runs = _runs(api, "file-arrived")
+    assert len(runs) == 2, [r["state_name"] for r in runs]
+    assert {f.name for f in ten} <= _files_logged(served["warehouse"])
+
+
+def test_new_dropouts_are_announced_without_the_person(served):
+    page = httpx.post(f"{served['api']}/events/filter",
+                      json={"filter": {"event": {"name": ["pathways.dropout"]}}, "limit": 50}).json()
+    assert "events" in page, page
+    events = page["events"]
+    assert events, "the second batch brought drop-outs"
+    text = json.dumps(events)
+    assert not re.search(r"[0-9a-f]{64}", text), "no person key in any drop-out event"
+    payload = events[0]["payload"]
+    assert {"stage", "municipality_code", "school_orgnr"} <= set(payload)
+    assert "person" not in text
+
+
+def test_a_second_run_waits_for_the_first_and_says_so(served):
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: served["api"]}):
+        a = run_deployment("pathways-load/nightly-load", timeout=0)
+        b = run_deployment("pathways-load/nightly-load", timeout=0)
+    states: set[str] = set()
+
+    def both_done():
+        runs = {r["id"]: r for r in _runs(served["api"], "nightly-load")}
+        for r in runs.values():
+            states.add(r["state_name"])
+        return all(_finished(runs[str(x.id)]) for x in (a, b)) and runs
+    runs = _wait_for(both_done, 300, "both nightly runs")
+    first, second = sorted((runs[str(a.id)], runs[str(b.id)]), key=lambda r: r["start_time"])
+    assert first["state_type"] == second["state_type"] == "COMPLETED"
+    assert second["start_time"] >= first["end_time"], "the runs overlapped"
+    assert "AwaitingConcurrencySlot" in states
