@@ -213,6 +213,79 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
     return results
 
 
+_ONE_LOAD = """
+import datetime as dt, sys, time
+import flows.settings
+from flows.pipeline import load, load_without_prefect
+mode = sys.argv[1]
+t = time.perf_counter()
+if mode == "without":
+    load_without_prefect(sys.argv[2], sys.argv[3], dt.date(2026, 11, 1))
+else:
+    load(sys.argv[2], sys.argv[3], dt.date(2026, 11, 1), files_per_task=int(mode.split("-")[1]))
+print("SECONDS", time.perf_counter() - t)
+"""
+
+
+def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int) -> dict:
+    """The same load with a running Prefect server (flow, tasks, retries, artifacts,
+    events) and without Prefect (the same step functions called directly), each in a fresh
+    process on a fresh warehouse, alternating, `rounds` times; medians compared."""
+    import os
+    import statistics
+    import subprocess
+    import sys
+
+    from flows.deploy import start_server
+    from synthetic.generator import generate
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-orch-"))
+    land = root / f"county-{persons}"
+    generate(persons, seed, land, clean=True)
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING")
+    env.pop("PREFECT_HOME", None)
+    os.environ["PATHWAYS_HOME"] = env["PATHWAYS_HOME"]
+    os.environ.pop("PREFECT_HOME", None)
+    server, api_url = start_server(port=_free_port())
+    modes = ("without", "prefect-1", "prefect-25")
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    try:
+        for i in range(rounds):
+            for mode in modes:
+                warehouse = root / f"wh-{mode}-{i}" / "warehouse.duckdb"
+                shutil.rmtree(warehouse.parent, ignore_errors=True)
+                run_env = dict(env, PREFECT_API_URL=api_url) if mode != "without" else env
+                out = subprocess.run([sys.executable, "-c", _ONE_LOAD, mode, str(land), str(warehouse)],
+                                     env=run_env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
+                times[mode].append(float(out.stdout.split("SECONDS")[-1]))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    files = len(discover(land))
+    without = statistics.median(times["without"])
+    print(f"\nOrchestration overhead, {persons} persons ({files} files), median of {rounds} loads each "
+          f"(fresh process and warehouse)")
+    print(f"without Prefect (same step functions): {without:.1f} s")
+    result = {"without_s": without}
+    for mode in modes[1:]:
+        seconds = statistics.median(times[mode])
+        per_task = mode.split("-")[1]
+        print(f"with the Prefect server, {per_task:>2} file(s) per task: {seconds:.1f} s   "
+              f"overhead {(seconds / without - 1) * 100:+.1f} %  (target < 15 %)")
+        result[mode] = seconds
+    return result
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -227,8 +300,15 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("dashboard", help="median query time of every dashboard page")
     p.add_argument("--warehouse", type=Path, required=True)
     p.add_argument("--repeat", type=int, default=7)
+    p = sub.add_parser("orchestration", help="the same load with and without the Prefect server")
+    p.add_argument("--persons", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
-    if args.what == "dashboard":
+    if args.what == "orchestration":
+        orchestration(args.persons, args.seed, args.workdir, args.rounds)
+    elif args.what == "dashboard":
         dashboard(args.warehouse, args.repeat)
     elif args.what == "ingest":
         ingest(args.persons, args.seed, args.workdir)

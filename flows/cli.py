@@ -36,12 +36,13 @@ def load(
     as_of: Optional[dt.datetime] = typer.Option(None, "--as-of", formats=["%Y-%m-%d"],
                                                 help="Reference date of the build (default: today)."),
     force: bool = typer.Option(False, help="Publish even if row counts dropped more than 20 %."),
+    files_per_task: int = typer.Option(1, help="Files read and validated per Prefect task (1: one task per file)."),
 ) -> None:
     """Run the whole load once (no Prefect server needed)."""
     from flows.pipeline import AuditFailed, load as run
 
     try:
-        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force)
+        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task)
     except AuditFailed as err:
         typer.echo(f"REFUSED: {err}", err=True)
         raise typer.Exit(2)

@@ -133,7 +133,8 @@ def test_duplicates_across_files_are_counted_once(tmp_path, prefect_server):
     assert _rows(warehouse, "select count(*) from staging.stg_adult_education")[0][0] == 2
 
 
-def test_a_broken_file_never_stops_the_others_and_a_copy_is_logged(tmp_path, prefect_server):
+@pytest.mark.parametrize("files_per_task", [1, 3])
+def test_a_broken_file_never_stops_the_others_and_a_copy_is_logged(tmp_path, prefect_server, files_per_task):
     land = tmp_path / "landing"
     good = h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row()])
     (land / "intro" / "intro_5001_20240101.csv").write_bytes(b"\xff\xfe\x00garbage")
@@ -141,7 +142,7 @@ def test_a_broken_file_never_stops_the_others_and_a_copy_is_logged(tmp_path, pre
     h.write_tm(land, "tm_20240301.json", [h.tm_case()]).write_text('{"exported_at": "2024-03-01T02:00', "utf-8")
     h.write_tm(land, "tm_20240302.json", [h.tm_case()], exported_at="2024-03-02T02:00:00+01:00")
     warehouse = tmp_path / "w.duckdb"
-    summary = load(str(land), str(warehouse), AS_OF)
+    summary = load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
     status = dict(_rows(warehouse, "select file_name, status from audit.file_log"))
     assert status == {"intro_5001_20231231.csv": "loaded", "intro_5001_20240101.csv": "quarantined",
                       "intro_5001_20240102.csv": "loaded", "tm_20240301.json": "quarantined",
@@ -188,3 +189,45 @@ def test_trondelag_model_newest_export_per_case_withdraws_missing_events(tmp_pat
                       ("TM-2023-00001", "mobilised"), ("TM-2023-00001", "work_training_started")]
     # The old export still holds the only copy of the closed case, so it is not superseded.
     assert dict(_rows(warehouse, "select file_name, status from audit.file_log"))["tm_20230301.json"] == "loaded"
+
+
+def test_a_changed_file_under_a_loaded_name_is_refused_not_loaded_twice(tmp_path, prefect_server):
+    land, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    path = h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row()])
+    load(str(land), str(warehouse), AS_OF)
+    path.write_text(h.INTRO_HEADER + "\r\n" + h.intro_row(h.PID_B) + "\r\n", encoding="utf-8")
+    load(str(land), str(warehouse), AS_OF)
+    log = _rows(warehouse, "select status, rows_loaded, message from audit.file_log order by first_seen_at")
+    assert [r[:2] for r in log] == [("loaded", 1), ("quarantined", 0)]
+    assert "new file" in log[1][2]
+    assert _rows(warehouse, "select rule from audit.quarantine") == [("file_changed",)]
+    assert _rows(warehouse, "select count(*) from staging.stg_intro") == [(1,)]
+
+
+def test_only_operating_system_errors_are_retried(prefect_server):
+    """A locked file or a busy disk may pass on a second try; a bug will not."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    from flows.pipeline import _transient
+
+    calls = {"os": 0, "bug": 0}
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=_transient, cache_policy=NO_CACHE)
+    def flaky(kind: str) -> str:
+        calls[kind] += 1
+        if kind == "os" and calls["os"] < 3:
+            raise OSError("resource temporarily unavailable")
+        if kind == "bug":
+            raise ValueError("a bug")
+        return "ok"
+
+    @flow
+    def run() -> tuple:
+        ok = flaky("os")
+        bug = flaky.submit("bug")
+        bug.wait()
+        return ok, bug.state.is_failed()
+
+    assert run() == ("ok", True)
+    assert calls == {"os": 3, "bug": 1}  # retried twice after OSError; the bug failed at once
