@@ -36,7 +36,8 @@ def load(
     as_of: Optional[dt.datetime] = typer.Option(None, "--as-of", formats=["%Y-%m-%d"],
                                                 help="Reference date of the build (default: today)."),
     force: bool = typer.Option(False, help="Publish even if row counts dropped more than 20 %."),
-    files_per_task: int = typer.Option(1, help="Files read and validated per Prefect task (1: one task per file)."),
+    files_per_task: Optional[int] = typer.Option(
+        None, help="Files per read task (1: one task per file; default: one per file, grouped on bulk loads)."),
 ) -> None:
     """Run the whole load once (no Prefect server needed)."""
     from flows.pipeline import AuditFailed, load as run

@@ -35,6 +35,10 @@ from warehouse.publish import keep_aside, publish, start_candidate
 # Files read and validated at once. Prefect's default thread pool is unbounded: hundreds of
 # files read together on two cores thrash and hold every frame in memory at once.
 READ_WORKERS = min(32, (os.cpu_count() or 1) + 4)
+# Prefect costs ≈ 10 ms per task on two cores: an ordinary load (a few new files) gets one
+# task per file; a bulk load (hundreds of files, e.g. a county's first) at most this many
+# read tasks, with the files grouped and each still isolated inside its task.
+MAX_READ_TASKS = 24
 
 
 class AuditFailed(RuntimeError):
@@ -244,14 +248,14 @@ def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, out
 
 @flow(name="pathways-load", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=READ_WORKERS))
 def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool = False,
-         files_per_task: int = 1) -> LoadSummary:
+         files_per_task: int | None = None) -> LoadSummary:
     """Load every new landing file and publish the warehouse if it passes its audits.
 
     `force` accepts a build whose row counts dropped by more than 20 % against the
     published one (after a deliberate correction); every other audit still applies.
-    `files_per_task` > 1 reads and validates files in groups (each file still isolated)
-    to spare Prefect's cost per task (~10 ms on two cores) on first loads of hundreds of
-    files; 1 gives every file its own task run, retry and line in the UI.
+    `files_per_task`: 1 gives every file its own task run, retry and line in the UI; more
+    reads files in groups (each file still isolated); None (default) chooses: one task per
+    file up to MAX_READ_TASKS new files, groups beyond that.
     """
     logger = get_run_logger()
     published = Path(warehouse).resolve()
@@ -264,9 +268,14 @@ class _Steps:
     functions without Prefect (`load_without_prefect`, the baseline the benchmark uses to
     measure what orchestration costs)."""
 
-    def __init__(self, prefect: bool, files_per_task: int = 1):
+    def __init__(self, prefect: bool, files_per_task: int | None = 1):
         self.prefect = prefect
-        self.files_per_task = max(1, files_per_task)
+        self.files_per_task = files_per_task
+
+    def per_task(self, files: int) -> int:
+        if self.files_per_task is not None:
+            return max(1, self.files_per_task)
+        return max(1, -(-files // MAX_READ_TASKS))
 
     def call(self, task, *args):
         return task(*args) if self.prefect else task.fn(*args)
@@ -334,7 +343,7 @@ def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bo
     logger.info("%d files in the landing zone, %d new", len(files), len(new))
 
     validated: list[ValidatedFile] = []
-    for f, result, error in steps.map(read_and_validate, new, steps.files_per_task):
+    for f, result, error in steps.map(read_and_validate, new, steps.per_task(len(new))):
         if error is None:
             if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
                 result = changed_file(result)  # delivered files are immutable: a correction is a new file
