@@ -228,7 +228,7 @@ print("SECONDS", time.perf_counter() - t)
 """
 
 
-def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int) -> dict:
+def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, with_single: bool = True) -> dict:
     """The same load with a running Prefect server (flow, tasks, retries, artifacts,
     events) and without Prefect (the same step functions called directly), each in a fresh
     process on a fresh warehouse, alternating, `rounds` times; medians compared."""
@@ -248,7 +248,7 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int) ->
     os.environ["PATHWAYS_HOME"] = env["PATHWAYS_HOME"]
     os.environ.pop("PREFECT_HOME", None)
     server, api_url = start_server(port=_free_port())
-    modes = ("without", "prefect-auto", "prefect-1")
+    modes = ("without", "prefect-auto", "prefect-1") if with_single else ("without", "prefect-auto")
     times: dict[str, list[float]] = {m: [] for m in modes}
     try:
         for i in range(rounds):
@@ -307,9 +307,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workdir", type=Path)
+    p.add_argument("--skip-single", action="store_true", help="do not also measure one task per file")
     args = parser.parse_args(argv)
     if args.what == "orchestration":
-        orchestration(args.persons, args.seed, args.workdir, args.rounds)
+        orchestration(args.persons, args.seed, args.workdir, args.rounds, not args.skip_single)
     elif args.what == "dashboard":
         dashboard(args.warehouse, args.repeat)
     elif args.what == "ingest":

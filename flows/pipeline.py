@@ -38,7 +38,7 @@ READ_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 # Prefect costs ≈ 10 ms per task on two cores: an ordinary load (a few new files) gets one
 # task per file; a bulk load (hundreds of files, e.g. a county's first) at most this many
 # read tasks, with the files grouped and each still isolated inside its task.
-MAX_READ_TASKS = 24
+MAX_READ_TASKS = 12
 
 
 class AuditFailed(RuntimeError):
