@@ -9,7 +9,7 @@ pass every frame through `dashboard.disclosure` before showing or offering it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl

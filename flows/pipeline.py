@@ -12,7 +12,7 @@ import json
 import os
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import flows.settings  # noqa: F401  (Prefect settings before Prefect is imported)
@@ -120,11 +120,11 @@ def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str
                  and s.source = d.source and s.end_date = d.dropout_date and s.end_type = 'dropped_out'
         """).fetchall()
     new = [r for r in rows if r[:4] not in before]
-    for _, stage, source, _, municipality, school in new:
+    for _, stage_name, source, _, municipality, school in new:
         emit_event(event="pathways.dropout",
                    resource={"prefect.resource.id": f"pathways.municipality.{municipality or 'unknown'}",
-                             "pathways.municipality": municipality or "", "pathways.stage": stage},
-                   payload={"stage": stage, "source": source, "municipality_code": municipality,
+                             "pathways.municipality": municipality or "", "pathways.stage": stage_name},
+                   payload={"stage": stage_name, "source": source, "municipality_code": municipality,
                             "school_orgnr": school, "build_id": build_id})
     return len(new)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import pytest
 
 from warehouse import gx_duckdb
 from warehouse.audit import run_audits

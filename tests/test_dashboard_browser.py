@@ -7,7 +7,6 @@ tests/artifacts/.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import socket

@@ -6,7 +6,6 @@ runs, the warehouse and the events are read back through Prefect's API.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re

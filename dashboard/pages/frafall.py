@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import plotly.express as px
-import polars as pl
 import streamlit as st
 
 from dashboard import disclosure, ui
