@@ -22,6 +22,7 @@ from importlib import resources
 import duckdb
 import polars as pl
 
+from flows.sources.common import ROW
 from flows.validate import STATUS_LOADED, ValidatedFile
 
 RAW_TABLES = {
@@ -61,7 +62,7 @@ def seen_files(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
 
 def _lineage(v: ValidatedFile) -> pl.DataFrame:
     meta = v.meta
-    frame = v.rows.rename({"_row": "row_number"}).with_columns(
+    frame = v.rows.rename({ROW: "row_number"}).with_columns(
         pl.lit(v.file_name).alias("source_file"),
         pl.lit(v.sha256).alias("source_sha256"),
         pl.lit(meta["delivery_date"], dtype=pl.Date).alias("delivery_date"),

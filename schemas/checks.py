@@ -19,9 +19,8 @@ from schemas.reference import country_codes, municipality_codes
 EARLIEST_DATE = dt.date(2010, 1, 1)
 PID_PATTERN = r"^[0-9a-f]{64}$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# Columns added by the reader, never part of a source's own columns.
+# Column added by validation, never part of a source's own columns.
 DELIVERY = "_delivery_date"
-ROW = "_row"
 
 
 def rule(name: str, message: str, expr: Callable[[str], pl.Expr]) -> pa.Check:

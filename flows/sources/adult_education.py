@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, missing_columns, parse_dates,
+from flows.sources.common import (ROW, FileNameError, Problem, RawFile, missing_columns, parse_dates,
                                   tidy_text)
 
 NAME = "adult_education"
@@ -73,7 +73,7 @@ def read(path: Path) -> RawFile:
     keys = sorted({k for r in records for k in r} | set(COLUMNS))
     frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
         pl.DataFrame(schema={k: pl.String for k in keys})
-    frame = frame.with_columns(pl.Series("_row", rows, dtype=pl.Int64))
+    frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
     present = [k for k in COLUMNS if any(k in r for r in records)]
     if records and (problem := missing_columns(frame.select(present), REQUIRED)):
         raw.file_problems.append(problem)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, tidy_text
+from flows.sources.common import (FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, tidy_text,
+                                  with_row_numbers)
 
 NAME = "trondelag_model"
 FOLDER = "trondelag_model"
@@ -76,7 +77,7 @@ def read(path: Path) -> RawFile:
     keys = list(dict.fromkeys(COLUMNS + [k for r in records for k in r]))
     frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
         pl.DataFrame(schema={k: pl.String for k in keys})
-    raw.frame = tidy_text(frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64)))
+    raw.frame = tidy_text(with_row_numbers(frame, first=1))
     return raw
 
 
