@@ -25,7 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.landing import LandingFile, discover
 from flows.sources import SOURCES
-from flows.stage import StageCounts, ensure_tables, seen_files, stage
+from flows.stage import StageCounts, ensure_tables, reconcile, seen_files, stage
 from flows.validate import ValidatedFile, changed_file, validate
 from warehouse import build as models
 from warehouse.audit import previous_counts, run_audits
@@ -188,12 +188,15 @@ def stage_files(candidate: Path, files: list[ValidatedFile], load_id: str) -> St
 
 
 @task(name="build", cache_policy=NO_CACHE)
-def build_models(candidate: Path, as_of: dt.date) -> list[str]:
+def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, int]:
+    """Build every model, then settle the books with the staging models' decisions on
+    first and newest deliveries; returns this load's (rows loaded, rows duplicate)."""
     with duckdb.connect(str(candidate)) as con:
         ensure_tables(con)
-        order = models.build(con, as_of)
+        models.build(con, as_of)
+        settled = reconcile(con, load_id)
         con.execute("checkpoint")
-    return order
+    return settled
 
 
 @task(name="audit", cache_policy=NO_CACHE)
@@ -363,7 +366,8 @@ def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bo
     candidate = start_candidate(published, summary.load_id)
     try:
         summary.counts = steps.call(stage_files, candidate, validated, summary.load_id)
-        steps.call(build_models, candidate, summary.as_of)
+        summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
+            build_models, candidate, summary.as_of, summary.load_id)
         summary.audit_failures = steps.call(audit_candidate, candidate, published, summary, previous, force)
         outcome = "published" if not summary.audit_failures else "audit_failed"
         _record_run(candidate, summary, started, outcome, "; ".join(summary.audit_failures))

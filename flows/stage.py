@@ -1,17 +1,22 @@
 """Stage validated files into the warehouse's raw tables and keep the books.
 
-For every file: its valid rows go into `raw.<source>` (minus duplicates), its rejected
-rows into `audit.quarantine`, and one row into `audit.file_log` with
-`rows_read = rows_loaded + rows_quarantined + rows_duplicate`. Then the statuses of
-snapshot files are brought up to date (`superseded` once a newer delivery replaces them).
+For every file: its valid rows go into `raw.<source>`, its rejected rows into
+`audit.quarantine`, and one row into `audit.file_log` with
+`rows_read = rows_loaded + rows_quarantined + rows_duplicate`.
 
-Duplicates, as the source contract defines them:
-- intro: the event key (pid, event, date), within the file and against every earlier file;
-- adult education: `event_id`, within the file and against every earlier file;
-- combination classes and the Trøndelag model deliver snapshots, so an earlier file's rows
-  are replaced, not duplicated: only a row repeated inside the same file is a duplicate
-  (pupil + application date; case + identical event).
-The first delivery wins: a later copy of a known event is counted, not loaded.
+Which copy of an event counts is *not* decided here but in the staging models, from the
+order of deliveries (`staging.stg_delivery`: the delivery date in the file name, then
+when the file arrived). So a late delivery dated earlier than files already loaded
+still wins as the first delivery, whatever order the files arrive in. After the build,
+`reconcile` brings the books in line with that decision:
+
+- intro and adult education: every valid row is kept in raw; the copy in the earliest
+  delivery (then the lowest row number) is *loaded*, every other copy of the same event
+  (pid + event + date; `event_id`) is a *duplicate*;
+- combination classes and the Trøndelag model deliver snapshots, so an earlier file's
+  rows are replaced, not duplicated: only a row repeated inside the same file is a
+  duplicate (pupil + application date; case + identical event), and a file is
+  `superseded` once newer deliveries replace everything it said.
 """
 from __future__ import annotations
 
@@ -31,13 +36,20 @@ RAW_TABLES = {
     "combination_classes": "raw.combination_class_row",
     "trondelag_model": "raw.trondelag_model_event",
 }
-# (key columns, whether earlier files count)
-DUPLICATE_KEYS = {
-    "intro": (["deltaker_pid", "hendelse", "dato"], True),
-    "adult_education": (["event_id"], True),
-    "combination_classes": (["elev_pid", "soknadsdato"], False),
-    "trondelag_model": (["case_id", "type", "date", "trade", "sector", "reason"], False),
+# Event keys of the sources whose events count once across all files (the winner is
+# chosen in staging, by delivery order).
+EVENT_KEYS = {
+    "intro": ["deltaker_pid", "hendelse", "dato"],
+    "adult_education": ["event_id"],
 }
+# Keys of a row repeated inside one snapshot file.
+SNAPSHOT_KEYS = {
+    "combination_classes": ["elev_pid", "soknadsdato"],
+    "trondelag_model": ["case_id", "type", "date", "trade", "sector", "reason"],
+}
+# A case id is recorded as listed by an export only when it looks like an identifier
+# (not free text typed into the field); ids that do not are quarantined rows anyway.
+CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 
 
 @dataclass
@@ -76,33 +88,56 @@ def _lineage(v: ValidatedFile) -> pl.DataFrame:
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, v: ValidatedFile) -> tuple[int, int]:
-    """Insert the file's valid rows; returns (loaded, duplicate)."""
+    """Insert the file's valid rows; returns (stored, duplicate within a snapshot file).
+
+    Event sources keep every valid row (the books are settled by `reconcile`)."""
     table = RAW_TABLES[v.source]
     batch = _lineage(v)
     if batch.height == 0:
         return 0, 0
-    keys, across_files = DUPLICATE_KEYS[v.source]
     columns = [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
-    key_list = ", ".join(keys)
-    earlier = (f"and not exists (select 1 from {table} t where "
-               + " and ".join(f"t.{k} is not distinct from b.{k}" for k in keys) + ")") if across_files else ""
+    once = ""
+    if v.source in SNAPSHOT_KEYS:
+        once = f"qualify row_number() over (partition by {', '.join(SNAPSHOT_KEYS[v.source])} order by row_number) = 1"
     con.register("batch_rows", batch.to_arrow())
     try:
         inserted = con.execute(f"""
             insert into {table} ({", ".join(columns)})
             select {", ".join(columns)} from batch_rows b
-            where true {earlier}
-            qualify row_number() over (partition by {key_list} order by row_number) = 1
+            {once}
         """).fetchone()[0]
     finally:
         con.unregister("batch_rows")
     return inserted, batch.height - inserted
 
 
+def _insert_cases(con: duckdb.DuckDBPyConnection, v: ValidatedFile) -> None:
+    """Every case the export lists, also one whose rows were all quarantined."""
+    cases = [c for c in v.meta.get("cases", []) if isinstance(c, str)]
+    if not cases:
+        return
+    con.execute(f"""
+        insert into raw.trondelag_model_case (case_id, source_file, source_sha256, delivery_date)
+        select distinct case_id, ?, ?, ?::date from unnest(?::varchar[]) t(case_id)
+        where regexp_full_match(case_id, '{CASE_ID_PATTERN}')
+    """, [v.file_name, v.sha256, v.meta.get("delivery_date"), cases])
+
+
 def _snapshot_key(v: ValidatedFile) -> str | None:
     if v.source == "combination_classes" and "school_orgnr" in v.meta:
         return f"{v.meta['school_orgnr']}/{v.meta['school_year']}"
     return None
+
+
+FILE_LOG_COLUMNS = ["file_name", "source", "sha256", "first_seen_at", "status", "rows_read", "rows_loaded",
+                    "rows_quarantined", "rows_duplicate", "message", "delivery_date", "snapshot_key", "load_id",
+                    "arrived_at"]
+QUARANTINE_COLUMNS = ["file_name", "row_number", "column_name", "rule", "message", "source", "sha256", "load_id"]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[list]) -> None:
+    """Bookkeeping inserts name their columns: a column added later never shifts a value."""
+    con.executemany(f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})", rows)
 
 
 def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: str) -> StageCounts:
@@ -115,6 +150,8 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
             counts.files_loaded += 1
         elif v.status == STATUS_LOADED and v.rows is not None:
             loaded, duplicate = _insert_rows(con, v)
+            if v.source == "trondelag_model":
+                _insert_cases(con, v)
             counts.files_loaded += 1
         else:
             counts.files_refused += 1
@@ -122,50 +159,78 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
         message = v.message
         if v.copy_of:
             message = (message + "; " if message else "") + f"same content as {v.copy_of}, already loaded"
-        elif duplicate:
-            message = (message + "; " if message else "") + f"{duplicate} rows already delivered (duplicates)"
-        con.execute(
-            "insert into audit.file_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [v.file_name, v.source, v.sha256, now, v.status, v.rows_read, loaded, quarantined, duplicate,
-             message, v.meta.get("delivery_date"), _snapshot_key(v), load_id])
+        _insert(con, "audit.file_log", FILE_LOG_COLUMNS, [[
+            v.file_name, v.source, v.sha256, now, v.status, v.rows_read, loaded, quarantined, duplicate,
+            message, v.meta.get("delivery_date"), _snapshot_key(v), load_id, v.meta.get("arrived_at")]])
         if v.quarantine:
-            con.executemany(
-                "insert into audit.quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[v.file_name, p.row_number, p.column, p.rule, p.message, v.source, v.sha256, load_id]
-                 for p in v.quarantine])
+            _insert(con, "audit.quarantine", QUARANTINE_COLUMNS,
+                    [[v.file_name, p.row_number, p.column, p.rule, p.message, v.source, v.sha256, load_id]
+                     for p in v.quarantine])
         counts.files += 1
         counts.rows_loaded += loaded
         counts.rows_quarantined += quarantined
         counts.rows_duplicate += duplicate
-    mark_superseded(con)
     return counts
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[int, int]:
+    """Settle the books with the staging models' decisions (run after the build).
+
+    Returns (rows loaded, rows duplicate) of this load's files. A late delivery dated
+    earlier than files already loaded moves rows of those files from loaded to duplicate."""
+    for source, keys in EVENT_KEYS.items():
+        table = RAW_TABLES[source]
+        partition = ", ".join(f"r.{k}" for k in keys)
+        con.execute(f"""
+            with ranked as (
+                select r.source_file, r.source_sha256,
+                       row_number() over (partition by {partition} order by d.delivery_order, r.row_number) = 1 as wins
+                from {table} r
+                join staging.stg_delivery d on d.sha256 = r.source_sha256 and d.file_name = r.source_file
+            ),
+            per_file as (
+                select source_file, source_sha256, count(*) filter (where wins) as winners
+                from ranked group by all
+            )
+            update audit.file_log f
+            set rows_loaded = coalesce(p.winners, 0),
+                rows_duplicate = f.rows_read - f.rows_quarantined - coalesce(p.winners, 0)
+            from (select f2.file_name, f2.sha256, p.winners
+                  from audit.file_log f2
+                  left join per_file p on p.source_file = f2.file_name and p.source_sha256 = f2.sha256
+                  where f2.source = '{source}' and f2.status = 'loaded') p
+            where f.file_name = p.file_name and f.sha256 = p.sha256 and f.status = 'loaded'
+        """)
+    mark_superseded(con)
+    return con.execute("""select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_duplicate), 0)
+                          from audit.file_log where load_id = ?""", [load_id]).fetchone()
 
 
 def mark_superseded(con: duckdb.DuckDBPyConnection) -> None:
     """A snapshot file is `superseded` once newer deliveries replace all it said.
 
-    Combination classes: a newer loaded delivery for the same school and school year.
-    Trøndelag model: every case in the file appears in a newer loaded export.
-    Ties on delivery date go to the file seen later, then to the file name.
+    Combination classes: a newer delivery for the same school and school year.
+    Trøndelag model: every case the export lists is listed by a newer export.
+    "Newer" is the delivery order of `staging.stg_delivery`.
     """
     con.execute("""
-        with newest as (
-            select arg_max(sha256, delivery_date::varchar || first_seen_at::varchar || file_name) as sha256
-            from audit.file_log
-            where source = 'combination_classes' and status in ('loaded', 'superseded')
-            group by snapshot_key
-        )
         update audit.file_log set status = 'superseded'
         where source = 'combination_classes' and status = 'loaded'
-          and sha256 not in (select sha256 from newest)
+          and (file_name, sha256) in (select file_name, sha256 from staging.stg_delivery
+                                      where source = 'combination_classes' and not newest_of_snapshot)
     """)
     con.execute("""
-        with newest as (
-            select arg_max(source_sha256, delivery_date::varchar || source_file) as sha256
-            from raw.trondelag_model_event group by case_id
+        with listed as (
+            select c.case_id, d.file_name, d.sha256, d.delivery_order
+            from raw.trondelag_model_case c
+            join staging.stg_delivery d on d.sha256 = c.source_sha256 and d.file_name = c.source_file
+        ),
+        newest as (
+            select distinct arg_max(file_name, delivery_order) as file_name, arg_max(sha256, delivery_order) as sha256
+            from listed group by case_id
         )
         update audit.file_log set status = 'superseded'
         where source = 'trondelag_model' and status = 'loaded'
-          and sha256 in (select source_sha256 from raw.trondelag_model_event)
-          and sha256 not in (select sha256 from newest)
+          and (file_name, sha256) in (select file_name, sha256 from listed)
+          and (file_name, sha256) not in (select file_name, sha256 from newest)
     """)

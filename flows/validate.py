@@ -6,6 +6,7 @@ touches the warehouse.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from importlib import import_module
 
@@ -98,6 +99,17 @@ def _one_per_row(problems: list[Problem]) -> list[Problem]:
     return merged
 
 
+def _arrival(raw: RawFile) -> dict:
+    """When the file arrived in the landing zone: its inode change time, which copying or
+    moving a file into the folder sets (a preserved modification time would not). Orders
+    deliveries that carry the same delivery date and were first seen by the same load."""
+    try:
+        stat = raw.path.stat()
+    except OSError:
+        return {}
+    return {"arrived_at": dt.datetime.fromtimestamp(stat.st_ctime_ns / 1e9, dt.timezone.utc)}
+
+
 def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
     reader = SOURCES[source]
     if raw.file_problems or raw.frame is None:
@@ -110,6 +122,10 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
                             "the whole file is refused as a privacy incident", row, col) for row, col in hits]
         return refuse(raw, source, sha256, STATUS_PRIVACY, problems)
 
+    raw.meta.update(_arrival(raw))
+    if source == "trondelag_model" and "case_id" in raw.frame.columns:
+        # every case the export lists, also one whose rows will all be quarantined
+        raw.meta["cases"] = raw.frame["case_id"].drop_nulls().unique().sort().to_list()
     frame = raw.frame.select([ROW, *reader.COLUMNS])  # free text and unknown columns end here
     frame, parse_problems = reader.typed(frame)
     frame = frame.with_columns(pl.lit(raw.delivery_date, dtype=pl.Date).alias(DELIVERY))

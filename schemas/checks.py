@@ -105,6 +105,19 @@ def age_between(low: int, high: int, birth_year: str, at: str, when: pl.Expr | N
     return rule("age_range", f"age must be {low}–{high}{label}", expr)
 
 
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def birth_year_plausible(birth_year: str, at: str) -> pa.Check:
+    """Persons of any age are valid (children settle with their families), but nobody is
+    born before 1900 or after the date of their own record."""
+    def expr(c: str) -> pl.Expr:
+        return pl.col(birth_year).is_between(EARLIEST_BIRTH_YEAR, pl.col(at).dt.year())
+
+    return rule("birth_year_range", f"birth year must be {EARLIEST_BIRTH_YEAR} or later and not after "
+                "the year of the record", expr)
+
+
 def required_when(condition: pl.Expr, description: str) -> pa.Check:
     return rule("required_value", f"required {description}", lambda c: ~condition | pl.col(c).is_not_null())
 

@@ -30,6 +30,7 @@ SCHEMA = pa.DataFrameSchema(
         "kjonn": pa.Column(pl.String, [c.one_of(("M", "K"))]),
         "fodselsaar": pa.Column(pl.Int32, [
             c.age_between(16, 24, "fodselsaar", "startdato", label=" on the start date"),
+            c.birth_year_plausible("fodselsaar", "soknadsdato"),
         ]),
         "bostedskommune": pa.Column(pl.String, [c.municipality()]),
         "soknadsdato": pa.Column(pl.Date, c.date_checks()),

@@ -29,6 +29,7 @@ SCHEMA = pa.DataFrameSchema(
         "kjonn": pa.Column(pl.String, [c.one_of(("M", "K"))]),
         "fodselsaar": pa.Column(pl.Int32, [
             c.age_between(18, 67, "fodselsaar", "dato", when=_event == "startet", label=" when the programme starts"),
+            c.birth_year_plausible("fodselsaar", "dato"),
         ]),
         "landbakgrunn": pa.Column(pl.String, [c.country()]),
         "innvandringsgrunn": pa.Column(pl.String, [c.one_of(REASONS)]),

@@ -18,7 +18,10 @@ _left = _type == "left_programme"
 SCHEMA = pa.DataFrameSchema(
     name="trondelag_model",
     columns={
-        "case_id": pa.Column(pl.String),
+        "case_id": pa.Column(pl.String, [c.rule(
+            "case_id_unique", "the case id occurs in more than one case of this export",
+            lambda col: pl.col("case_index").n_unique().over(col) == 1)]),
+        "case_index": pa.Column(pl.Int32),
         "pid": pa.Column(pl.String, [c.pid()]),
         "nav_office": pa.Column(pl.String, [c.municipality()]),
         "mobilised_by": pa.Column(pl.String, [c.one_of(("NAV", "OT"))]),

@@ -54,7 +54,9 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
         "core.person": [
             gxe.ExpectColumnValuesToBeUnique(column="person_id"), *not_null("person_id"),
             gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "K"]),
-            gxe.ExpectColumnValuesToBeBetween(column="birth_year", min_value=1940, max_value=as_of.year - 15),
+            # mirrors the row rules (born 1900 or later, not after the record's date): persons
+            # of any age are valid, children settled with their families included
+            gxe.ExpectColumnValuesToBeBetween(column="birth_year", min_value=1900, max_value=as_of.year),
             gxe.ExpectColumnValuesToBeBetween(column="settlement_date", min_value="2010-01-01",
                                               max_value=as_of.isoformat()),
         ],

@@ -94,7 +94,10 @@ def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
     for name in order:
         schema = name.split(".")[0]
         con.execute(f"create schema if not exists {schema}")
-        con.execute(f"create or replace table {name} as\n{models[name].sql}")
+        try:
+            con.execute(f"create or replace table {name} as\n{models[name].sql}")
+        except duckdb.Error as err:
+            raise RuntimeError(f"model {name} failed to build: {err}") from err
     return order
 
 

@@ -26,6 +26,15 @@ CREATE TABLE IF NOT EXISTS raw.trondelag_model_event (
     type VARCHAR, date DATE, trade VARCHAR, sector VARCHAR, reason VARCHAR, exported_at TIMESTAMPTZ,
     source_file VARCHAR, source_sha256 VARCHAR, row_number BIGINT, delivery_date DATE
 );
+-- Every case an export lists, also a case whose rows were all quarantined: the newest
+-- export of a case wins even then (its older rows must not come back).
+CREATE TABLE IF NOT EXISTS raw.trondelag_model_case (
+    case_id VARCHAR, source_file VARCHAR, source_sha256 VARCHAR, delivery_date DATE
+);
+-- Warehouses loaded before the table existed: the cases their exports held rows for.
+INSERT INTO raw.trondelag_model_case
+SELECT DISTINCT case_id, source_file, source_sha256, delivery_date FROM raw.trondelag_model_event
+WHERE NOT EXISTS (SELECT 1 FROM raw.trondelag_model_case);
 
 -- One row per landing file seen, recognised by its SHA-256 and name (the same bytes under a
 -- second name get their own row, with every row counted as a duplicate).
@@ -35,6 +44,9 @@ CREATE TABLE IF NOT EXISTS audit.file_log (
     rows_duplicate BIGINT, message VARCHAR,
     delivery_date DATE, snapshot_key VARCHAR, load_id VARCHAR
 );
+-- When the file arrived in the landing zone (its inode change time): orders deliveries
+-- with the same delivery date that were first seen by the same load.
+ALTER TABLE audit.file_log ADD COLUMN IF NOT EXISTS arrived_at TIMESTAMPTZ;
 -- One row per rejected row (or per refused file, with row_number null).
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     file_name VARCHAR, row_number BIGINT, column_name VARCHAR, rule VARCHAR, message VARCHAR,

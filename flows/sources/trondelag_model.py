@@ -23,7 +23,9 @@ FOLDER = "trondelag_model"
 FILE_NAME = re.compile(r"^tm_(?P<date>\d{8})\.json$")
 CASE_FIELDS = ["case_id", "pid", "nav_office", "mobilised_by"]
 EVENT_FIELDS = ["type", "date", "trade", "sector", "reason"]
-COLUMNS = CASE_FIELDS + ["event_index"] + EVENT_FIELDS
+# case_index: the position of the case in the document, so that a case id occurring
+# twice in one export can be told apart from two events of one case.
+COLUMNS = CASE_FIELDS + ["case_index", "event_index"] + EVENT_FIELDS
 FREE_TEXT: list[str] = []
 DATE_COLUMNS = ["date"]
 
@@ -66,14 +68,14 @@ def read(path: Path) -> RawFile:
         return raw
     raw.meta["exported_at"] = exported_at
     records: list[dict] = []
-    for case in doc["cases"]:
+    for case_index, case in enumerate(doc["cases"]):
         case = case if isinstance(case, dict) else {}
         base = {k: _text(v) for k, v in case.items() if k != "events"}
         events = case.get("events") if isinstance(case.get("events"), list) else []
         # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
         for index, event in enumerate(events or [{}]):
             event = event if isinstance(event, dict) else {"type": _text(event)}
-            records.append({**base, "event_index": str(index), **{k: _text(v) for k, v in event.items()}})
+            records.append({**base, "case_index": str(case_index), "event_index": str(index), **{k: _text(v) for k, v in event.items()}})
     keys = list(dict.fromkeys(COLUMNS + [k for r in records for k in r]))
     frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
         pl.DataFrame(schema={k: pl.String for k in keys})
@@ -83,4 +85,4 @@ def read(path: Path) -> RawFile:
 
 def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
     frame, problems = parse_dates(frame, DATE_COLUMNS, ["%Y-%m-%d"])
-    return frame.with_columns(pl.col("event_index").cast(pl.Int32)), problems
+    return frame.with_columns(pl.col("case_index").cast(pl.Int32), pl.col("event_index").cast(pl.Int32)), problems

@@ -1,5 +1,4 @@
 -- description: One row per spell that ended dropped_out: where and when people drop out, after how long, and why.
--- unique: person_id, stage, source, dropout_date, days_on_stage
 -- not_null: person_id, stage, source, dropout_date, days_on_stage
 with final as (
     select

@@ -1,15 +1,17 @@
 -- description: One row per person and introduction-programme spell, with the direct transition registered at its end (`overgang`) and the national indicator: in work or education (a work, primary, combination, upper_secondary or apprenticeship spell ongoing) on 30 November the year after the programme ended; null while ongoing or when that date is after as_of.
 -- unique: person_id, start_date
 -- not_null: person_id, municipality_code, start_date, end_type
+-- Like the spells, transitions are per municipality: the overgang a municipality
+-- registers at or after the end of its own programme spell.
 with spells as (
     select *,
-           lead(start_date) over (partition by person_id order by start_date) as next_start
+           lead(start_date) over (partition by person_id, municipality_code order by start_date) as next_start
     from marts.stage_spell
     where stage = 'intro'
 ),
 
 transitions as (
-    select person_id, event_date, detail
+    select person_id, municipality_code, event_date, detail
     from staging.stg_intro
     where event = 'overgang'
 ),
@@ -18,7 +20,7 @@ with_transition as (
     select s.*, t.detail as direct_transition
     from spells s
     left join transitions t
-        on t.person_id = s.person_id and s.end_date is not null and t.event_date >= s.end_date
+        on t.person_id = s.person_id and t.municipality_code = s.municipality_code and s.end_date is not null and t.event_date >= s.end_date
         and (s.next_start is null or t.event_date < s.next_start)
     qualify row_number() over (partition by s.person_id, s.start_date order by t.event_date nulls last) = 1
 ),

@@ -1,11 +1,18 @@
--- description: One row per application for a school place (with the Udir programme for adult upper secondary, an addition to the contract's columns) (adult education `applied`, a combination-class row, a Trøndelag-model `school_place_applied`); applications are not merged across sources. `wait_days` is started − applied when started, as_of − applied while waiting (never below 0), null when withdrawn.
+-- description: One row per application for a school place (with the Udir programme for adult upper secondary, an addition to the contract's columns) (adult education `applied`, a combination-class application, a Trøndelag-model `school_place_applied`); applications are not merged across sources. An application lasts until it is started or withdrawn (a Trøndelag-model case's `left_programme` withdraws it) or until the same person applies again for the same place (adult education: same level and school; Trøndelag model: same case): an application replaced by a new one before it started counts as withdrawn, so nobody waits twice for one place. `wait_days` is started − applied when started, as_of − applied while waiting (never below 0), null when withdrawn.
 -- unique: person_id, source, stage, school_orgnr, applied_date
 -- not_null: person_id, source, stage, applied_date, status
-with ae_applied as (
-    select person_id, level, school_orgnr, programme, municipality_code, event_date as applied_date,
-           lead(event_date) over (partition by person_id, level, school_orgnr order by event_date, event_id) as next_applied
+with ae_applied_once as (
+    -- an application registered twice on one day (two event ids) is one application
+    select person_id, level, school_orgnr, programme, municipality_code, event_date as applied_date
     from staging.stg_adult_education
     where event = 'applied'
+    qualify row_number() over (partition by person_id, level, school_orgnr, event_date order by event_id) = 1
+),
+
+ae_applied as (
+    select *,
+           lead(applied_date) over (partition by person_id, level, school_orgnr order by applied_date) as next_applied
+    from ae_applied_once
 ),
 
 ae_later as (
@@ -20,7 +27,7 @@ ae_applications as (
         a.municipality_code, a.applied_date,
         min(l.event_date) filter (where l.event = 'offered') as offered_date,
         min(l.event_date) filter (where l.event = 'started') as started_date,
-        min(l.event_date) filter (where l.event = 'withdrawn') as withdrawn_date
+        coalesce(min(l.event_date) filter (where l.event = 'withdrawn'), any_value(a.next_applied)) as withdrawn_date
     from ae_applied a
     left join ae_later l
         on l.person_id = a.person_id and l.level = a.level and l.school_orgnr = a.school_orgnr
@@ -35,11 +42,17 @@ combination_applications as (
     from staging.stg_combination_classes
 ),
 
-tm_applied as (
-    select case_id, person_id, municipality_code, event_date as applied_date,
-           lead(event_date) over (partition by case_id order by event_date, event_index) as next_applied
+tm_applied_once as (
+    -- one application per case and day
+    select case_id, person_id, municipality_code, event_date as applied_date
     from staging.stg_trondelag_model
     where event_type = 'school_place_applied'
+    qualify row_number() over (partition by case_id, event_date order by event_index) = 1
+),
+
+tm_applied as (
+    select *, lead(applied_date) over (partition by case_id order by applied_date) as next_applied
+    from tm_applied_once
 ),
 
 tm_applications as (
@@ -47,7 +60,7 @@ tm_applications as (
         a.person_id, 'trondelag_model' as source, 'upper_secondary' as stage, null::varchar as school_orgnr,
         null::varchar as programme, a.municipality_code, a.applied_date, null::date as offered_date,
         min(t.event_date) filter (where t.event_type = 'school_place_started') as started_date,
-        min(t.event_date) filter (where t.event_type = 'left_programme') as withdrawn_date
+        coalesce(min(t.event_date) filter (where t.event_type = 'left_programme'), any_value(a.next_applied)) as withdrawn_date
     from tm_applied a
     left join staging.stg_trondelag_model t
         on t.case_id = a.case_id and t.event_date >= a.applied_date
@@ -56,10 +69,18 @@ tm_applications as (
     group by all
 ),
 
+-- Two cases of one person applying on the same day are one application (the one that
+-- started first, else the one still waiting), so the published key is unique.
+tm_applications_per_person as (
+    select * from tm_applications
+    qualify row_number() over (partition by person_id, applied_date
+                               order by started_date nulls last, withdrawn_date nulls first, municipality_code) = 1
+),
+
 applications as (
     select * from ae_applications
     union all select * from combination_applications
-    union all select * from tm_applications
+    union all select * from tm_applications_per_person
 ),
 
 final as (

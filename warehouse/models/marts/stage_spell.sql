@@ -1,15 +1,17 @@
--- description: One row per person per spell on a stage, with how it ended (completed, dropped_out, transferred, ongoing). Spells are paired from the staging models, which keep the keys a pairing needs (the school of an adult-education course, the case of a Trøndelag-model event). `settlement` and `trade_certificate` are milestones, not spells.
+-- description: One row per person per spell on a stage, with how it ended (completed, dropped_out, transferred, ongoing). Spells are paired from the staging models, which keep the keys a pairing needs: the municipality of an intro event (a person who moves has a spell in each municipality, whatever order their files arrive in), the school of an adult-education course, the case of a Trøndelag-model event. Where two records would open the same spell (two cases of one person opening a stage on the same day, a start registered twice under two event ids), one spell is kept, so the key is unique by construction. `settlement` and `trade_certificate` are milestones, not spells.
 -- unique: person_id, stage, source, start_date, school_orgnr
 -- not_null: person_id, stage, source, start_date, end_type
+-- Intro spells are per municipality: a startet is ended only by a fullfort or avbrutt of
+-- the same municipality, before that municipality's next startet.
 with intro_starts as (
     select person_id, event_date as start_date, municipality_code,
-           lead(event_date) over (partition by person_id order by event_date) as next_start
+           lead(event_date) over (partition by person_id, municipality_code order by event_date) as next_start
     from staging.stg_intro
     where event = 'startet'
 ),
 
 intro_ends as (
-    select person_id, event_date, event, detail
+    select person_id, municipality_code, event_date, event, detail
     from staging.stg_intro
     where event in ('fullfort', 'avbrutt')
 ),
@@ -28,7 +30,8 @@ intro_spells as (
         s.municipality_code, null::varchar as school_orgnr, null::varchar as programme
     from intro_starts s
     left join intro_ends e
-        on e.person_id = s.person_id and e.event_date >= s.start_date
+        on e.person_id = s.person_id and e.municipality_code = s.municipality_code
+        and e.event_date >= s.start_date
         and (s.next_start is null or e.event_date < s.next_start)
     qualify row_number() over (partition by s.person_id, s.start_date order by e.event_date nulls last) = 1
 ),
@@ -38,6 +41,8 @@ course_starts as (
            lead(event_date) over (partition by person_id, level, school_orgnr order by event_date, event_id) as next_start
     from staging.stg_adult_education
     where event = 'started'
+    -- a start registered twice (two event ids, one day) opens one spell
+    qualify row_number() over (partition by person_id, level, school_orgnr, event_date order by event_id) = 1
 ),
 
 course_ends as (
@@ -73,6 +78,9 @@ combination_spells as (
         null::varchar as end_reason, municipality_code, school_orgnr, null::varchar as programme
     from staging.stg_combination_classes
     where start_date is not null
+    -- two applications to one school with the same start are one spell: the newest list's
+    qualify row_number() over (partition by person_id, school_orgnr, start_date
+                               order by school_year desc, applied_date desc) = 1
 ),
 
 tm as (
@@ -117,7 +125,7 @@ tm_closers as (
 
 tm_spells as (
     select
-        o.person_id, o.stage, 'trondelag_model' as source, o.start_date,
+        o.case_id, o.person_id, o.stage, 'trondelag_model' as source, o.start_date,
         c.event_date as end_date, coalesce(c.end_type, 'ongoing') as end_type, c.end_reason,
         o.municipality_code, null::varchar as school_orgnr, null::varchar as programme
     from tm_openers_next o
@@ -128,12 +136,22 @@ tm_spells as (
                                order by c.event_date nulls last, c.priority) = 1
 ),
 
+-- Two cases of one person opening the same stage on the same day are one spell: the one
+-- that ended last (an ongoing spell counts as latest), then the higher case id.
+tm_spells_per_person as (
+    select * exclude (case_id)
+    from tm_spells
+    qualify row_number() over (partition by person_id, stage, start_date
+                               order by end_date desc nulls first, case_id desc) = 1
+),
+
 -- No source reports the end of a job: work spells stay ongoing.
 work_spells as (
     select person_id, 'work' as stage, 'trondelag_model' as source, event_date as start_date,
            null::date as end_date, 'ongoing' as end_type, null::varchar as end_reason,
            municipality_code, null::varchar as school_orgnr, null::varchar as programme
     from tm where event_type = 'employed'
+    qualify row_number() over (partition by person_id, event_date order by case_id desc) = 1
     union all
     select person_id, 'work', 'intro', event_date, null, 'ongoing', null, municipality_code, null, null
     from staging.stg_intro where event = 'overgang' and detail in ('arbeid', 'arbeid_og_utdanning')
@@ -143,7 +161,7 @@ final as (
     select * from intro_spells
     union all select * from adult_education_spells
     union all select * from combination_spells
-    union all select * from tm_spells
+    union all select * from tm_spells_per_person
     union all select * from work_spells
 )
 

@@ -1,8 +1,15 @@
--- description: Adult education events (Norwegian tuition, primary and upper secondary for adults), one row per event_id.
+-- description: Adult education events (Norwegian tuition, primary and upper secondary for adults) as they stood on as_of, one row per event_id: of several copies, the one in the first delivery counts (see stg_delivery).
 -- unique: event_id
 -- not_null: event_id, person_id, event, event_date, level, school_orgnr
 with source as (
     select * from raw.adult_education_event
+),
+
+first_delivered as (
+    select s.*
+    from source s
+    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
+    qualify row_number() over (partition by s.event_id order by d.delivery_order, s.row_number) = 1
 ),
 
 renamed as (
@@ -19,7 +26,12 @@ renamed as (
         source_file,
         row_number   as source_row,
         delivery_date
-    from source
+    from first_delivered
+),
+
+final as (
+    select * from renamed
+    where event_date <= getvariable('as_of')::date
 )
 
-select * from renamed
+select * from final

@@ -1,39 +1,57 @@
--- description: Combination-class pupils as the newest delivery for each school and school year lists them (snapshot semantics: a newer list replaces an older one completely).
--- unique: school_orgnr, school_year, person_id, applied_date
+-- description: Combination-class applications as they stood on as_of, one row per pupil, school and application date. Each school's newest list for a school year replaces its older lists completely (snapshot semantics); a pupil who stays several school years is on each year's list with the same application and start, and is one application whose status and end come from the newest school year's list that holds the pupil. Dates after as_of are not yet known: a start after as_of is still waiting (Venter), an end after as_of still active (Aktiv).
+-- unique: person_id, school_orgnr, applied_date
 -- not_null: person_id, school_orgnr, school_year, applied_date, status
 with source as (
     select * from raw.combination_class_row
 ),
 
-deliveries as (
-    select sha256, snapshot_key, delivery_date, first_seen_at, file_name
-    from audit.file_log
-    where source = 'combination_classes' and status in ('loaded', 'superseded')
+newest_lists as (
+    select s.*
+    from source s
+    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
+    where d.newest_of_snapshot
 ),
 
-newest_delivery as (
-    select arg_max(sha256, delivery_date::varchar || first_seen_at::varchar || file_name) as sha256
-    from deliveries
-    group by snapshot_key
+as_of_cut as (
+    select
+        *,
+        case when startdato <= getvariable('as_of')::date then startdato end as start_known,
+        case when startdato <= getvariable('as_of')::date and sluttdato <= getvariable('as_of')::date
+             then sluttdato end as end_known
+    from newest_lists
+    where soknadsdato <= getvariable('as_of')::date
+),
+
+across_school_years as (
+    select
+        *,
+        min(school_year) over (partition by elev_pid, school_orgnr, soknadsdato) as first_school_year
+    from as_of_cut
+    qualify row_number() over (partition by elev_pid, school_orgnr, soknadsdato
+                               order by school_year desc, row_number) = 1
 ),
 
 renamed as (
     select
-        elev_pid       as person_id,
-        kjonn          as sex,
-        fodselsaar     as birth_year,
-        bostedskommune as municipality_code,
-        soknadsdato    as applied_date,
-        startdato      as start_date,
-        sluttdato      as end_date,
-        status,
+        elev_pid          as person_id,
+        kjonn             as sex,
+        fodselsaar        as birth_year,
+        bostedskommune    as municipality_code,
+        soknadsdato       as applied_date,
+        start_known       as start_date,
+        end_known         as end_date,
+        case
+            when start_known is null then 'Venter'
+            when end_known is null then 'Aktiv'
+            else status
+        end               as status,
         school_orgnr,
+        first_school_year,
         school_year,
         source_file,
-        row_number     as source_row,
+        row_number        as source_row,
         delivery_date
-    from source
-    where source_sha256 in (select sha256 from newest_delivery)
+    from across_school_years
 )
 
 select * from renamed

@@ -1,8 +1,16 @@
--- description: Introduction programme events, one row per distinct event (duplicates were counted, not loaded, at staging), renamed to English.
+-- description: Introduction programme events as they stood on as_of, one row per distinct event (pid, event, date): of several copies, the one in the first delivery counts (the delivery date in the file name decides, see stg_delivery), renamed to English.
 -- unique: person_id, event, event_date
 -- not_null: person_id, event, event_date, municipality_code
 with source as (
     select * from raw.intro_event
+),
+
+first_delivered as (
+    select s.*
+    from source s
+    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
+    qualify row_number() over (partition by s.deltaker_pid, s.hendelse, s.dato
+                               order by d.delivery_order, s.row_number) = 1
 ),
 
 renamed as (
@@ -19,7 +27,12 @@ renamed as (
         source_file,
         row_number        as source_row,
         delivery_date
-    from source
+    from first_delivered
+),
+
+final as (
+    select * from renamed
+    where event_date <= getvariable('as_of')::date
 )
 
-select * from renamed
+select * from final
