@@ -357,7 +357,7 @@ def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bo
         if error is None:
             if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
                 result = changed_file(result)  # delivered files are immutable: a correction is a new file
-            if result.status == "loaded":  # same bytes as a file loaded before: count, do not load again
+            if result.status == "loaded":  # same bytes as a file loaded before: say so in its message
                 earlier = loaded_as.get(f.sha256)
                 if earlier is None:
                     loaded_as[f.sha256] = f.name

@@ -145,10 +145,9 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
     now = dt.datetime.now(dt.timezone.utc)
     for v in files:
         loaded = duplicate = 0
-        if v.status == STATUS_LOADED and v.rows is not None and v.copy_of:
-            duplicate = v.rows.height  # the same bytes were loaded under another name
-            counts.files_loaded += 1
-        elif v.status == STATUS_LOADED and v.rows is not None:
+        # The same bytes under a second name are staged like any delivery: which copy
+        # counts is decided by delivery order in staging, not by which arrived first.
+        if v.status == STATUS_LOADED and v.rows is not None:
             loaded, duplicate = _insert_rows(con, v)
             if v.source == "trondelag_model":
                 _insert_cases(con, v)
@@ -158,7 +157,7 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
         quarantined = v.rows_quarantined
         message = v.message
         if v.copy_of:
-            message = (message + "; " if message else "") + f"same content as {v.copy_of}, already loaded"
+            message = (message + "; " if message else "") + f"same content as {v.copy_of}"
         _insert(con, "audit.file_log", FILE_LOG_COLUMNS, [[
             v.file_name, v.source, v.sha256, now, v.status, v.rows_read, loaded, quarantined, duplicate,
             message, v.meta.get("delivery_date"), _snapshot_key(v), load_id, v.meta.get("arrived_at")]])

@@ -33,30 +33,6 @@ class Generated:
     out: Path
 
 
-def combination_truth(deliveries: list[writers.Delivery], truth: Truth) -> None:
-    """Combination classes are snapshots: the truth is what each school's newest list says."""
-    newest: dict[tuple[str, int], writers.Delivery] = {}
-    for d in deliveries:
-        if d.source == "combination_classes":
-            key = (d.options["school"], d.options["year"])
-            if key not in newest or d.options["delivery_date"] > newest[key].options["delivery_date"]:
-                newest[key] = d
-    end_types = {"Aktiv": "ongoing", "Fullført": "completed", "Avbrutt": "dropped_out", "Overført Vg1": "transferred"}
-    for (school, _), d in sorted(newest.items()):
-        for r in d.rows:
-            started = r["Startdato"]
-            truth.applications.append({
-                "person_id": r["Elev-pid"], "source": "combination_classes", "stage": "combination",
-                "school_orgnr": school, "municipality_code": r["Bostedskommune"], "applied_date": r["Søknadsdato"],
-                "offered_date": None, "started_date": started, "status": "started" if started else "waiting"})
-            if started:
-                truth.spells.append({
-                    "person_id": r["Elev-pid"], "stage": "combination", "source": "combination_classes",
-                    "start_date": started, "end_date": r["Sluttdato"], "end_type": end_types[r["Status"]],
-                    "end_reason": None, "municipality_code": r["Bostedskommune"], "school_orgnr": school,
-                    "programme": None})
-
-
 def write_truth(truth: Truth, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     date_cols = ("settlement_date", "start_date", "end_date", "date", "applied_date", "offered_date", "started_date")
@@ -79,10 +55,15 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
                   + writers.plan_adult_education(records.adult_education, rng)
                   + writers.plan_combination(records.combination, county.schools, rng)
                   + writers.plan_trondelag_model(records.tm_cases, rng))
-    combination_truth(deliveries, truth)
     planted: list[faults_mod.Fault] = []
     if fault_rate > 0:
         deliveries, planted = faults_mod.plant(deliveries, fault_rate, random.Random(seed + 2))
+    # Not faults but real life: rows a source sent with refused values (cases registered in
+    # error, still listed by later exports); they must be quarantined, and nothing else.
+    for d in deliveries:
+        if d.source == "trondelag_model" and d.raw_bytes is None:
+            planted += [faults_mod.Fault("tm_registered_in_error", d.source, d.name, "date_format", "row", row, "date")
+                        for row, _ in writers.expected_quarantine(d)]
     for d in deliveries:
         writers.write(d, out)
     folder = out / TRUTH_DIR

@@ -181,9 +181,12 @@ class County:
             "started_date": started, "status": status})
 
     # -- people ---------------------------------------------------------------------------
-    def new_person(self, settled: bool) -> Person:
+    def new_person(self, settled: bool, family_of: Person | None = None, age: int | None = None) -> Person:
         rng = self.rng
-        if settled:
+        if family_of is not None:
+            settlement, country, reason = family_of.settlement_date, family_of.country, family_of.reason
+            muni, sex = family_of.municipality, "K" if self.chance(0.49) else "M"
+        elif settled:
             years = list(P.SETTLEMENTS_BY_YEAR)
             year = rng.choices(years, weights=[P.SETTLEMENTS_BY_YEAR[y] for y in years])[0]
             settlement = Date(year, 1, 1) + dt.timedelta(days=self.u(0, 364))
@@ -191,7 +194,9 @@ class County:
                 settlement = P.DATA_END - dt.timedelta(days=self.u(0, 200))
             countries = P.COUNTRIES_FROM_2022 if year >= 2022 else P.COUNTRIES_BEFORE_2022
             country = self.pick(countries)
-            if self.chance(P.SHARE_YOUTH_16_17):
+            if self.chance(P.SHARE_ELDERLY):
+                age = self.u(*P.ELDERLY_AGE)
+            elif self.chance(P.SHARE_YOUTH_16_17):
                 age = self.u(16, 17)
             else:
                 low, high, _ = rng.choices(P.ADULT_AGE_GROUPS, weights=[g[2] for g in P.ADULT_AGE_GROUPS])[0]
@@ -228,28 +233,51 @@ class County:
 
     # -- pathways -------------------------------------------------------------------------
     def simulate(self) -> tuple[Truth, Records]:
-        for _ in range(self.n):
+        made = 0
+        while made < self.n:
             settled = not self.chance(P.SHARE_TM_ONLY)
             person = self.new_person(settled)
-            self.truth.persons.append({
-                # The Trøndelag model delivers neither sex nor birth year.
-                "person_id": person.pid, "sex": person.sex if settled else None,
-                "birth_year": person.birth_year if settled else None,
-                "country_background": person.country, "immigration_reason": person.reason,
-                "settlement_date": person.settlement_date,
-                "settlement_municipality_code": person.municipality})
+            self.add_person(person, settled)
+            made += 1
             if settled:
                 self.settled_pathway(person)
+                # children settle with their parent: same day, same municipality
+                for _ in range(self.children_of(person)):
+                    if made >= self.n:
+                        break
+                    child = self.new_person(True, family_of=person, age=self.u(*P.CHILD_AGE))
+                    self.add_person(child, True)
+                    made += 1
+                    self.settled_pathway(child)
             else:
                 start = Date(2018, 6, 1) + dt.timedelta(days=self.u(0, (P.DATA_END - Date(2018, 6, 1)).days))
                 self.tm_case(person, start, self.pick(P.TM_PATHS), self.rng.choice(self.munis))
         return self.truth, self.records
+
+    def add_person(self, person: Person, settled: bool) -> None:
+        self.truth.persons.append({
+            # The Trøndelag model delivers neither sex nor birth year.
+            "person_id": person.pid, "sex": person.sex if settled else None,
+            "birth_year": person.birth_year if settled else None,
+            "country_background": person.country, "immigration_reason": person.reason,
+            "settlement_date": person.settlement_date,
+            "settlement_municipality_code": person.municipality})
+
+    def children_of(self, adult: Person) -> int:
+        """0–3 children for an adult of 22–50, averaging CHILDREN_PER_ADULT over all adults."""
+        age = adult.settlement_date.year - adult.birth_year
+        if not 22 <= age <= 50:
+            return 0
+        mean = P.CHILDREN_PER_ADULT * 1.4  # about 70 % of settled adults are 22–50
+        return min(3, sum(self.chance(mean / 3) for _ in range(3)))
 
     def settled_pathway(self, p: Person) -> None:
         settle = p.settlement_date
         self.intro_event(p, p.municipality, "bosatt", settle)
         self.milestone(p, "settlement", settle)
         age = settle.year - p.birth_year
+        if age < 16 or age > 67:  # children and elderly relatives: settled, no programme
+            return
         if 16 <= age <= 23:
             share = P.COMBINATION_SHARE_16_20 if age <= 20 else P.COMBINATION_SHARE_21_23
             if self.chance(share):
@@ -278,17 +306,25 @@ class County:
         if self.chance(P.SHARE_INTERRUPTED):
             stop = start + dt.timedelta(days=int((end - start).days * self.rng.uniform(0.2, 0.9)))
             detail = self.pick(P.INTERRUPTION_DETAILS)
-            self.intro_event(p, muni, "avbrutt", stop, detail)
             end_type = "transferred" if detail == "flyttet" else "dropped_out"
-            self.spell(p, "intro", "intro", start, stop, end_type, detail, muni)
-            self.truth_transition(p, start, None)
             if detail == "flyttet" and restart_allowed and self.chance(P.SHARE_MOVERS_WHO_RESTART):
                 new_muni = self.rng.choice([m for m in self.munis if m != muni])
                 settled_again = stop + dt.timedelta(days=self.u(14, 60))
+                new_start = settled_again + dt.timedelta(days=self.u(14, 60))
+                # the old municipality may close its case only after the new start
+                registered = (new_start + dt.timedelta(days=self.u(1, 60))
+                              if self.chance(P.SHARE_MOVE_REGISTERED_LATE) else stop)
+                self.intro_event(p, muni, "avbrutt", registered, detail)
+                self.spell(p, "intro", "intro", start, registered, end_type, detail, muni)
+                self.truth_transition(p, start, None)
                 self.intro_event(p, new_muni, "bosatt", settled_again)
                 remaining = max(0.3, years - (stop - start).days / 365)
-                self.intro(p, new_muni, settled_again + dt.timedelta(days=self.u(14, 60)), False, remaining)
-            elif detail != "flyttet":
+                self.intro(p, new_muni, new_start, False, remaining)
+                return
+            self.intro_event(p, muni, "avbrutt", stop, detail)
+            self.spell(p, "intro", "intro", start, stop, end_type, detail, muni)
+            self.truth_transition(p, start, None)
+            if detail != "flyttet":
                 self.after_intro(p, stop, muni, direct=None)
             return
         self.intro_event(p, muni, "fullfort", end)
@@ -299,6 +335,9 @@ class County:
             return
         self.intro_event(p, muni, "overgang", end, transition)
         self.truth_transition(p, start, transition)
+        if self.chance(P.SHARE_MOVE_AFTER_PROGRAMME):  # settles again elsewhere later on
+            self.intro_event(p, self.rng.choice([m for m in self.munis if m != muni]), "bosatt",
+                             end + dt.timedelta(days=self.u(60, 1000)))
         if transition in ("arbeid", "arbeid_og_utdanning"):
             self.spell(p, "work", "intro", end, None, None, municipality=muni)
         self.after_intro(p, end, muni, direct=transition)
@@ -361,16 +400,22 @@ class County:
                           programme=programme)
 
     def adult_course(self, p: Person, level: str, school: str, muni: str, applied: Date, offered: Date,
-                     start: Date, months: int, dropout: float, result, programme: str | None = None) -> None:
+                     start: Date, months: int, dropout: float, result, programme: str | None = None,
+                     may_withdraw: bool = True) -> None:
         stage = level
         self.ae_event(p, "applied", applied, level, school, muni, programme)
-        if self.chance(P.SHARE_APPLICATIONS_WITHDRAWN):
+        if may_withdraw and self.chance(P.SHARE_APPLICATIONS_WITHDRAWN):
             withdrawn = applied + dt.timedelta(days=self.u(10, 60))
             if offered < withdrawn:
                 self.ae_event(p, "offered", offered, level, school, muni, programme)
             self.ae_event(p, "withdrawn", withdrawn, level, school, muni, programme)
             self.application(p, "adult_education", stage, school, muni, applied,
                              offered if offered < withdrawn else None, None, withdrawn)
+            if self.chance(P.SHARE_REAPPLY_AFTER_WITHDRAWAL):  # applies again later, and starts
+                again = withdrawn + dt.timedelta(days=self.u(60, 200))
+                shift = again - applied
+                self.adult_course(p, level, school, muni, again, max(offered + shift, again + dt.timedelta(days=1)),
+                                  start + shift, months, dropout, result, programme, may_withdraw=False)
             return
         self.ae_event(p, "offered", offered, level, school, muni, programme)
         self.ae_event(p, "started", start, level, school, muni, programme)
@@ -388,28 +433,59 @@ class County:
             self.milestone(p, "trade_certificate", end)
 
     def combination_classes(self, p: Person, settle: Date) -> None:
+        """One application, one start; a pupil who stays is on the list of each school year
+        with the same application and start date, status `Aktiv` until the last year."""
         local = [s for s in self.combination_schools if s["municipality_code"] == p.municipality]
         school = (local or [self.rng.choice(self.combination_schools)])[0]["school_orgnr"]
         applied = settle + dt.timedelta(days=self.u(14, 120))
         start = self.next_school_start(applied + dt.timedelta(days=21))
         if start.year - p.birth_year > 24:
             return
-        years = 2 if self.chance(P.COMBINATION_TWO_YEARS) and start.year + 1 - p.birth_year <= 24 else 1
-        withdrawn = self.chance(0.05)
-        for year in range(years):
-            s = Date(start.year + year, *P.SCHOOL_START)
-            a = applied if year == 0 else Date(s.year, 3, 1)
-            last = year == years - 1
-            status = self.pick(P.COMBINATION_OUTCOMES) if last else "Fullført"
-            e = Date(s.year + 1, *P.SCHOOL_END)
-            if status == "Avbrutt":
-                e = s + dt.timedelta(days=self.u(30, 280))
-            self.records.combination.append({
-                "pid": p.pid, "sex": p.sex, "birth_year": p.birth_year, "municipality": p.municipality,
-                "school": school, "school_year": s.year, "applied": a, "start": s, "end": e, "status": status,
-                "withdrawn": a + dt.timedelta(days=self.u(20, 60)) if withdrawn and year == 0 else None})
-            if withdrawn:
-                return
+        years = 3 if self.chance(P.COMBINATION_THREE_YEARS) else 2 if self.chance(P.COMBINATION_TWO_YEARS) else 1
+        while years > 1 and start.year + years - 1 - p.birth_year > 24:
+            years -= 1
+        withdrawn = applied + dt.timedelta(days=self.u(20, 60)) if self.chance(0.05) else None
+        if withdrawn and withdrawn >= start:
+            withdrawn = None
+        status = self.pick(P.COMBINATION_OUTCOMES)
+        last = Date(start.year + years - 1, *P.SCHOOL_START)
+        end = Date(last.year + 1, *P.SCHOOL_END)
+        if status == "Avbrutt":
+            end = last + dt.timedelta(days=self.u(30, 280))
+        pupil = {"pid": p.pid, "sex": p.sex, "birth_year": p.birth_year, "municipality": p.municipality,
+                 "school": school, "applied": applied, "start": start, "end": end, "status": status,
+                 "withdrawn": withdrawn}
+        for year in range(1 if withdrawn else years):
+            self.records.combination.append({**pupil, "school_year": start.year + year})
+        self.combination_truth(p, pupil, start.year + (0 if withdrawn else years - 1))
+
+    def combination_truth(self, p: Person, pupil: dict, last_year: int) -> None:
+        """What the school says of the pupil on its newest list (snapshot semantics): the
+        list of the pupil's last school year, or of the latest year listed by then."""
+        from synthetic.writers import snapshot_dates
+
+        for year in range(last_year, pupil["start"].year - 1, -1):
+            dates = [d for d in snapshot_dates(year) if d >= pupil["applied"]]
+            if dates:
+                on = max(dates)
+                break
+        else:
+            return
+        if pupil["withdrawn"] and pupil["withdrawn"] <= on:
+            return  # no longer on the list: gone without a trace, as the contract says
+        started = pupil["start"] if pupil["start"] <= on else None
+        ended = pupil["end"] if started and pupil["end"] <= on else None
+        self.truth.applications.append({
+            "person_id": p.pid, "source": "combination_classes", "stage": "combination",
+            "school_orgnr": pupil["school"], "municipality_code": p.municipality, "applied_date": pupil["applied"],
+            "offered_date": None, "started_date": started, "status": "started" if started else "waiting"})
+        if started:
+            end_types = {"Fullført": "completed", "Avbrutt": "dropped_out", "Overført Vg1": "transferred"}
+            self.truth.spells.append({
+                "person_id": p.pid, "stage": "combination", "source": "combination_classes",
+                "start_date": started, "end_date": ended, "end_type": end_types[pupil["status"]] if ended else "ongoing",
+                "end_reason": None, "municipality_code": p.municipality, "school_orgnr": pupil["school"],
+                "programme": None})
 
     def tm_case(self, p: Person, mobilised: Date, path: str, muni: str) -> None:
         if not self.seen(mobilised):

@@ -20,6 +20,13 @@ Trøndelag; they are not a forecast. Sources (as of 2024–2025):
 [TM]        Trøndelagsmodellen (NAV Trøndelag and Trøndelag fylkeskommune): mobilisation by
             NAV or the follow-up service (OT), work training, school place or
             apprenticeship, trade certificate, work.
+[IMDi-fam]  IMDi, "Bosatte flyktninger etter alder": about one in three refugees settled in
+            2015–2024 were under 18; most came with their families.
+[SSB-flytt] SSB, "Flytting blant flyktninger" (bosettingskohorter): about one in eight
+            refugees lives in another municipality five years after settlement; moves are
+            most common in the first two years (during the programme).
+[Udir-komb] Udir, "Kombinasjonsklasser": pupils may stay up to two (in some counties three)
+            school years before upper secondary.
 [Udir]      Udir programme codes for vocational/general programmes (BA, EL, FD, HS, IM, NA,
             RM, SR, TP, ST).
 """
@@ -46,6 +53,14 @@ SHARE_WOMEN = 0.56  # SSB-intro
 ADULT_AGE_GROUPS = [(18, 25, 0.17), (26, 35, 0.30), (36, 45, 0.33), (46, 55, 0.17), (56, 62, 0.03)]
 # Share of settled persons who are 16–17 (youth, no introduction programme yet).
 SHARE_YOUTH_16_17 = 0.06
+# Children settled with their families [IMDi-fam]: they are settled persons (a `bosatt`
+# in the intro file, with their birth year) but have no programme. Each settled adult
+# brings this many children on average (Poisson-like: 0–3), same date and municipality.
+CHILDREN_PER_ADULT = 0.45
+CHILD_AGE = (0, 15)
+# Elderly relatives settled with the family (no programme; some born before 1940).
+SHARE_ELDERLY = 0.015
+ELDERLY_AGE = (68, 92)
 
 # Relative weight of each Trøndelag municipality as a place of settlement (roughly
 # population; Trondheim about 40 %). Codes missing here get weight 1.
@@ -63,6 +78,12 @@ SHARE_INTERRUPTED = 0.18
 INTERRUPTION_DETAILS = {"flyttet": 0.30, "arbeid": 0.25, "utdanning": 0.10, "helse": 0.15,
                         "eget_onske": 0.10, "annet": 0.10}
 SHARE_MOVERS_WHO_RESTART = 0.5      # moved within the county and started again
+# The old municipality often closes the case only after the new one has started the
+# programme: its `avbrutt` is then dated after the new `startet`.
+SHARE_MOVE_REGISTERED_LATE = 0.35
+# Moves after the programme [SSB-flytt]: with the moves during the programme (≈ 5 % of
+# participants) about one in eight has moved within five years.
+SHARE_MOVE_AFTER_PROGRAMME = 0.07
 TRANSITIONS_UKRAINE = {"arbeid": 0.40, "arbeid_og_utdanning": 0.05, "utdanning": 0.08,
                        "arbeidsledig": 0.30, "annet": 0.17}   # 45 % directly to work
 TRANSITIONS_OTHERS = {"arbeid": 0.20, "arbeid_og_utdanning": 0.03, "utdanning": 0.25,
@@ -79,6 +100,7 @@ NORWEGIAN_MONTHS = (6, 24)
 NORWEGIAN_DROPOUT = 0.12
 CEFR_RESULTS = {"A1": 0.08, "A2": 0.32, "B1": 0.38, "B2": 0.18, "C1": 0.04}
 SHARE_APPLICATIONS_WITHDRAWN = 0.03
+SHARE_REAPPLY_AFTER_WITHDRAWAL = 0.5  # a withdrawn applicant applies again and starts
 
 # Primary school for adults: more common for those with little schooling.
 PRIMARY_SHARE = {"UKR": 0.03, "default": 0.22}
@@ -98,7 +120,8 @@ COMBINATION_SCHOOLS = [  # (name, municipality)
 ]
 COMBINATION_SHARE_16_20 = 0.75
 COMBINATION_SHARE_21_23 = 0.30
-COMBINATION_TWO_YEARS = 0.30
+COMBINATION_TWO_YEARS = 0.30        # [Udir-komb] on the lists of two school years
+COMBINATION_THREE_YEARS = 0.08      # ... and of three
 COMBINATION_OUTCOMES = {"Overført Vg1": 0.50, "Fullført": 0.30, "Avbrutt": 0.20}
 SCHOOL_START = (8, 18)   # month, day
 SCHOOL_END = (6, 20)
@@ -112,6 +135,11 @@ TM_TRADES = {"HS": "Helsefagarbeider", "BA": "Tømrer", "EL": "Elektriker", "TP"
              "RM": "Kokk", "SR": "Salgsmedarbeider", "IM": "IKT-servicemedarbeider"}
 TM_SECTORS = ["health", "construction", "industry", "hospitality", "retail", "services"]
 SHARE_TM_CORRECTED = 0.05          # cases where an early export holds an event later withdrawn
+SHARE_TM_RENUMBERED = 0.05         # earlier exports list a case's events in another order
+# A second case opened in error for a person (with a wrong left_programme); later exports
+# still list it, but with dates the contract refuses, so all its rows are quarantined and
+# the wrong left_programme of the early export must not come back.
+SHARE_TM_REGISTERED_IN_ERROR = 0.03
 
 # Deliveries: how often each source sends files (kept coarse so a test county stays
 # small in files; the pipeline does not care how often files arrive).

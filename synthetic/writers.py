@@ -161,9 +161,42 @@ def plan_trondelag_model(cases: list[dict], rng: random.Random) -> list[Delivery
                     wrong = first + dt.timedelta(days=rng.randint(1, max(1, (exports[i] - first).days)))
                     case["events"] = case["events"] + [{"type": "employed", "date": min(wrong, exports[i]),
                                                         "sector": "services"}]
+    # Renumbered: earlier exports list some cases' events in another order.
+    for case_id, indices in included.items():
+        if len(indices) > 1 and rng.random() < P.SHARE_TM_RENUMBERED:
+            for i in indices[:-1]:
+                for case in per_export[i]:
+                    if case["case_id"] == case_id:
+                        case["events"] = list(reversed(case["events"]))
+    # Registered in error: a second case for the person, with a wrong left_programme, in
+    # one export; later exports still list it, with dates the contract refuses.
+    wrong_cases: dict[int, list[str]] = {}
+    for case_id, indices in included.items():
+        if len(indices) > 1 and rng.random() < P.SHARE_TM_REGISTERED_IN_ERROR:
+            real = next(c for c in per_export[indices[0]] if c["case_id"] == case_id)
+            opened = real["events"][0]["date"]
+            left = min(opened + dt.timedelta(days=rng.randint(5, 30)), exports[indices[0]])
+            events = [{"type": "mobilised", "date": opened}, {"type": "left_programme", "date": left, "reason": "other"}]
+            wrong = {**real, "case_id": f"{case_id}-E", "events": events}
+            per_export[indices[0]].append(wrong)
+            for i in indices[1:]:
+                per_export[i].append({**wrong, "events": [{**e, "date": e["date"].strftime("%d.%m.%Y")} for e in events]})
+                wrong_cases.setdefault(i, []).append(wrong["case_id"])
     return [Delivery("trondelag_model", f"tm_{on:%Y%m%d}.json", per_export[i],
-                     {"delivery_date": on, "exported_at": f"{on.isoformat()}T02:00:00+01:00"})
+                     {"delivery_date": on, "exported_at": f"{on.isoformat()}T02:00:00+01:00",
+                      "quarantined_cases": wrong_cases.get(i, [])})
             for i, on in enumerate(exports) if per_export[i]]
+
+
+def expected_quarantine(d: Delivery) -> list[tuple[int, str]]:
+    """(row number, case id) of the rows of cases a source listed with refused values."""
+    wanted, out, row = set(d.options.get("quarantined_cases", [])), [], 0
+    for case in d.rows:
+        for _ in case["events"] or [None]:
+            row += 1
+            if case["case_id"] in wanted:
+                out.append((row, case["case_id"]))
+    return out
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -1,11 +1,15 @@
 -- description: One row per person per spell on a stage, with how it ended (completed, dropped_out, transferred, ongoing). Spells are paired from the staging models, which keep the keys a pairing needs: the municipality of an intro event (a person who moves has a spell in each municipality, whatever order their files arrive in), the school of an adult-education course, the case of a Trøndelag-model event. Where two records would open the same spell (two cases of one person opening a stage on the same day, a start registered twice under two event ids), one spell is kept, so the key is unique by construction. `settlement` and `trade_certificate` are milestones, not spells.
 -- unique: person_id, stage, source, start_date, school_orgnr
 -- not_null: person_id, stage, source, start_date, end_type
+-- How starts and ends pair, for every source: a start belongs to the spell that the first
+-- end on or after it closes. Starts registered while a spell is still open (a restart
+-- with no end in between) fall inside that spell instead of opening an overlapping one,
+-- so spells of one place never overlap and every start is in exactly one spell.
+
 -- Intro spells are per municipality: a startet is ended only by a fullfort or avbrutt of
--- the same municipality, before that municipality's next startet.
+-- the same municipality.
 with intro_starts as (
-    select person_id, event_date as start_date, municipality_code,
-           lead(event_date) over (partition by person_id, municipality_code order by event_date) as next_start
+    select person_id, municipality_code, event_date as start_date
     from staging.stg_intro
     where event = 'startet'
 ),
@@ -16,54 +20,61 @@ intro_ends as (
     where event in ('fullfort', 'avbrutt')
 ),
 
-intro_spells as (
-    select
-        s.person_id, 'intro' as stage, 'intro' as source, s.start_date,
-        e.event_date as end_date,
-        case
-            when e.event is null then 'ongoing'
-            when e.event = 'fullfort' then 'completed'
-            when e.detail = 'flyttet' then 'transferred'
-            else 'dropped_out'
-        end as end_type,
-        case when e.event = 'avbrutt' then e.detail end as end_reason,
-        s.municipality_code, null::varchar as school_orgnr, null::varchar as programme
+intro_paired as (
+    select s.person_id, s.municipality_code, s.start_date, e.event_date as end_date, e.event, e.detail
     from intro_starts s
     left join intro_ends e
         on e.person_id = s.person_id and e.municipality_code = s.municipality_code
         and e.event_date >= s.start_date
-        and (s.next_start is null or e.event_date < s.next_start)
-    qualify row_number() over (partition by s.person_id, s.start_date order by e.event_date nulls last) = 1
+    qualify row_number() over (partition by s.person_id, s.municipality_code, s.start_date
+                               order by e.event_date nulls last, e.event) = 1
+),
+
+intro_spells as (
+    select
+        person_id, 'intro' as stage, 'intro' as source, min(start_date) as start_date, end_date,
+        case
+            when event is null then 'ongoing'
+            when event = 'fullfort' then 'completed'
+            when detail = 'flyttet' then 'transferred'
+            else 'dropped_out'
+        end as end_type,
+        case when event = 'avbrutt' then detail end as end_reason,
+        municipality_code, null::varchar as school_orgnr, null::varchar as programme
+    from intro_paired
+    group by person_id, municipality_code, end_date, event, detail
 ),
 
 course_starts as (
-    select person_id, level, school_orgnr, programme, municipality_code, event_date as start_date,
-           lead(event_date) over (partition by person_id, level, school_orgnr order by event_date, event_id) as next_start
+    select person_id, level, school_orgnr, programme, municipality_code, event_date as start_date, event_id
     from staging.stg_adult_education
     where event = 'started'
-    -- a start registered twice (two event ids, one day) opens one spell
-    qualify row_number() over (partition by person_id, level, school_orgnr, event_date order by event_id) = 1
 ),
 
 course_ends as (
-    select person_id, level, school_orgnr, event_date, event, result
+    select person_id, level, school_orgnr, event_date, event, result, event_id
     from staging.stg_adult_education
     where event in ('completed', 'dropped_out')
 ),
 
-adult_education_spells as (
-    select
-        s.person_id, s.level as stage, 'adult_education' as source, s.start_date,
-        e.event_date as end_date,
-        coalesce(e.event, 'ongoing') as end_type,
-        case when e.event = 'completed' then e.result end as end_reason,
-        s.municipality_code, s.school_orgnr, s.programme
+course_paired as (
+    select s.*, e.event_date as end_date, e.event as end_event, e.result
     from course_starts s
     left join course_ends e
         on e.person_id = s.person_id and e.level = s.level and e.school_orgnr = s.school_orgnr
-        and e.event_date >= s.start_date and (s.next_start is null or e.event_date < s.next_start)
-    qualify row_number() over (partition by s.person_id, s.level, s.school_orgnr, s.start_date
-                               order by e.event_date nulls last) = 1
+        and e.event_date >= s.start_date
+    qualify row_number() over (partition by s.event_id order by e.event_date nulls last, e.event, e.event_id) = 1
+),
+
+adult_education_spells as (
+    select
+        person_id, level as stage, 'adult_education' as source, min(start_date) as start_date, end_date,
+        coalesce(end_event, 'ongoing') as end_type,
+        case when end_event = 'completed' then result end as end_reason,
+        arg_min(municipality_code, start_date::varchar || event_id) as municipality_code, school_orgnr,
+        arg_min(programme, start_date::varchar || event_id) as programme
+    from course_paired
+    group by person_id, level, school_orgnr, end_date, end_event, result
 ),
 
 combination_spells as (
@@ -98,11 +109,6 @@ tm_openers as (
     where event_type in ('work_training_started', 'school_place_started', 'apprenticeship_started')
 ),
 
-tm_openers_next as (
-    select *, lead(start_date) over (partition by case_id, stage order by start_date) as next_start
-    from tm_openers
-),
-
 -- What ends a spell of each stage, and how; on the same day a pass wins over an end.
 tm_closers as (
     select case_id, 'work_training' as stage, event_date, 'completed' as end_type, null::varchar as end_reason, 1 as priority
@@ -123,17 +129,24 @@ tm_closers as (
     where tm.event_type = 'left_programme'
 ),
 
-tm_spells as (
-    select
-        o.case_id, o.person_id, o.stage, 'trondelag_model' as source, o.start_date,
-        c.event_date as end_date, coalesce(c.end_type, 'ongoing') as end_type, c.end_reason,
-        o.municipality_code, null::varchar as school_orgnr, null::varchar as programme
-    from tm_openers_next o
+tm_paired as (
+    select o.case_id, o.person_id, o.stage, o.start_date, o.municipality_code,
+           c.event_date as end_date, c.end_type, c.end_reason, c.priority
+    from tm_openers o
     left join tm_closers c
         on c.case_id = o.case_id and c.stage = o.stage and c.event_date >= o.start_date
-        and (o.next_start is null or c.event_date < o.next_start)
     qualify row_number() over (partition by o.case_id, o.stage, o.start_date
                                order by c.event_date nulls last, c.priority) = 1
+),
+
+tm_spells as (
+    select
+        case_id, person_id, stage, 'trondelag_model' as source, min(start_date) as start_date,
+        end_date, coalesce(end_type, 'ongoing') as end_type, end_reason,
+        arg_min(municipality_code, start_date) as municipality_code, null::varchar as school_orgnr,
+        null::varchar as programme
+    from tm_paired
+    group by case_id, person_id, stage, end_date, end_type, end_reason, priority
 ),
 
 -- Two cases of one person opening the same stage on the same day are one spell: the one
