@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,15 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
             shutil.rmtree(out / folder, ignore_errors=True)
     county = County(persons, seed)
     truth, records = county.simulate()
+    county.real_life["persons born before 1940"] = sum(
+        1 for p in truth.persons if p["birth_year"] is not None and p["birth_year"] < 1940)
+    settlements = Counter(r["deltaker_pid"] for r in records.intro if r["hendelse"] == "bosatt")
+    county.real_life["persons settled in two or more municipalities"] = sum(1 for n in settlements.values() if n > 1)
     rng = random.Random(seed + 1)
     deliveries = (writers.plan_intro(records.intro, rng)
                   + writers.plan_adult_education(records.adult_education, rng)
                   + writers.plan_combination(records.combination, county.schools, rng)
-                  + writers.plan_trondelag_model(records.tm_cases, rng))
+                  + writers.plan_trondelag_model(records.tm_cases, rng, county.real_life))
     planted: list[faults_mod.Fault] = []
     if fault_rate > 0:
         deliveries, planted = faults_mod.plant(deliveries, fault_rate, random.Random(seed + 2))
@@ -71,5 +76,6 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
     (folder / "faults.json").write_text(json.dumps([f.as_dict() for f in planted], indent=1, default=str))
     (folder / "generation.json").write_text(json.dumps(
         {"persons": persons, "seed": seed, "fault_rate": fault_rate, "data_end": P.DATA_END.isoformat(),
-         "files": len(deliveries)}, indent=1))
+         "files": len(deliveries), "real_life": dict(sorted(county.real_life.items()))}, indent=1,
+        ensure_ascii=False))
     return Generated(len(deliveries), persons, len(planted), out)

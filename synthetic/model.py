@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import random
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 from schemas.reference import municipalities, trondelag_codes
@@ -126,6 +127,7 @@ class County:
         self.muni_weights = [P.MUNICIPALITY_WEIGHTS.get(c, 1.0) for c in self.munis]
         self.case_seq = 0
         self.numbers: set[str] = set()  # two persons never share a national id (and so a pid)
+        self.real_life: Counter = Counter()  # how many of each real-life case the county holds
 
     # -- small helpers ------------------------------------------------------------------
     def u(self, low: int, high: int) -> int:
@@ -196,6 +198,7 @@ class County:
             country = self.pick(countries)
             if self.chance(P.SHARE_ELDERLY):
                 age = self.u(*P.ELDERLY_AGE)
+                self.real_life["elderly relatives (68+)"] += 1
             elif self.chance(P.SHARE_YOUTH_16_17):
                 age = self.u(16, 17)
             else:
@@ -246,6 +249,9 @@ class County:
                     if made >= self.n:
                         break
                     child = self.new_person(True, family_of=person, age=self.u(*P.CHILD_AGE))
+                    self.real_life["children settled with a parent"] += 1
+                    if child.birth_year >= 2015:
+                        self.real_life["children born 2015 or later"] += 1
                     self.add_person(child, True)
                     made += 1
                     self.settled_pathway(child)
@@ -312,8 +318,10 @@ class County:
                 settled_again = stop + dt.timedelta(days=self.u(14, 60))
                 new_start = settled_again + dt.timedelta(days=self.u(14, 60))
                 # the old municipality may close its case only after the new start
-                registered = (new_start + dt.timedelta(days=self.u(1, 60))
-                              if self.chance(P.SHARE_MOVE_REGISTERED_LATE) else stop)
+                late = self.chance(P.SHARE_MOVE_REGISTERED_LATE)
+                registered = new_start + dt.timedelta(days=self.u(1, 60)) if late else stop
+                self.real_life["moves during the programme, restarted elsewhere"] += 1
+                self.real_life["  of which the old municipality closed the case after the new start"] += late
                 self.intro_event(p, muni, "avbrutt", registered, detail)
                 self.spell(p, "intro", "intro", start, registered, end_type, detail, muni)
                 self.truth_transition(p, start, None)
@@ -336,6 +344,7 @@ class County:
         self.intro_event(p, muni, "overgang", end, transition)
         self.truth_transition(p, start, transition)
         if self.chance(P.SHARE_MOVE_AFTER_PROGRAMME):  # settles again elsewhere later on
+            self.real_life["moves after the programme"] += 1
             self.intro_event(p, self.rng.choice([m for m in self.munis if m != muni]), "bosatt",
                              end + dt.timedelta(days=self.u(60, 1000)))
         if transition in ("arbeid", "arbeid_og_utdanning"):
@@ -412,6 +421,7 @@ class County:
             self.application(p, "adult_education", stage, school, muni, applied,
                              offered if offered < withdrawn else None, None, withdrawn)
             if self.chance(P.SHARE_REAPPLY_AFTER_WITHDRAWAL):  # applies again later, and starts
+                self.real_life["re-applications after a withdrawal (adult education)"] += 1
                 again = withdrawn + dt.timedelta(days=self.u(60, 200))
                 shift = again - applied
                 self.adult_course(p, level, school, muni, again, max(offered + shift, again + dt.timedelta(days=1)),
@@ -455,6 +465,8 @@ class County:
         pupil = {"pid": p.pid, "sex": p.sex, "birth_year": p.birth_year, "municipality": p.municipality,
                  "school": school, "applied": applied, "start": start, "end": end, "status": status,
                  "withdrawn": withdrawn}
+        if not withdrawn and years > 1:
+            self.real_life[f"pupils on the combination-class lists of {years} school years"] += 1
         for year in range(1 if withdrawn else years):
             self.records.combination.append({**pupil, "school_year": start.year + year})
         self.combination_truth(p, pupil, start.year + (0 if withdrawn else years - 1))

@@ -136,7 +136,7 @@ def plan_combination(records: list[dict], schools: list[dict], rng: random.Rando
     return out
 
 
-def plan_trondelag_model(cases: list[dict], rng: random.Random) -> list[Delivery]:
+def plan_trondelag_model(cases: list[dict], rng: random.Random, real_life=None) -> list[Delivery]:
     exports = [d for d in P.TM_EXPORTS if d <= P.DATA_END]
     keep = dt.timedelta(days=int(P.TM_KEEP_CLOSED_MONTHS * 30.44))
     included: dict[str, list[int]] = {}
@@ -161,9 +161,13 @@ def plan_trondelag_model(cases: list[dict], rng: random.Random) -> list[Delivery
                     wrong = first + dt.timedelta(days=rng.randint(1, max(1, (exports[i] - first).days)))
                     case["events"] = case["events"] + [{"type": "employed", "date": min(wrong, exports[i]),
                                                         "sector": "services"}]
+            if real_life is not None:
+                real_life["Trøndelag-model cases with a registration withdrawn by a later export"] += 1
     # Renumbered: earlier exports list some cases' events in another order.
     for case_id, indices in included.items():
         if len(indices) > 1 and rng.random() < P.SHARE_TM_RENUMBERED:
+            if real_life is not None:
+                real_life["Trøndelag-model cases renumbered between exports"] += 1
             for i in indices[:-1]:
                 for case in per_export[i]:
                     if case["case_id"] == case_id:
@@ -174,6 +178,8 @@ def plan_trondelag_model(cases: list[dict], rng: random.Random) -> list[Delivery
     for case_id, indices in included.items():
         if len(indices) > 1 and rng.random() < P.SHARE_TM_REGISTERED_IN_ERROR:
             real = next(c for c in per_export[indices[0]] if c["case_id"] == case_id)
+            if real_life is not None:
+                real_life["Trøndelag-model cases registered in error (all rows quarantined later)"] += 1
             opened = real["events"][0]["date"]
             left = min(opened + dt.timedelta(days=rng.randint(5, 30)), exports[indices[0]])
             events = [{"type": "mobilised", "date": opened}, {"type": "left_programme", "date": left, "reason": "other"}]
