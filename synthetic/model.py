@@ -321,7 +321,7 @@ class County:
                 late = self.chance(P.SHARE_MOVE_REGISTERED_LATE)
                 registered = new_start + dt.timedelta(days=self.u(1, 60)) if late else stop
                 self.real_life["moves during the programme, restarted elsewhere"] += 1
-                self.real_life["  of which the old municipality closed the case after the new start"] += late
+                self.real_life["moves during the programme, old municipality closed the case after the new start"] += late
                 self.intro_event(p, muni, "avbrutt", registered, detail)
                 self.spell(p, "intro", "intro", start, registered, end_type, detail, muni)
                 self.truth_transition(p, start, None)
