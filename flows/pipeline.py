@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import flows.settings  # noqa: F401  (Prefect settings before Prefect is imported)
+from flows.settings import check_paths, restrict
 
 import duckdb
 from prefect import flow, get_run_logger, task
@@ -85,6 +86,7 @@ def warehouse_lock(published: Path, logger):
     """One load at a time per warehouse, whoever starts it (deployments, the command line,
     another machine on the same disk): the second waits and says so."""
     published.parent.mkdir(parents=True, exist_ok=True)
+    restrict(published.parent)
     with open(published.with_name(published.name + ".lock"), "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -139,6 +141,7 @@ def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str
               "rows_quarantined": c.rows_quarantined, "message": message}
     with open(published.parent / "load_runs.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    restrict(published.parent / "load_runs.jsonl")
 
 
 def _transient(task, task_run, state) -> bool:
@@ -258,9 +261,9 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     file up to MAX_READ_TASKS new files, groups beyond that.
     """
     logger = get_run_logger()
-    published = Path(warehouse).resolve()
+    landing_path, published = check_paths(landing, warehouse)  # before anything is read or written
     with warehouse_lock(published, logger):
-        return _load_locked(landing, published, as_of, force, logger, _Steps(True, files_per_task))
+        return _load_locked(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task))
 
 
 class _Steps:
@@ -323,9 +326,9 @@ def load_without_prefect(landing: str, warehouse: str, as_of: dt.date | None = N
     import logging
 
     logger = logging.getLogger("pathways.load")
-    published = Path(warehouse).resolve()
+    landing_path, published = check_paths(landing, warehouse)
     with warehouse_lock(published, logger):
-        return _load_locked(landing, published, as_of, force, logger, _Steps(prefect=False))
+        return _load_locked(str(landing_path), published, as_of, force, logger, _Steps(prefect=False))
 
 
 def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bool, logger,

@@ -83,7 +83,7 @@ def _schema_problems(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[l
         else:
             rule, text = check, f"fails {check.split('(', 1)[0]}"
         # describe the value (length, kinds of characters), never quote it
-        shown = f": {describe(value)}" if value is not None and rule != "required" else ""
+        shown = f": {describe(value)}" if isinstance(value, str) and rule != "required" else ""
         rows.append(Problem(rule, f"{column}: {text}{shown}", int(row_numbers[index]), column))
     return rows, files
 

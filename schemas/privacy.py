@@ -20,11 +20,14 @@ masked name (`safe_name`).
    and other fixed-width spaces, `.`, `-` and Unicode dashes). Every sequence of whole,
    consecutive groups of a run with 11 digits in total is checked with
    `stdnum.no.fodselsnummer` (both control digits, a real birth date, D- and H-numbers),
-   and every one with 10 digits is checked with a `0` in front (the leading zero that a
-   spreadsheet drops). So `150190 12317`, `150190.12317`, `15.01.90-123 17`,
-   `15019012317.0` (an Excel float) and `1019012480` all count. A digit group is never
-   split: 12 or more digits in a row are another number (an account, a phone number
-   with country code, a digest).
+   and a lone group of 10 digits is checked with a `0` in front (the leading zero that a
+   spreadsheet drops from a *number*, which has no separators inside). So `150190 12317`,
+   `150190.12317`, `15.01.90-123 17`, `15019012317.0` (an Excel float), `1.5019012317E10`
+   and `1019012480` all count. A digit group is never split: 12 or more digits in a row
+   are another number (an account, a phone number with country code, a digest). Dates
+   and times never make 11 digits (their groups have 2 or 4 digits), which is why 10
+   digits across groups are not checked: `2024-03-16 00:00` would otherwise read as the
+   valid `02024031600` about once in a hundred dates.
 3. **Everything.** The file name; for text formats the whole decoded text line by line
    (so headers, keys, unknown fields, columns without a header or starting with `_`,
    and lines that fail to parse are all covered), plus JSON text with `\\u` escapes
@@ -96,7 +99,7 @@ def find_spans(text: str) -> list[tuple[int, int]]:
                 total += groups[j][1] - groups[j][0]
                 if total > 11:
                     break
-                if total >= 10:
+                if total == 11 or (total == 10 and i == j):
                     digits = "".join(_ascii_digits(text[s:e]) for s, e in groups[i:j + 1])
                     if _valid(digits):
                         spans.append((groups[i][0], groups[j][1]))

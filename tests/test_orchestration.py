@@ -23,6 +23,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+_HTTP = httpx.Client(timeout=10)  # gets the API login once the server is up
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -45,19 +47,22 @@ def served(tmp_path_factory, county):
                              str(warehouse), "--port", str(port), "--debounce", "4"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
+    auth_file = root / "home" / "prefect" / "api-auth-string"
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()}
+            _HTTP.auth = tuple(auth_file.read_text().strip().split(":", 1))
+            names = {d["name"] for d in _HTTP.post(f"{api}/deployments/filter", json={}, timeout=5).json()}
             if {"nightly-load", "file-arrived"} <= names:
                 break
-        except (httpx.HTTPError, ValueError, TypeError):
+        except (httpx.HTTPError, ValueError, TypeError, OSError):
             pass
         time.sleep(1)
     else:
         os.killpg(proc.pid, signal.SIGTERM)
         pytest.fail("pathways serve did not come up:\n" + (root / "serve.log").read_text()[-3000:])
-    yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log"}
+    yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log",
+           "auth": auth_file.read_text().strip(), "root": root, "port": port}
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=30)
@@ -66,12 +71,12 @@ def served(tmp_path_factory, county):
 
 
 def _deployment(api: str, name: str) -> dict:
-    return next(d for d in httpx.post(f"{api}/deployments/filter", json={}).json() if d["name"] == name)
+    return next(d for d in _HTTP.post(f"{api}/deployments/filter", json={}).json() if d["name"] == name)
 
 
 def _runs(api: str, name: str) -> list[dict]:
     dep = _deployment(api, name)
-    return httpx.post(f"{api}/flow_runs/filter",
+    return _HTTP.post(f"{api}/flow_runs/filter",
                       json={"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}}).json()
 
 
@@ -113,7 +118,7 @@ def test_deployments_have_the_right_schedule_timezone_and_trigger(served):
     assert schedule["schedule"]["timezone"] == "Europe/Oslo"
     assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     arrived = _deployment(served["api"], "file-arrived")
-    automations = httpx.post(f"{served['api']}/automations/filter", json={}).json()
+    automations = _HTTP.post(f"{served['api']}/automations/filter", json={}).json()
     trigger = next(a["trigger"] for a in automations
                    if any(act.get("deployment_id") == arrived["id"] for act in a["actions"]))
     assert "pathways.file.arrived" in trigger["expect"]
@@ -141,7 +146,7 @@ def test_one_file_gives_one_run_that_loads_it_and_ten_files_give_one_run(served)
 
 
 def test_new_dropouts_are_announced_without_the_person(served):
-    page = httpx.post(f"{served['api']}/events/filter",
+    page = _HTTP.post(f"{served['api']}/events/filter",
                       json={"filter": {"event": {"name": ["pathways.dropout"]}}, "limit": 50}).json()
     assert "events" in page, page
     events = page["events"]
@@ -155,9 +160,9 @@ def test_new_dropouts_are_announced_without_the_person(served):
 
 def test_a_second_run_waits_for_the_first_and_says_so(served):
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: served["api"]}):
+    with temporary_settings({PREFECT_API_URL: served["api"], PREFECT_API_AUTH_STRING: served["auth"]}):
         a = run_deployment("pathways-load/nightly-load", timeout=0)
         b = run_deployment("pathways-load/nightly-load", timeout=0)
     states: set[str] = set()

@@ -208,11 +208,15 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         engine = datasource.get_execution_engine()
         engine.close()
         datasource.get_engine().dispose()
+    from flows.settings import restrict
+    from schemas.privacy import redact
+
+    restrict(docs_dir, base / "gx_project", recursive=True)  # owner and the configured group only
     failures = []
     for validation in run.run_results.values():
         table = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
         table = table.replace("__", ".")
         for result in validation.results:
             if not result.success:
-                failures.append(f"{table}: {_describe(result)}")
+                failures.append(redact(f"{table}: {_describe(result)}"))
     return AuditResult(run.success and not failures, failures, docs_dir / "index.html", count)
