@@ -203,7 +203,9 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         name="pathways_build", validation_definitions=definitions,
         actions=[UpdateDataDocsAction(name="data_docs", site_names=["pathways"])], result_format="SUMMARY"))
     try:
-        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id))
+        # run_time given: without it GX parses the build id with dateutil as a date, and
+        # some hex ids make dateutil raise OverflowError, which GX does not catch (seen in tests)
+        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id, run_time=dt.datetime.now(dt.timezone.utc)))
     finally:
         engine = datasource.get_execution_engine()
         engine.close()
