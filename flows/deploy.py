@@ -27,7 +27,6 @@ may only read and write under the landing folder and the warehouse's folder
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import os
 import secrets
@@ -90,10 +89,6 @@ def auth_string() -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(f"pathways:{secrets.token_urlsafe(24)}")
     return path.read_text().strip()
-
-
-def basic_auth_header(auth: str) -> str:
-    return "Basic " + base64.b64encode(auth.encode()).decode()
 
 
 def server_env(port: int, auth: str) -> dict[str, str]:

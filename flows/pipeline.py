@@ -25,9 +25,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.landing import LandingFile, discover
-from flows.sources import SOURCES
 from flows.stage import StageCounts, ensure_tables, seen_files, stage
-from flows.validate import ValidatedFile, changed_file, validate
+from flows.validate import ValidatedFile, changed_file, read_and_validate_file
 from warehouse import build as models
 from warehouse.audit import previous_counts, run_audits
 from warehouse.publish import keep_aside, publish, start_candidate
@@ -163,8 +162,7 @@ def discover_files(landing: str) -> list[LandingFile]:
 @task(name="read-and-validate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
       retry_condition_fn=_transient, task_run_name="read-and-validate {file.name}")
 def read_and_validate(file: LandingFile) -> ValidatedFile:
-    raw = SOURCES[file.source].read(file.path)
-    return validate(raw, file.source, file.sha256)
+    return read_and_validate_file(file.source, file.path, file.sha256)
 
 
 @task(name="read-and-validate-group", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],

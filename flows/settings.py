@@ -34,7 +34,10 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_HOME", str(data_home() / "prefect"))
     home = Path(os.environ["PREFECT_HOME"])
     home.mkdir(parents=True, exist_ok=True)  # its SQLite file goes here
-    restrict(home)
+    try:
+        restrict(home)
+    except PermissionError:  # a shared PREFECT_HOME owned by someone else: leave it as it is
+        pass
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_UI_ENABLED", "true")

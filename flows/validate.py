@@ -154,3 +154,17 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
     if quarantine:
         result.message = f"{len(quarantine)} of {raw.rows_read} rows quarantined"
     return result
+
+
+def read_and_validate_file(source: str, path, sha256: str) -> ValidatedFile:
+    """Read and validate one landing file. An error is raised again without its text (a
+    parser's or library's message may quote the file's content, and the path may hold a
+    national id), so Prefect's records and the logs keep only its kind; an operating-system
+    error stays an OSError, so the flow still retries it."""
+    try:
+        return validate(SOURCES[source].read(path), source, sha256)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror) from None
+    except Exception as err:
+        raise RuntimeError(f"{type(err).__name__} while reading or validating the file "
+                           "(details withheld: they may quote the file)") from None
