@@ -276,3 +276,20 @@ def test_a_load_outside_the_configured_roots_is_refused(tmp_path, prefect_server
     assert not outside.exists()
     summary = load(str(landing), str(inside / "w.duckdb"), dt.date(2026, 11, 1))
     assert summary.published
+
+
+def test_read_errors_are_raised_without_the_path_or_the_parser_text(tmp_path):
+    from flows.validate import read_and_validate_file
+
+    fnr = national_id(random.Random(3), dt.date(1970, 6, 1))
+    missing = tmp_path / "intro" / f"intro_5001_{fnr}.csv"
+    with pytest.raises(OSError) as caught:
+        read_and_validate_file("intro", missing, "sha")
+    assert caught.value.filename is None and fnr not in str(caught.value) and caught.value.errno == 2
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+    # a broken CSV: polars' error quotes the raw rows; the message only says what kind of problem
+    path = h.write_intro(tmp_path, "intro_5001_20240101.csv", [h.intro_row(), '"Kari Nordmann;;', h.intro_row()])
+    v = read_and_validate_file("intro", path, "sha")
+    assert v.status == "quarantined" and v.quarantine[0].rule == "unreadable"
+    assert "Kari" not in v.message and "Nordmann" not in repr(v.quarantine)
