@@ -240,6 +240,8 @@ def _scan_json_document(text: str) -> list[Finding]:
     """The Trøndelag-model document; rows are its events in document order (a case
     without events counts as one row), as the reader numbers them."""
     hit = bool(lines_with_ids(text))
+    if not hit and "\\u" not in text:
+        return []
     try:
         doc = json.loads(text)
     except ValueError:
