@@ -85,7 +85,6 @@ def warehouse_lock(published: Path, logger):
     """One load at a time per warehouse, whoever starts it (deployments, the command line,
     another machine on the same disk): the second waits and says so."""
     published.parent.mkdir(parents=True, exist_ok=True)
-    restrict(published.parent)
     with open(published.with_name(published.name + ".lock"), "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -33,11 +33,9 @@ def configure() -> None:
     os.umask(int(os.environ.get("PATHWAYS_UMASK", "027"), 8))
     os.environ.setdefault("PREFECT_HOME", str(data_home() / "prefect"))
     home = Path(os.environ["PREFECT_HOME"])
-    home.mkdir(parents=True, exist_ok=True)  # its SQLite file goes here
-    try:
+    if not home.exists():  # an existing folder (maybe shared, maybe /tmp) keeps its mode
+        home.mkdir(parents=True, exist_ok=True)  # its SQLite file goes here (created under the umask)
         restrict(home)
-    except PermissionError:  # a shared PREFECT_HOME owned by someone else: leave it as it is
-        pass
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_UI_ENABLED", "true")
@@ -55,12 +53,14 @@ def restrict(*paths: Path, recursive: bool = False) -> None:
     gid = _group_id()
     for path in paths:
         path = Path(path)
-        if not path.exists() or path.is_symlink():
-            continue
+        if not path.exists() or path.is_symlink() or path.stat().st_uid != os.geteuid():
+            continue  # only what this account created (never a shared folder it can write to)
         items = [path]
         if recursive and path.is_dir():
             items += [p for p in path.rglob("*") if not p.is_symlink()]
         for item in items:
+            if item.stat().st_uid != os.geteuid():
+                continue
             os.chmod(item, DIR_MODE if item.is_dir() else FILE_MODE)
             if gid is not None:
                 os.chown(item, -1, gid)
