@@ -41,11 +41,15 @@ def load(
 ) -> None:
     """Run the whole load once (no Prefect server needed)."""
     from flows.pipeline import AuditFailed, load as run
+    from flows.settings import PathOutsideRoot
 
     try:
         summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task)
     except AuditFailed as err:
         typer.echo(f"REFUSED: {err}", err=True)
+        raise typer.Exit(2)
+    except PathOutsideRoot as err:
+        typer.echo(str(err), err=True)
         raise typer.Exit(2)
     c = summary.counts
     typer.echo(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "

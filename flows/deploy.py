@@ -17,11 +17,19 @@ never write at once even across deployments, machines and the command line.
 PATHWAYS_HOME, bound to 127.0.0.1) unless PREFECT_API_URL points at an existing one, then
 serves both deployments and runs the watcher. See docs/runbook.md for running the same
 deployments on a work pool with workers.
+
+The local server is locked: its API asks for HTTP basic authentication
+(`PREFECT_SERVER_API_AUTH_STRING`, `user:password`; taken from the environment, or
+generated once and kept in `$PREFECT_HOME/api-auth-string`, readable by the owner only),
+answers cross-origin requests only from its own UI's origin, and the served flow runs
+may only read and write under the landing folder and the warehouse's folder
+(`PATHWAYS_LANDING_ROOT`, `PATHWAYS_WAREHOUSE_ROOT`; see flows/settings.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -69,10 +77,34 @@ def _healthy(api_url: str) -> bool:
         return False
 
 
-def start_server(port: int) -> tuple[subprocess.Popen, str]:
+def auth_string() -> str:
+    """`user:password` for the local server's API: PREFECT_SERVER_API_AUTH_STRING if set,
+    else generated once and kept in $PREFECT_HOME/api-auth-string (mode 0600)."""
+    configured = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+    if configured:
+        return configured
+    path = Path(os.environ["PREFECT_HOME"]) / "api-auth-string"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"pathways:{secrets.token_urlsafe(24)}")
+    return path.read_text().strip()
+
+
+def server_env(port: int, auth: str) -> dict[str, str]:
+    """The locked-down settings of the local server: authentication, and CORS for its
+    own UI only (a page on any other origin cannot call the API from a browser)."""
+    origins = f"http://127.0.0.1:{port},http://localhost:{port}"
+    return dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+                PREFECT_SERVER_API_AUTH_STRING=auth, PREFECT_SERVER_CORS_ALLOWED_ORIGINS=origins,
+                PREFECT_SERVER_CORS_ALLOWED_METHODS="GET,POST,PUT,PATCH,DELETE,OPTIONS",
+                PREFECT_SERVER_CORS_ALLOWED_HEADERS="Authorization,Content-Type,X-CSRF-Token,X-Prefect-Ui")
+
+
+def start_server(port: int, auth: str) -> tuple[subprocess.Popen, str]:
     """A local Prefect server with its database under PREFECT_HOME, bound to localhost."""
     api_url = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env = server_env(port, auth)
     env.pop("PREFECT_API_URL", None)
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -106,12 +138,24 @@ def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
 
 def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) -> int:
     """`pathways serve`: server (unless one is configured) + deployments + watcher."""
+    from flows.settings import check_paths
+
     server = None
+    env = dict(os.environ)
+    # the served runs may only touch this landing folder and the warehouse's folder
+    env.setdefault("PATHWAYS_LANDING_ROOT", str(landing.resolve()))
+    env.setdefault("PATHWAYS_WAREHOUSE_ROOT", str(warehouse.resolve().parent))
+    os.environ.update({k: env[k] for k in ("PATHWAYS_LANDING_ROOT", "PATHWAYS_WAREHOUSE_ROOT")})
+    check_paths(landing, warehouse)  # the deployments' own parameters must be inside them
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
-        server, api_url = start_server(port)
-        print(f"Prefect server and UI on {api_url.removesuffix('/api')}", flush=True)
-    env = dict(os.environ, PREFECT_API_URL=api_url)
+        auth = auth_string()
+        server, api_url = start_server(port, auth)
+        env["PREFECT_API_AUTH_STRING"] = auth  # for the serving process, its flow runs and the watcher
+        print(f"Prefect server and UI on {api_url.removesuffix('/api')} (API login: user and password in "
+              f"{Path(os.environ['PREFECT_HOME']) / 'api-auth-string'} or PREFECT_SERVER_API_AUTH_STRING)",
+              flush=True)
+    env["PREFECT_API_URL"] = api_url
     child = subprocess.Popen([sys.executable, "-m", "flows.deploy", str(landing.resolve()), str(warehouse.resolve()),
                               str(debounce_seconds)], env=env, cwd=PROJECT_ROOT)
 

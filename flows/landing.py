@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows.sources import SOURCES
+from schemas.privacy import safe_name
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
 
@@ -24,14 +25,19 @@ class LandingFile:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The name the file is recorded, logged and shown under (Prefect task names, events,
+        logs, file_log): a national id in it is masked. `path` is for reading only."""
+        return safe_name(self.path.name)
 
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:  # raised again without the path: the name may hold a national id
+        raise OSError(err.errno, err.strerror) from None
     return digest.hexdigest()
 
 

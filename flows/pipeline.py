@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import flows.settings  # noqa: F401  (Prefect settings before Prefect is imported)
+from flows.settings import check_paths, restrict
 
 import duckdb
 from prefect import flow, get_run_logger, task
@@ -24,9 +25,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.landing import LandingFile, discover
-from flows.sources import SOURCES
 from flows.stage import StageCounts, ensure_tables, reconcile, seen_files, stage
-from flows.validate import ValidatedFile, changed_file, validate
+from flows.validate import ValidatedFile, changed_file, read_and_validate_file
 from warehouse import build as models
 from warehouse.audit import previous_counts, run_audits
 from warehouse.publish import keep_aside, publish, start_candidate
@@ -139,6 +139,7 @@ def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str
               "rows_quarantined": c.rows_quarantined, "message": message}
     with open(published.parent / "load_runs.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    restrict(published.parent / "load_runs.jsonl")
 
 
 def _transient(task, task_run, state) -> bool:
@@ -160,8 +161,7 @@ def discover_files(landing: str) -> list[LandingFile]:
 @task(name="read-and-validate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
       retry_condition_fn=_transient, task_run_name="read-and-validate {file.name}")
 def read_and_validate(file: LandingFile) -> ValidatedFile:
-    raw = SOURCES[file.source].read(file.path)
-    return validate(raw, file.source, file.sha256)
+    return read_and_validate_file(file.source, file.path, file.sha256)
 
 
 @task(name="read-and-validate-group", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
@@ -261,9 +261,9 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     file up to MAX_READ_TASKS new files, groups beyond that.
     """
     logger = get_run_logger()
-    published = Path(warehouse).resolve()
+    landing_path, published = check_paths(landing, warehouse)  # before anything is read or written
     with warehouse_lock(published, logger):
-        return _load_locked(landing, published, as_of, force, logger, _Steps(True, files_per_task))
+        return _load_locked(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task))
 
 
 class _Steps:
@@ -331,11 +331,11 @@ def load_without_prefect(landing: str, warehouse: str, as_of: dt.date | None = N
     import logging
 
     logger = logging.getLogger("pathways.load")
-    published = Path(warehouse).resolve()
+    landing_path, published = check_paths(landing, warehouse)
     steps = _Steps(prefect=False)
     steps.audit = audit
     with warehouse_lock(published, logger):
-        return _load_locked(landing, published, as_of, force, logger, steps)
+        return _load_locked(str(landing_path), published, as_of, force, logger, steps)
 
 
 def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bool, logger,

@@ -1,5 +1,10 @@
 """Validate one read file: privacy guard → drop free text → type → Pandera schema.
 
+The privacy guard runs first, over every place of the file (`schemas.privacy.scan_file`),
+before any other verdict: a file that holds a national id is a privacy incident even if
+it is also unreadable or badly named. Messages describe what is wrong and never quote a
+value or a parser's error text (a rejected value may be personal data in the wrong field).
+
 Hands the stage step a `ValidatedFile`: the rows that passed (typed, contract columns
 only), one quarantine record per rejected row, and the file's verdict. Nothing here
 touches the warehouse.
@@ -16,7 +21,7 @@ import polars as pl
 from flows.sources import SOURCES
 from flows.sources.common import ROW, Problem, RawFile
 from schemas.checks import DELIVERY
-from schemas.privacy import find_national_ids, redact
+from schemas.privacy import Finding, describe, redact, safe_name, scan_file
 
 SCHEMAS = {name: import_module(f"schemas.{name}").SCHEMA for name in SOURCES}
 STATUS_LOADED, STATUS_QUARANTINED, STATUS_PRIVACY = "loaded", "quarantined", "privacy_incident"
@@ -45,7 +50,7 @@ class ValidatedFile:
 def refuse(raw: RawFile, source: str, sha256: str, status: str, problems: list[Problem]) -> ValidatedFile:
     first = problems[0]
     message = first.message if len(problems) == 1 else f"{first.message} (and {len(problems) - 1} more)"
-    return ValidatedFile(source, raw.path.name, sha256, status, raw.rows_read,
+    return ValidatedFile(source, safe_name(raw.path.name), sha256, status, raw.rows_read,
                          quarantine=problems, message=redact(message), meta=raw.meta)
 
 
@@ -68,16 +73,18 @@ def _schema_problems(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[l
     rows, files = [], []
     row_numbers = frame[ROW]
     for index, column, check, value in cases.select("index", "column", "check", "failure_case").iter_rows():
-        if index is None:  # schema-level: dtype or missing column
-            files.append(Problem("schema", f"{column}: {check}", None, column))
+        if index is None:  # schema-level: dtype or missing column (the check names a rule, never a value)
+            name = check.split("(", 1)[0]
+            files.append(Problem("schema", f"{column}: fails the schema rule {name}", None, column))
             continue
         if check == "not_nullable":
             rule, text = "required", "value is missing"
         elif ": " in check:
             rule, text = check.split(": ", 1)
         else:
-            rule, text = check, f"fails {check}"
-        shown = f" ('{str(value)[:30]}')" if value is not None and rule != "required" else ""
+            rule, text = check, f"fails {check.split('(', 1)[0]}"
+        # describe the value (length, kinds of characters), never quote it
+        shown = f": {describe(value)}" if isinstance(value, str) and rule != "required" else ""
         rows.append(Problem(rule, f"{column}: {text}{shown}", int(row_numbers[index]), column))
     return rows, files
 
@@ -110,17 +117,39 @@ def _arrival(raw: RawFile) -> dict:
     return {"arrived_at": dt.datetime.fromtimestamp(stat.st_ctime_ns / 1e9, dt.timezone.utc)}
 
 
+PLACES = {
+    "file name": "the file name", "field": "this field", "column header": "a column header",
+    "JSON key": "a JSON key", "line": "this line", "document": "the document",
+    "sheet name": "the name of a sheet", "sheet": "a cell of another sheet",
+}
+
+
+def privacy_problems(findings: list[Finding]) -> list[Problem]:
+    """One problem per place; the message says where, never what."""
+    out = []
+    for f in dict.fromkeys(findings):
+        where = PLACES.get(f.place, f.place)
+        prefix = f"{f.column}: " if f.column else ""
+        out.append(Problem("national_id", f"{prefix}a national identity number was found in {where}; "
+                           "the whole file is refused as a privacy incident", f.row, f.column))
+    return out
+
+
+def guard(raw: RawFile, source: str) -> list[Problem]:
+    """The privacy guard over every place of the file (see schemas.privacy)."""
+    findings = scan_file(raw.path.name, raw.format, text=raw.text, frame=raw.frame, path=raw.path,
+                         sheet=getattr(SOURCES[source], "SHEET", None))
+    return privacy_problems(findings)
+
+
 def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
     reader = SOURCES[source]
+    if problems := guard(raw, source):
+        return refuse(raw, source, sha256, STATUS_PRIVACY, problems)
+    raw.text = None  # the guard has seen it; nothing else needs the text
     if raw.file_problems or raw.frame is None:
         problems = raw.file_problems or [Problem("unreadable", "the file could not be read")]
         return refuse(raw, source, sha256, STATUS_QUARANTINED, problems)
-
-    hits = find_national_ids(raw.frame)
-    if hits:
-        problems = [Problem("national_id", f"{col}: a national identity number was found in this field; "
-                            "the whole file is refused as a privacy incident", row, col) for row, col in hits]
-        return refuse(raw, source, sha256, STATUS_PRIVACY, problems)
 
     raw.meta.update(_arrival(raw))
     if source == "trondelag_model" and "case_id" in raw.frame.columns:
@@ -136,8 +165,22 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
     quarantine = _one_per_row(raw.row_problems + parse_problems + row_problems)
     bad_rows = pl.DataFrame({ROW: [p.row_number for p in quarantine]}, schema={ROW: pl.Int64})
     rows = frame.join(bad_rows, on=ROW, how="anti").drop(DELIVERY)
-    result = ValidatedFile(source, raw.path.name, sha256, STATUS_LOADED, raw.rows_read, rows=rows,
+    result = ValidatedFile(source, safe_name(raw.path.name), sha256, STATUS_LOADED, raw.rows_read, rows=rows,
                            quarantine=quarantine, meta=raw.meta)
     if quarantine:
         result.message = f"{len(quarantine)} of {raw.rows_read} rows quarantined"
     return result
+
+
+def read_and_validate_file(source: str, path, sha256: str) -> ValidatedFile:
+    """Read and validate one landing file. An error is raised again without its text (a
+    parser's or library's message may quote the file's content, and the path may hold a
+    national id), so Prefect's records and the logs keep only its kind; an operating-system
+    error stays an OSError, so the flow still retries it."""
+    try:
+        return validate(SOURCES[source].read(path), source, sha256)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror) from None
+    except Exception as err:
+        raise RuntimeError(f"{type(err).__name__} while reading or validating the file "
+                           "(details withheld: they may quote the file)") from None

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from flows.landing import is_candidate, sha256_of
 from flows.sources import SOURCES
+from schemas.privacy import safe_name
 
 EVENT = "pathways.file.arrived"
 log = logging.getLogger("pathways.watch")
@@ -75,17 +76,18 @@ class LandingWatcher:
     def emit(self, source: str, path: Path) -> None:
         from prefect.events import emit_event
 
-        emit_event(event=EVENT, resource={"prefect.resource.id": f"pathways.landing.{source}.{path.name}",
-                                          "pathways.source": source, "pathways.file": path.name},
+        name = safe_name(path.name)  # a national id in a file name never reaches Prefect's records
+        emit_event(event=EVENT, resource={"prefect.resource.id": f"pathways.landing.{source}.{name}",
+                                          "pathways.source": source, "pathways.file": name},
                    payload={"size": path.stat().st_size, "sha256": sha256_of(path)})
-        log.info("announced %s/%s", source, path.name)
+        log.info("announced %s/%s", source, name)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             for source, path in self.ready():
                 try:
                     self.emit(source, path)
-                except Exception:  # the API may be busy: forget it and announce again next poll
-                    log.exception("could not announce %s", path.name)
+                except Exception as err:  # the API may be busy: forget it and announce again next poll
+                    log.warning("could not announce %s: %s", safe_name(path.name), type(err).__name__)
                     self.announced.discard((source, path.name))
             stop.wait(self.poll_seconds)

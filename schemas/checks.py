@@ -37,12 +37,12 @@ def rule(name: str, message: str, expr: Callable[[str], pl.Expr]) -> pa.Check:
 
 
 def pid() -> pa.Check:
-    return rule("pid_format", "person key must be 64 lowercase hex characters",
+    return rule("pid_format", "not a 64-character hex pid",
                 lambda c: pl.col(c).str.contains(PID_PATTERN))
 
 
 def uuid() -> pa.Check:
-    return rule("uuid_format", "event id must be a UUID", lambda c: pl.col(c).str.contains(UUID_PATTERN))
+    return rule("uuid_format", "not a UUID", lambda c: pl.col(c).str.contains(UUID_PATTERN))
 
 
 def municipality() -> pa.Check:

@@ -23,6 +23,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+_HTTP = httpx.Client(timeout=10)  # gets the API login once the server is up
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -45,19 +47,22 @@ def served(tmp_path_factory, county):
                              str(warehouse), "--port", str(port), "--debounce", "4"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
+    auth_file = root / "home" / "prefect" / "api-auth-string"
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            names = {d["name"] for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()}
+            _HTTP.auth = tuple(auth_file.read_text().strip().split(":", 1))
+            names = {d["name"] for d in _HTTP.post(f"{api}/deployments/filter", json={}, timeout=5).json()}
             if {"nightly-load", "file-arrived"} <= names:
                 break
-        except (httpx.HTTPError, ValueError, TypeError):
+        except (httpx.HTTPError, ValueError, TypeError, OSError):
             pass
         time.sleep(1)
     else:
         os.killpg(proc.pid, signal.SIGTERM)
         pytest.fail("pathways serve did not come up:\n" + (root / "serve.log").read_text()[-3000:])
-    yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log"}
+    yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log",
+           "auth": auth_file.read_text().strip(), "root": root, "port": port}
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=30)
@@ -66,12 +71,12 @@ def served(tmp_path_factory, county):
 
 
 def _deployment(api: str, name: str) -> dict:
-    return next(d for d in httpx.post(f"{api}/deployments/filter", json={}).json() if d["name"] == name)
+    return next(d for d in _HTTP.post(f"{api}/deployments/filter", json={}).json() if d["name"] == name)
 
 
 def _runs(api: str, name: str) -> list[dict]:
     dep = _deployment(api, name)
-    return httpx.post(f"{api}/flow_runs/filter",
+    return _HTTP.post(f"{api}/flow_runs/filter",
                       json={"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}}).json()
 
 
@@ -113,7 +118,7 @@ def test_deployments_have_the_right_schedule_timezone_and_trigger(served):
     assert schedule["schedule"]["timezone"] == "Europe/Oslo"
     assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     arrived = _deployment(served["api"], "file-arrived")
-    automations = httpx.post(f"{served['api']}/automations/filter", json={}).json()
+    automations = _HTTP.post(f"{served['api']}/automations/filter", json={}).json()
     trigger = next(a["trigger"] for a in automations
                    if any(act.get("deployment_id") == arrived["id"] for act in a["actions"]))
     assert "pathways.file.arrived" in trigger["expect"]
@@ -141,7 +146,7 @@ def test_one_file_gives_one_run_that_loads_it_and_ten_files_give_one_run(served)
 
 
 def test_new_dropouts_are_announced_without_the_person(served):
-    page = httpx.post(f"{served['api']}/events/filter",
+    page = _HTTP.post(f"{served['api']}/events/filter",
                       json={"filter": {"event": {"name": ["pathways.dropout"]}}, "limit": 50}).json()
     assert "events" in page, page
     events = page["events"]
@@ -155,9 +160,9 @@ def test_new_dropouts_are_announced_without_the_person(served):
 
 def test_a_second_run_waits_for_the_first_and_says_so(served):
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: served["api"]}):
+    with temporary_settings({PREFECT_API_URL: served["api"], PREFECT_API_AUTH_STRING: served["auth"]}):
         a = run_deployment("pathways-load/nightly-load", timeout=0)
         b = run_deployment("pathways-load/nightly-load", timeout=0)
     states: set[str] = set()
@@ -172,3 +177,78 @@ def test_a_second_run_waits_for_the_first_and_says_so(served):
     assert first["state_type"] == second["state_type"] == "COMPLETED"
     assert second["start_time"] >= first["end_time"], "the runs overlapped"
     assert "AwaitingConcurrencySlot" in states
+
+
+def test_the_api_asks_for_the_login_and_answers_only_its_own_origin(served):
+    api, port = served["api"], served["port"]
+    assert httpx.post(f"{api}/deployments/filter", json={}).status_code == 401
+    assert httpx.post(f"{api}/deployments/filter", json={}, auth=("pathways", "wrong")).status_code == 401
+    assert httpx.post(f"{api}/flow_runs/", json={}).status_code == 401  # nobody starts a run without it
+    assert httpx.get(f"{api}/health").status_code == 200  # health probes stay open
+    assert _HTTP.post(f"{api}/deployments/filter", json={}).status_code == 200
+    assert stat_mode(served["root"] / "home" / "prefect" / "api-auth-string") == 0o600
+    for origin, allowed in (("http://evil.example", False), (f"http://127.0.0.1:{port}", True)):
+        pre = httpx.options(f"{api}/deployments/filter", headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type"})
+        assert (pre.headers.get("access-control-allow-origin") == origin) is allowed, (origin, pre.headers)
+        assert pre.headers.get("access-control-allow-origin") != "*"
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_run_that_points_outside_the_roots_is_refused(served, tmp_path):
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    foreign = tmp_path / "foreign" / "warehouse.duckdb"
+    with temporary_settings({PREFECT_API_URL: served["api"], PREFECT_API_AUTH_STRING: served["auth"]}):
+        bad_wh = run_deployment("pathways-load/nightly-load", timeout=0,
+                                parameters={"warehouse": str(foreign)})
+        bad_landing = run_deployment("pathways-load/nightly-load", timeout=0,
+                                     parameters={"landing": str(tmp_path)})
+    for run in (bad_wh, bad_landing):
+        final = _wait_for(lambda: (lambda r: r if _finished(r) else None)(
+            _HTTP.get(f"{served['api']}/flow_runs/{run.id}").json()), 240, "the refused run")
+        assert final["state_type"] == "FAILED", final["state_name"]
+        assert "outside the configured" in final["state"]["message"], final["state"]["message"]
+    assert not foreign.parent.exists(), "nothing was written outside the warehouse root"
+
+
+def test_a_number_in_a_dropped_file_reaches_no_prefect_record(served):
+    """A file named with a national id, and holding others, dropped into the served landing
+    zone: the watcher's event, the task run names, Prefect's database and the logs hold the
+    masked name only, and no number."""
+    from synthetic.model import national_id
+    from tests import helpers as h
+    import datetime as dt
+    import random
+
+    rng = random.Random(77)
+    in_name, in_field = national_id(rng, dt.date(1993, 4, 12)), national_id(rng, dt.date(1961, 2, 3))
+    staging = served["root"] / "staging"
+    path = h.write_intro(staging, f"intro_5001_{in_name}.csv",
+                         [h.intro_row(), h.intro_row(h.PID_B, event="avbrutt", detail=f"fnr{in_field}")])
+    before = len(_runs(served["api"], "file-arrived"))
+    _drop(served, [path])
+    masked = f"intro_5001_{'*' * 11}.csv"
+    _wait_for(lambda: masked in _files_logged(served["warehouse"]), 240, "the file to be logged")
+    _wait_for(lambda: all(_finished(r) for r in _runs(served["api"], "file-arrived"))
+              and len(_runs(served["api"], "file-arrived")) > before, 120, "the run to finish")
+    time.sleep(3)
+    events = _HTTP.post(f"{served['api']}/events/filter",
+                        json={"filter": {"event": {"name": ["pathways.file.arrived"]}}, "limit": 50}).json()
+    assert any(masked in json.dumps(e) for e in events["events"])
+    task_runs = _HTTP.post(f"{served['api']}/task_runs/filter", json={}).json()
+    assert any(masked in t["name"] for t in task_runs)
+    forms = [in_name, in_field, f"{in_name[:6]} {in_name[6:]}"]
+    api_text = json.dumps(events) + json.dumps(task_runs) + json.dumps(
+        _HTTP.post(f"{served['api']}/logs/filter", json={"limit": 200}).json())
+    leaks = [f for f in forms if f in api_text]
+    for file in [*(served["root"] / "home").rglob("*"), *served["warehouse"].parent.rglob("*"), served["log"]]:
+        if file.is_file():
+            data = file.read_bytes()
+            leaks += [f"{file}: {f}" for f in forms if f.encode() in data]
+    assert leaks == []

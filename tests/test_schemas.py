@@ -174,7 +174,7 @@ def test_guard_ignores_digit_runs_inside_person_keys():
     """About a quarter of random hex keys hold 11 digits in a row; they must not count."""
     rng = random.Random(11)
     fnr = national_id(rng, dt.date(1975, 1, 30))
-    keys = [f"ab{fnr}cd" + "0" * 51, f"{fnr}" + "f" * 53]
+    keys = [f"ab{fnr}cd" + "0" * 49, f"{fnr}" + "f" * 53]  # 64 hex characters, as a pid
     frame = pl.DataFrame({"pid": keys, "_row": [2, 3]})
     assert find_national_ids(frame) == []
     frame = pl.DataFrame({"pid": keys + [fnr], "_row": [2, 3, 4]})

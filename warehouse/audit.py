@@ -205,16 +205,22 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         name="pathways_build", validation_definitions=definitions,
         actions=[UpdateDataDocsAction(name="data_docs", site_names=["pathways"])], result_format="SUMMARY"))
     try:
-        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id))
+        # run_time given: without it GX parses the build id with dateutil as a date, and
+        # some hex ids make dateutil raise OverflowError, which GX does not catch (seen in tests)
+        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id, run_time=dt.datetime.now(dt.timezone.utc)))
     finally:
         engine = datasource.get_execution_engine()
         engine.close()
         datasource.get_engine().dispose()
+    from flows.settings import restrict
+    from schemas.privacy import redact
+
+    restrict(docs_dir, base / "gx_project", recursive=True)  # owner and the configured group only
     failures = []
     for validation in run.run_results.values():
         table = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
         table = table.replace("__", ".")
         for result in validation.results:
             if not result.success:
-                failures.append(f"{table}: {_describe(result)}")
+                failures.append(redact(f"{table}: {_describe(result)}"))
     return AuditResult(run.success and not failures, failures, docs_dir / "index.html", count)

@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+from flows.settings import restrict
+
 
 def candidate_path(published: Path, build_id: str) -> Path:
     """A new name per build: a process that had an earlier candidate open (DuckDB caches
@@ -30,6 +32,7 @@ def start_candidate(published: Path, build_id: str) -> Path:
     candidate = candidate_path(published, build_id)
     if published.exists():
         shutil.copyfile(published, candidate)
+        restrict(candidate)
     return candidate
 
 
@@ -43,6 +46,7 @@ def _fsync(path: Path) -> None:
 
 def publish(candidate: Path, published: Path) -> None:
     """Atomically replace the published file with the (closed, checkpointed) candidate."""
+    restrict(candidate)  # owner and the configured group only, before it becomes visible
     _fsync(candidate)
     os.replace(candidate, published)
     _fsync(published.parent)
@@ -52,7 +56,9 @@ def keep_aside(candidate: Path, published: Path, label: str = "failed") -> Path:
     """Move a refused candidate to `failed/<name>-<UTC time>.duckdb` for inspection."""
     folder = Path(published).parent / "failed"
     folder.mkdir(exist_ok=True)
+    restrict(folder)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{Path(published).stem}-{label}-{stamp}.duckdb"
     shutil.move(candidate, target)
+    restrict(target)
     return target

@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from flows.sources.common import (ROW, FileNameError, Problem, RawFile, missing_columns, parse_dates,
-                                  tidy_text)
+                                  read_bytes, tidy_text)
+from schemas.privacy import decoded_fallback
 
 NAME = "adult_education"
 FOLDER = "adult_education"
@@ -31,7 +32,7 @@ def file_meta(name: str) -> dict:
     try:
         exported = dt.datetime.strptime(m["stamp"], "%Y%m%dT%H%M%S")
     except ValueError as err:
-        raise FileNameError(f"'{m['stamp']}' in the file name is not a time stamp") from err
+        raise FileNameError("the time stamp in the file name is not a real date and time") from err
     return {"delivery_date": exported.date(), "exported_at": exported}
 
 
@@ -44,38 +45,45 @@ def _scalar(value) -> str | None:
 
 
 def read(path: Path) -> RawFile:
-    raw = RawFile(path)
+    raw = RawFile(path, format="jsonl")
+    data = read_bytes(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raw.text = decoded_fallback(data)  # still shown to the privacy guard
+        raw.file_problems.append(Problem("encoding", f"JSON Lines must be UTF-8: undecodable byte at offset {err.start}"))
+        return raw
+    raw.text = text
     try:
         raw.meta = file_meta(path.name)
-        text = path.read_bytes().decode("utf-8-sig")
     except FileNameError as err:
         raw.file_problems.append(Problem("file_name", str(err)))
-        return raw
-    except UnicodeDecodeError as err:
-        raw.file_problems.append(Problem("encoding", f"JSON Lines must be UTF-8: {err.reason} at byte {err.start}"))
         return raw
     raw.encoding = "utf-8"
     records: list[dict] = []
     rows: list[int] = []
+    present: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raw.row_problems.append(Problem("json_syntax", f"line is not valid JSON ({err.msg})", number))
+        except json.JSONDecodeError as err:  # its message is fixed text, but the position is all we keep
+            raw.row_problems.append(Problem("json_syntax", f"line is not valid JSON (syntax error at column {err.colno})",
+                                            number))
             continue
         if not isinstance(obj, dict):
             raw.row_problems.append(Problem("json_syntax", "line is not a JSON object", number))
             continue
-        records.append({k: _scalar(v) for k, v in obj.items()})
+        # Only the contract's fields become columns (unknown keys were seen by the guard in
+        # the text): a file with a new key on every line stays linear, not lines × keys.
+        present.update(k for k in COLUMNS if k in obj)
+        records.append({k: _scalar(obj.get(k)) for k in COLUMNS})
         rows.append(number)
-    keys = sorted({k for r in records for k in r} | set(COLUMNS))
-    frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
-        pl.DataFrame(schema={k: pl.String for k in keys})
+    schema = {k: pl.String for k in COLUMNS}
+    frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
     frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
-    present = [k for k in COLUMNS if any(k in r for r in records)]
-    if records and (problem := missing_columns(frame.select(present), REQUIRED)):
+    if records and (problem := missing_columns(frame.select(sorted(present)), REQUIRED)):
         raw.file_problems.append(problem)
     raw.frame = tidy_text(frame)
     return raw

@@ -37,15 +37,17 @@ def file_meta(name: str) -> dict:
     if not m:
         raise FileNameError("file name must be kombinasjon_<school orgnr>_<YYYY-YYYY>_<YYYYMMDD>.xlsx")
     if int(m["y2"]) != int(m["y1"]) + 1:
-        raise FileNameError(f"school year {m['y1']}-{m['y2']} in the file name is not two consecutive years")
+        raise FileNameError("the school year in the file name is not two consecutive years")
     if not pl.select(orgnr_valid(pl.lit(m["orgnr"]))).item():
-        raise FileNameError(f"school orgnr {m['orgnr']} in the file name is not a valid organisation number")
+        raise FileNameError("the school orgnr in the file name is not a valid organisation number "
+                            "(mod-11 control digit)")
     return {"delivery_date": parse_yyyymmdd(m["date"]), "school_orgnr": m["orgnr"],
             "school_year": f"{m['y1']}-{m['y2']}"}
 
 
 def read(path: Path) -> RawFile:
-    raw = RawFile(path)
+    # The privacy guard reads every other sheet and every sheet name of `path` itself.
+    raw = RawFile(path, format="xlsx")
     try:
         raw.meta = file_meta(path.name)
     except FileNameError as err:
@@ -53,8 +55,8 @@ def read(path: Path) -> RawFile:
         return raw
     try:
         frame = pl.read_excel(path, sheet_name=SHEET, engine="calamine", infer_schema_length=0)
-    except Exception as err:  # fastexcel raises its own error types for broken workbooks and missing sheets
-        raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}': {err}"[:300]))
+    except Exception:  # fastexcel's error text names the file and quotes cells: never kept
+        raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}'"))
         return raw
     frame = frame.rename({c: HEADERS.get(c.strip(), c.strip()) for c in frame.columns})
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)

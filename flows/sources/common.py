@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.privacy import redact
+from schemas.privacy import describe, redact
 
 ROW = "_row"
 
@@ -40,6 +40,10 @@ class RawFile:
     file_problems: list[Problem] = field(default_factory=list)
     row_problems: list[Problem] = field(default_factory=list)
     encoding: str | None = None
+    # For the privacy guard (schemas.privacy.scan_file): the format, and for text formats
+    # the whole decoded text (every byte the load may store or show, also what did not parse).
+    format: str = ""
+    text: str | None = None
 
     @property
     def rows_read(self) -> int:
@@ -55,11 +59,20 @@ class FileNameError(ValueError):
     pass
 
 
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes. An operating-system error (retried by the flow) is raised again
+    without the path: a file name may hold a national id, and Prefect records the error."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise OSError(err.errno, err.strerror) from None
+
+
 def parse_yyyymmdd(text: str) -> dt.date:
     try:
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError as err:
-        raise FileNameError(f"'{text}' in the file name is not a date (YYYYMMDD)") from err
+        raise FileNameError("the date in the file name is not a real date (YYYYMMDD)") from err
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -75,9 +88,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as err:
-        raise UnicodeError(
-            f"the file is neither UTF-8 nor Windows-1252 (byte 0x{data[err.start]:02x} at offset {err.start})"
-        ) from err
+        raise UnicodeError(f"the file is neither UTF-8 nor Windows-1252 (undecodable byte at offset {err.start})") from None
 
 
 def missing_columns(frame: pl.DataFrame, required: list[str]) -> Problem | None:
@@ -94,6 +105,11 @@ def tidy_text(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+FORMAT_NAMES = {"%d.%m.%Y": "dd.mm.yyyy", "%Y-%m-%d": "yyyy-mm-dd", "%Y-%m-%d %H:%M:%S": "an Excel date"}
+FORMAT_SHAPES = {"%d.%m.%Y": r"^\d{2}\.\d{2}\.\d{4}$", "%Y-%m-%d": r"^\d{4}-\d{2}-\d{2}$",
+                 "%Y-%m-%d %H:%M:%S": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"}
+
+
 def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> tuple[pl.DataFrame, list[Problem]]:
     """Parse text dates trying each format; a value present but not a real date is a row problem.
 
@@ -107,8 +123,13 @@ def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> 
         expr = pl.coalesce([text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in formats])
         parsed.append(expr.alias(column))
         bad = frame.filter(text.is_not_null() & expr.is_null())
-        for row, value in zip(bad[ROW], bad[column]):
-            problems.append(Problem("date_format", f"{column}: '{value[:30]}' is not a real date", row, column))
+        shape = pl.any_horizontal([text.str.contains(FORMAT_SHAPES[f]) for f in formats])
+        shapes = bad.select(shape.alias("s"))["s"] if bad.height else []
+        wanted = " or ".join(FORMAT_NAMES.get(f, f) for f in formats)
+        for row, value, looks_like in zip(bad[ROW], bad[column], shapes):
+            what = (f"not a real calendar date ({wanted})" if looks_like
+                    else f"not a date in {wanted}: {describe(value)}")
+            problems.append(Problem("date_format", f"{column}: {what}", row, column))
     return frame.with_columns(parsed), problems
 
 
@@ -117,7 +138,7 @@ def parse_year(frame: pl.DataFrame, column: str) -> tuple[pl.DataFrame, list[Pro
     text = pl.col(column).str.replace(r"\.0$", "")
     expr = pl.when(text.str.contains(r"^\d{4}$")).then(text.cast(pl.Int32, strict=False))
     bad = frame.filter(pl.col(column).is_not_null() & expr.is_null())
-    problems = [Problem("year_format", f"{column}: '{v[:30]}' is not a 4-digit year", r, column)
+    problems = [Problem("year_format", f"{column}: not a 4-digit year: {describe(v)}", r, column)
                 for r, v in zip(bad[ROW], bad[column])]
     return frame.with_columns(expr.alias(column)), problems
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from flows.sources.common import (FileNameError, Problem, RawFile, decode_text, missing_columns,
-                                  parse_dates, parse_year, parse_yyyymmdd, tidy_text, with_row_numbers)
+                                  parse_dates, parse_year, parse_yyyymmdd, read_bytes, tidy_text,
+                                  with_row_numbers)
+from schemas.privacy import decoded_fallback
 
 NAME = "intro"
 FOLDER = "intro"
@@ -31,18 +33,25 @@ def file_meta(name: str) -> dict:
 
 
 def read(path: Path) -> RawFile:
-    raw = RawFile(path)
+    raw = RawFile(path, format="csv")
+    data = read_bytes(path)
+    try:
+        text, raw.encoding = decode_text(data)
+    except UnicodeError as err:
+        raw.text = decoded_fallback(data)  # still shown to the privacy guard
+        raw.file_problems.append(Problem("encoding", str(err)))
+        return raw
+    raw.text = text
     try:
         raw.meta = file_meta(path.name)
-        text, raw.encoding = decode_text(path.read_bytes())
-    except (FileNameError, UnicodeError) as err:
-        rule = "file_name" if isinstance(err, FileNameError) else "encoding"
-        raw.file_problems.append(Problem(rule, str(err)))
+    except FileNameError as err:
+        raw.file_problems.append(Problem("file_name", str(err)))
         return raw
     try:
         frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
-    except Exception as err:  # polars raises several error types for malformed CSV
-        raw.file_problems.append(Problem("unreadable", f"not a readable ;-separated CSV: {err}"[:300]))
+    except Exception:  # polars raises several error types for malformed CSV; their text quotes the rows
+        raw.file_problems.append(Problem("unreadable", "not a readable ;-separated CSV (rows do not match the "
+                                         "header, or quotes are unbalanced)"))
         return raw
     frame = frame.rename({c: c.strip().lower() for c in frame.columns})
     if problem := missing_columns(frame, COLUMNS):

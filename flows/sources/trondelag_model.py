@@ -4,7 +4,7 @@ One UTF-8 JSON document `{"exported_at": ..., "cases": [{..., "events": [...]}]}
 flattened to one row per event carrying its case's fields; row numbers count events in
 document order (1 = the first event of the first case), and messages name the case id.
 A document that does not parse (e.g. truncated) is a file problem: nothing can be trusted.
-Unknown fields are kept only until the privacy guard has seen them.
+Unknown fields are not read into the frame; the privacy guard sees them in the text.
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, tidy_text,
-                                  with_row_numbers)
+from flows.sources.common import (FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, read_bytes,
+                                  tidy_text, with_row_numbers)
+from schemas.privacy import decoded_fallback
 
 NAME = "trondelag_model"
 FOLDER = "trondelag_model"
@@ -44,18 +45,25 @@ def _text(value) -> str | None:
 
 
 def read(path: Path) -> RawFile:
-    raw = RawFile(path)
+    raw = RawFile(path, format="json")
+    data = read_bytes(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raw.text = decoded_fallback(data)  # still shown to the privacy guard
+        raw.file_problems.append(Problem("encoding", f"the JSON document must be UTF-8: undecodable byte at offset "
+                                                     f"{err.start}"))
+        return raw
+    raw.text = text
     try:
         raw.meta = file_meta(path.name)
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+        doc = json.loads(text)
     except FileNameError as err:
         raw.file_problems.append(Problem("file_name", str(err)))
         return raw
-    except UnicodeDecodeError as err:
-        raw.file_problems.append(Problem("encoding", f"the JSON document must be UTF-8: {err.reason}"))
-        return raw
     except json.JSONDecodeError as err:
-        raw.file_problems.append(Problem("unreadable", f"not a complete JSON document ({err.msg} at line {err.lineno})"))
+        raw.file_problems.append(Problem("unreadable", f"not a complete JSON document (syntax error at line "
+                                                       f"{err.lineno}, column {err.colno})"))
         return raw
     raw.encoding = "utf-8"
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
@@ -70,15 +78,16 @@ def read(path: Path) -> RawFile:
     records: list[dict] = []
     for case_index, case in enumerate(doc["cases"]):
         case = case if isinstance(case, dict) else {}
-        base = {k: _text(v) for k, v in case.items() if k != "events"}
+        base = {k: _text(case.get(k)) for k in CASE_FIELDS}
         events = case.get("events") if isinstance(case.get("events"), list) else []
         # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
         for index, event in enumerate(events or [{}]):
             event = event if isinstance(event, dict) else {"type": _text(event)}
-            records.append({**base, "case_index": str(case_index), "event_index": str(index), **{k: _text(v) for k, v in event.items()}})
-    keys = list(dict.fromkeys(COLUMNS + [k for r in records for k in r]))
-    frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
-        pl.DataFrame(schema={k: pl.String for k in keys})
+            # only the contract's fields become columns; unknown ones were seen by the guard
+            records.append({**base, "case_index": str(case_index), "event_index": str(index),
+                            **{k: _text(event.get(k)) for k in EVENT_FIELDS}})
+    schema = {k: pl.String for k in COLUMNS}
+    frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
     raw.frame = tidy_text(with_row_numbers(frame, first=1))
     return raw
 
