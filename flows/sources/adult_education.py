@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (ROW, FileNameError, Problem, RawFile, missing_columns, parse_dates,
-                                  tidy_text)
+from flows.sources.common import (ROW, FileNameError, Problem, RawFile, column_problem, missing_columns,
+                                  parse_dates, tidy_text, unreserved)
 
 NAME = "adult_education"
 FOLDER = "adult_education"
@@ -60,17 +60,23 @@ def read(path: Path) -> RawFile:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
+        try:  # numbers stay text: a 5 000-digit "number" is a bad value, not a crash
+            obj = json.loads(line, parse_int=str)
+            if not isinstance(obj, dict):
+                raw.row_problems.append(Problem("json_syntax", "line is not a JSON object", number))
+                continue
+            records.append({unreserved(k): _scalar(v) for k, v in obj.items()})
         except json.JSONDecodeError as err:
             raw.row_problems.append(Problem("json_syntax", f"line is not valid JSON ({err.msg})", number))
             continue
-        if not isinstance(obj, dict):
-            raw.row_problems.append(Problem("json_syntax", "line is not a JSON object", number))
+        except RecursionError:
+            raw.row_problems.append(Problem("json_syntax", "line is nested too deeply to be read", number))
             continue
-        records.append({k: _scalar(v) for k, v in obj.items()})
         rows.append(number)
     keys = sorted({k for r in records for k in r} | set(COLUMNS))
+    if problem := column_problem(keys, COLUMNS):
+        raw.file_problems.append(problem)
+        return raw
     frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
         pl.DataFrame(schema={k: pl.String for k in keys})
     frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64))

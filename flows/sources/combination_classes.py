@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, missing_columns, parse_dates,
-                                  parse_year, parse_yyyymmdd, tidy_text, with_row_numbers)
+from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, missing_columns, parse_dates,
+                                  parse_year, parse_yyyymmdd, tidy_text, unreserved, with_row_numbers)
 from schemas.checks import orgnr_valid
 
 NAME = "combination_classes"
@@ -56,7 +56,11 @@ def read(path: Path) -> RawFile:
     except Exception as err:  # fastexcel raises its own error types for broken workbooks and missing sheets
         raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}': {err}"[:300]))
         return raw
-    frame = frame.rename({c: HEADERS.get(c.strip(), c.strip()) for c in frame.columns})
+    names = [unreserved(HEADERS.get(c.strip(), c.strip())) for c in frame.columns]
+    if problem := column_problem(names, list(HEADERS.values())):
+        raw.file_problems.append(problem)
+        return raw
+    frame = frame.rename(dict(zip(frame.columns, names)))
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
     if problem := missing_columns(frame, COLUMNS):
         raw.file_problems.append(problem)

@@ -5,14 +5,16 @@ one row per event. Row numbers are line numbers in the file (the header is line 
 """
 from __future__ import annotations
 
+import csv
 import io
 import re
 from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, decode_text, missing_columns,
-                                  parse_dates, parse_year, parse_yyyymmdd, tidy_text, with_row_numbers)
+from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, decode_text, missing_columns,
+                                  parse_dates, parse_year, parse_yyyymmdd, tidy_text, unreserved,
+                                  with_row_numbers)
 
 NAME = "intro"
 FOLDER = "intro"
@@ -39,12 +41,20 @@ def read(path: Path) -> RawFile:
         rule = "file_name" if isinstance(err, FileNameError) else "encoding"
         raw.file_problems.append(Problem(rule, str(err)))
         return raw
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=";"), [])
+    if problem := column_problem([unreserved(c.strip().lower()) for c in header], COLUMNS):
+        raw.file_problems.append(problem)
+        return raw
     try:
         frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
     except Exception as err:  # polars raises several error types for malformed CSV
         raw.file_problems.append(Problem("unreadable", f"not a readable ;-separated CSV: {err}"[:300]))
         return raw
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    names = [unreserved(c.strip().lower()) for c in frame.columns]
+    if problem := column_problem(names, COLUMNS):  # e.g. quoted headers the first look did not split
+        raw.file_problems.append(problem)
+        return raw
+    frame = frame.rename(dict(zip(frame.columns, names)))
     if problem := missing_columns(frame, COLUMNS):
         raw.file_problems.append(problem)
     raw.frame = tidy_text(with_row_numbers(frame, first=2))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, tidy_text,
-                                  with_row_numbers)
+from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, parse_dates, parse_yyyymmdd,
+                                  tidy_text, unreserved, with_row_numbers)
 
 NAME = "trondelag_model"
 FOLDER = "trondelag_model"
@@ -45,7 +45,8 @@ def read(path: Path) -> RawFile:
     raw = RawFile(path)
     try:
         raw.meta = file_meta(path.name)
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+        # numbers stay text: a 5 000-digit "number" is a bad value, not a crash
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"), parse_int=str)
     except FileNameError as err:
         raw.file_problems.append(Problem("file_name", str(err)))
         return raw
@@ -54,6 +55,9 @@ def read(path: Path) -> RawFile:
         return raw
     except json.JSONDecodeError as err:
         raw.file_problems.append(Problem("unreadable", f"not a complete JSON document ({err.msg} at line {err.lineno})"))
+        return raw
+    except RecursionError:
+        raw.file_problems.append(Problem("too_deep", "the document is nested too deeply to be read"))
         return raw
     raw.encoding = "utf-8"
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
@@ -65,20 +69,32 @@ def read(path: Path) -> RawFile:
         raw.file_problems.append(Problem("missing_columns", "'exported_at' is missing or not an ISO date-time"))
         return raw
     raw.meta["exported_at"] = exported_at
-    records: list[dict] = []
-    for case in doc["cases"]:
-        case = case if isinstance(case, dict) else {}
-        base = {k: _text(v) for k, v in case.items() if k != "events"}
-        events = case.get("events") if isinstance(case.get("events"), list) else []
-        # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
-        for index, event in enumerate(events or [{}]):
-            event = event if isinstance(event, dict) else {"type": _text(event)}
-            records.append({**base, "event_index": str(index), **{k: _text(v) for k, v in event.items()}})
+    try:
+        records = _flatten(doc["cases"])
+    except RecursionError:  # a value nested too deeply to be turned into text
+        raw.file_problems.append(Problem("too_deep", "the document is nested too deeply to be read"))
+        return raw
     keys = list(dict.fromkeys(COLUMNS + [k for r in records for k in r]))
+    if problem := column_problem(keys, COLUMNS):
+        raw.file_problems.append(problem)
+        return raw
     frame = pl.DataFrame(records, schema={k: pl.String for k in keys}) if records else \
         pl.DataFrame(schema={k: pl.String for k in keys})
     raw.frame = tidy_text(with_row_numbers(frame, first=1))
     return raw
+
+
+def _flatten(cases: list) -> list[dict]:
+    records: list[dict] = []
+    for case in cases:
+        case = case if isinstance(case, dict) else {}
+        base = {unreserved(k): _text(v) for k, v in case.items() if k != "events"}
+        events = case.get("events") if isinstance(case.get("events"), list) else []
+        # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
+        for index, event in enumerate(events or [{}]):
+            event = event if isinstance(event, dict) else {"type": _text(event)}
+            records.append({**base, "event_index": str(index), **{unreserved(k): _text(v) for k, v in event.items()}})
+    return records
 
 
 def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
