@@ -44,6 +44,11 @@ def file_meta(name: str) -> dict:
             "school_year": f"{m['y1']}-{m['y2']}"}
 
 
+def _original(column: str, columns: list[str]) -> str:
+    base, _, suffix = column.rpartition("_")
+    return base if suffix.isdigit() and base in columns else column
+
+
 def read(path: Path) -> RawFile:
     raw = RawFile(path)
     try:
@@ -53,10 +58,12 @@ def read(path: Path) -> RawFile:
         return raw
     try:
         frame = pl.read_excel(path, sheet_name=SHEET, engine="calamine", infer_schema_length=0)
-    except Exception as err:  # fastexcel raises its own error types for broken workbooks and missing sheets
-        raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}': {err}"[:300]))
+    except Exception:  # noqa: BLE001 — fastexcel's own error types; their text can quote cells
+        raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}'"))
         return raw
-    names = [unreserved(HEADERS.get(c.strip(), c.strip())) for c in frame.columns]
+    # fastexcel renames a repeated header `Status` to `Status_1`: undo that to see the repeat
+    names = [unreserved(HEADERS.get(_original(c, frame.columns).strip(), _original(c, frame.columns).strip()))
+             for c in frame.columns]
     if problem := column_problem(names, list(HEADERS.values())):
         raw.file_problems.append(problem)
         return raw

@@ -1,0 +1,101 @@
+"""Every case of the bad-input corpus (`tests/corpus.py`) through the real read path.
+
+Landing entries are scanned as the load scans them; files are read and validated in a
+real read worker (`flows.isolation`: a separate process with the default 2 GB / 120 s
+limits), exactly as the load does. Each case's outcome is asserted, and so is the
+reconciliation (`rows_read = rows valid + rows quarantined`) and that no message or
+name carries a national identity number or bytes that are not UTF-8.
+"""
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+
+from flows import isolation
+from flows.landing import display_name, scan
+from flows.pipeline import read_file
+from tests import corpus
+from tests.corpus import CASES, NATIONAL_ID
+
+NOT_READ = {"refused", "waiting", "ignored"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def read_pool():
+    """One pool of read workers for the module (as in a load); stopped at the end."""
+    isolation.shutdown()
+    yield isolation.pool()
+    isolation.shutdown()
+
+
+def _relative(land, path) -> str:
+    return "/".join(display_name(part) for part in path.relative_to(land).parts)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_case(case, tmp_path):
+    land = tmp_path / "landing"
+    land.mkdir()
+    path = case.build(land)
+    if case.outcome in NOT_READ:
+        found = scan(land, settle_seconds=5)
+        mine = [a for a in found.anomalies if a.path == _relative(land, path)]
+        assert [(a.kind, a.action) for a in mine] == [(case.rule, case.outcome)]
+        assert found.files == [], "an entry that is not read is never also read"
+        return
+    found = scan(land, settle_seconds=0)
+    assert found.anomalies == []
+    [file] = found.files
+    result = read_file(file)
+    assert result.status == case.outcome, [(p.rule, p.message) for p in result.quarantine]
+    rules = [p.rule for p in result.quarantine]
+    valid = result.rows.height if result.rows is not None else 0
+    assert (result.rows_read, valid) == (case.rows_read, case.rows_valid)
+    assert result.rows_read == valid + result.rows_quarantined  # reconciliation
+    if case.outcome == "loaded":
+        assert (case.rule in rules) if case.rule else rules == []
+    else:
+        assert rules[0] == case.rule and valid == 0
+    for text in [result.file_name, result.message, *(p.message for p in result.quarantine)]:
+        assert NATIONAL_ID not in text.replace(" ", "")
+        text.encode("utf-8")  # storable: no lone surrogates from a non-UTF-8 name
+
+
+def test_the_corpus_covers_sixty_kinds_across_the_four_formats():
+    by_source = {}
+    for c in CASES:
+        by_source.setdefault(c.source, set()).add(c.kind)
+    assert sum(len(k) for k in by_source.values()) >= 60
+    assert all(len(by_source[s]) >= 8 for s in ("intro", "adult_education", "combination_classes",
+                                                 "trondelag_model", "landing"))
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_the_corpus_document_is_up_to_date():
+    assert corpus.DOC.read_text(encoding="utf-8") == corpus.render(), "run: python -m tests.corpus"
+
+
+def test_poison_files_cost_one_worker_each_and_stay_within_loose_bounds(tmp_path):
+    """The worst cases (a workbook asking for 512 GB, a 500 MB string) are refused within
+    seconds; the load's own process never holds their data, and the next file reads."""
+    land = tmp_path / "landing"
+    land.mkdir()
+    poison = [c for c in CASES if c.rule == "too_large"]
+    good = next(c for c in CASES if c.id == "intro:good file")
+    for c in poison:
+        c.build(land)
+    good.build(land)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    results = {f.source: read_file(f) for f in scan(land, settle_seconds=0).files}
+    elapsed = time.monotonic() - started
+    assert results["combination_classes"].status == "quarantined"
+    assert "could not be read within 2 GB / 120 s" in results["combination_classes"].message
+    assert results["intro"].status == "loaded"
+    assert elapsed < 90  # measured ≈ 10 s on the 2-core machine (bench/hostile-files.md)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 300  # the huge string never reached this process
+    worker_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert worker_peak_mb < 2048 + 1536  # the limit plus the worker's own footprint
