@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, missing_columns, parse_dates,
+from flows.sources.common import (MAX_COLUMNS, FileNameError, Problem, RawFile, column_problem, missing_columns, parse_dates,
                                   parse_year, parse_yyyymmdd, tidy_text, unreserved, with_row_numbers)
 from schemas.checks import orgnr_valid
 
@@ -44,7 +44,7 @@ def file_meta(name: str) -> dict:
             "school_year": f"{m['y1']}-{m['y2']}"}
 
 
-def _original(column: str, columns: list[str]) -> str:
+def _original(column: str, columns: set[str]) -> str:
     base, _, suffix = column.rpartition("_")
     return base if suffix.isdigit() and base in columns else column
 
@@ -61,8 +61,13 @@ def read(path: Path) -> RawFile:
     except Exception:  # noqa: BLE001 — fastexcel's own error types; their text can quote cells
         raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}'"))
         return raw
+    if len(frame.columns) > MAX_COLUMNS:
+        raw.file_problems.append(Problem("too_many_columns", f"the file has {len(frame.columns)} columns; at most "
+                                                             f"{MAX_COLUMNS} are accepted"))
+        return raw
     # fastexcel renames a repeated header `Status` to `Status_1`: undo that to see the repeat
-    names = [unreserved(HEADERS.get(_original(c, frame.columns).strip(), _original(c, frame.columns).strip()))
+    delivered = set(frame.columns)
+    names = [unreserved(HEADERS.get(_original(c, delivered).strip(), _original(c, delivered).strip()))
              for c in frame.columns]
     if problem := column_problem(names, list(HEADERS.values())):
         raw.file_problems.append(problem)
