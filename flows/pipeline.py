@@ -240,11 +240,12 @@ def _outcome(file: LandingFile, error: BaseException) -> tuple[ValidatedFile | N
                                             f"({type(error).__name__})"), None
 
 
-def read_with_retries(file: LandingFile, delays=RETRY_DELAYS, sleep=None) -> tuple[ValidatedFile | None, str | None]:
+def read_with_retries(file: LandingFile, delays: list[float] | None = None) -> tuple[ValidatedFile | None, str | None]:
     """`read_file` with the task's retry schedule, for files grouped in one task (each
     file retried on its own, so one file's trouble never touches another's result)."""
     import time
 
+    delays = RETRY_DELAYS if delays is None else delays
     for attempt in range(len(delays) + 1):
         try:
             return read_file(file), None
@@ -252,7 +253,7 @@ def read_with_retries(file: LandingFile, delays=RETRY_DELAYS, sleep=None) -> tup
             result, transient = _outcome(file, err)
             if transient is None or attempt == len(delays):
                 return result, transient
-            (sleep or time.sleep)(delays[attempt])
+            time.sleep(delays[attempt])
     raise AssertionError("unreachable")
 
 
