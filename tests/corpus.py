@@ -469,6 +469,9 @@ CASES: list[Case] = [
 ]
 
 
+CASE_BY_ID = {c.id: c for c in CASES}
+
+
 # --- the document -----------------------------------------------------------------------
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-input-corpus.md"

@@ -21,7 +21,7 @@ from tests import corpus
 from tests import helpers as h
 
 AS_OF = dt.date(2026, 11, 1)
-CASE = {c.id: c for c in corpus.CASES}
+CASE = corpus.CASE_BY_ID
 
 
 def _rows(warehouse: Path, sql: str) -> list[tuple]:
