@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -186,6 +187,27 @@ def pool() -> ReadPool:
         if _pool is None:
             _pool = ReadPool()
         return _pool
+
+
+_users = 0
+
+
+@contextmanager
+def in_use():
+    """A load holds the pool while it runs; the workers stop when the last load in this
+    process ends (two loads of different warehouses in one process must not stop each
+    other's workers)."""
+    global _users
+    with _pool_lock:
+        _users += 1
+    try:
+        yield
+    finally:
+        with _pool_lock:
+            _users -= 1
+            last = _users == 0
+        if last:
+            shutdown()
 
 
 def shutdown() -> None:

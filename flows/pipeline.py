@@ -358,7 +358,7 @@ def _guarded(landing: str, published: Path, as_of: dt.date | None, force: bool, 
     summary = LoadSummary(os.environ.get("PATHWAYS_LOAD_ID") or uuid.uuid4().hex[:12], as_of or dt.date.today(),
                           str(published))
     try:
-        with warehouse_lock(published, logger):
+        with warehouse_lock(published, logger), isolation.in_use():
             return _load_locked(landing, published, force, logger, steps, summary,
                                 KEEP_FAILED if keep_failed is None else keep_failed)
     except AuditFailed:
@@ -367,8 +367,6 @@ def _guarded(landing: str, published: Path, as_of: dt.date | None, force: bool, 
         # the type only: an exception's text may quote data
         _log_run(published, summary, "crashed", f"the load stopped: {type(err).__name__}")
         raise
-    finally:
-        isolation.shutdown()
 
 
 class _Steps:
