@@ -149,16 +149,30 @@ class ReadPool:
             self._all.discard(worker)
         worker.stop(kill=not healthy)
 
+    def _live_worker_with(self, request: tuple) -> _Worker:
+        """A worker that has accepted `request`. A worker found dead before it got the file
+        (killed while idle, e.g. by the kernel's out-of-memory killer) is replaced: only a
+        death after the file was handed over is blamed on the file."""
+        for _ in range(3):
+            worker = self._take()
+            if worker.process.poll() is None:
+                try:
+                    worker.conn.send(request)
+                    worker.tasks += 1
+                    return worker
+                except OSError:
+                    pass
+            self._release(worker, healthy=False)
+        raise WorkerUnavailable("read workers die before they are given a file")
+
     def run(self, source: str, path: Path, sha256: str) -> tuple:
         """One file through a worker: `("ok", ValidatedFile)`, `("oserror", name)` or
         `("refused", rule, message)`. Waiting for a free worker does not count against
         the time limit."""
         with self._slots:
-            worker = self._take()
+            worker = self._live_worker_with((source, os.path.abspath(path), sha256))
             healthy = False
             try:
-                worker.conn.send((source, os.path.abspath(path), sha256))
-                worker.tasks += 1
                 if not worker.conn.poll(self.limits.timeout_s):
                     return ("refused", "too_slow", f"{self.limits.within} (stopped after {self.limits.timeout_s:g} s)")
                 reply = worker.conn.recv()

@@ -99,3 +99,40 @@ def test_poison_files_cost_one_worker_each_and_stay_within_loose_bounds(tmp_path
     assert grown_mb < 300  # the huge string never reached this process
     worker_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert worker_peak_mb < 2048 + 1536  # the limit plus the worker's own footprint
+
+
+def test_a_worker_killed_while_idle_is_replaced_without_blaming_the_next_file(tmp_path):
+    import os
+    import signal
+
+    land = tmp_path / "landing"
+    land.mkdir()
+    corpus.CASE_BY_ID["intro:good file"].build(land)
+    [file] = scan(land, settle_seconds=0).files
+    pool = isolation.ReadPool(isolation.Limits(workers=1))
+    try:
+        assert pool.run(file.source, file.path, file.sha256)[0] == "ok"
+        [idle] = pool._idle
+        os.kill(idle.process.pid, signal.SIGKILL)  # as the out-of-memory killer would, between files
+        idle.process.wait()
+        assert pool.run(file.source, file.path, file.sha256)[0] == "ok"
+        assert pool.started == 2
+    finally:
+        pool.close()
+
+
+def test_a_file_that_runs_out_of_time_is_refused_and_its_worker_replaced(tmp_path):
+    """A file that takes longer than the limit (a limit of 1 ms makes any file too slow)
+    is refused with the limit in its reason; its stalled worker is killed, not reused."""
+    land = tmp_path / "landing"
+    land.mkdir()
+    corpus.CASE_BY_ID["intro:good file"].build(land)
+    files = scan(land, settle_seconds=0).files
+    pool = isolation.ReadPool(isolation.Limits(workers=1, timeout_s=0.001))
+    try:
+        reply = pool.run(files[0].source, files[0].path, files[0].sha256)
+        assert reply[:2] == ("refused", "too_slow") and "120" not in reply[2]
+        assert "could not be read within 2 GB / 0.001 s" in reply[2]
+        assert pool._idle == []  # the stalled worker was killed, not reused
+    finally:
+        pool.close()
