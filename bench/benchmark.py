@@ -173,7 +173,7 @@ PAGE_QUERIES = {  # the queries each dashboard page runs (with the shared filter
     "Introprogram": lambda q, c, f, a: [q.intro_outcomes_by_municipality(c, f), q.direct_transition(c, f),
                                         q.november_indicator(c, f)],
     "Datakvalitet": lambda q, c, f, a: [q.recent_builds(c), q.files_by_status(c), q.refused_files(c),
-                                        q.quarantine_by_rule(c)],
+                                        q.quarantine_by_rule(c), q.landing_anomalies(c)],
 }
 
 
