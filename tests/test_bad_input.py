@@ -136,3 +136,28 @@ def test_a_file_that_runs_out_of_time_is_refused_and_its_worker_replaced(tmp_pat
         assert pool._idle == []  # the stalled worker was killed, not reused
     finally:
         pool.close()
+
+
+def test_at_most_the_configured_number_of_files_are_read_at_once(tmp_path):
+    """Before issue 10 up to cores + 4 files were read at once, whatever their size; now
+    the pool's workers bound it, however many Prefect threads ask."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    land = tmp_path / "landing"
+    land.mkdir()
+    for day in range(1, 9):
+        corpus._intro(name=f"intro_5001_202401{day:02d}.csv")(land)
+    files = scan(land, settle_seconds=0).files
+    pool = isolation.ReadPool(isolation.Limits(workers=2))
+    alive = []
+
+    def one(file):
+        reply = pool.run(file.source, file.path, file.sha256)
+        alive.append(sum(1 for w in list(pool._all) if w.process.poll() is None))
+        return reply[0]
+    try:
+        with ThreadPoolExecutor(max_workers=6) as threads:
+            assert list(threads.map(one, files)) == ["ok"] * 8
+        assert 1 <= pool.started <= 2 and max(alive) <= 2
+    finally:
+        pool.close()
