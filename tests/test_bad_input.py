@@ -161,3 +161,19 @@ def test_at_most_the_configured_number_of_files_are_read_at_once(tmp_path):
         assert 1 <= pool.started <= 2 and max(alive) <= 2
     finally:
         pool.close()
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    land = tmp_path / "landing"
+    land.mkdir()
+    corpus._intro(rows=[corpus.h.intro_row()] * 12_000)(land)  # ≈ 1.3 MB
+    [file] = scan(land, settle_seconds=0).files
+    monkeypatch.setenv("PATHWAYS_MAX_FILE_MB", "1")
+    isolation.shutdown()
+    try:
+        result = read_file(file)
+        assert (result.status, result.quarantine[0].rule) == ("quarantined", "too_large")
+        assert result.message == "larger than 1 MB: not read"
+        assert isolation.pool().started == 0  # never handed to a reader
+    finally:
+        isolation.shutdown()
