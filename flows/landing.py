@@ -146,7 +146,7 @@ def _scan_folder(root: Path, folder: Path, source: str, out: Landing, now: float
                 kind = "temporary_file"
             elif name.startswith("."):
                 kind = "hidden_file"
-            elif now - info.st_mtime < settle:
+            elif abs(now - info.st_mtime) < settle:  # a far-future time (a sender's clock) is not "now"
                 kind = "still_writing"
         if kind:
             out.anomalies.append(_anomaly(root, path, kind))

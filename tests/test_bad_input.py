@@ -177,3 +177,16 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
         assert isolation.pool().started == 0  # never handed to a reader
     finally:
         isolation.shutdown()
+
+
+def test_a_file_dated_in_the_future_is_read_not_left_waiting_forever(tmp_path):
+    """A sender whose clock is a day ahead: the file would never be 'older than 5 s'."""
+    import os
+
+    land = tmp_path / "landing"
+    land.mkdir()
+    path = corpus._intro()(land)
+    tomorrow = time.time() + 86_400
+    os.utime(path, (tomorrow, tomorrow))
+    found = scan(land, settle_seconds=5)
+    assert found.anomalies == [] and [f.path for f in found.files] == [path]
