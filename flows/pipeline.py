@@ -225,7 +225,17 @@ def read_file(file: LandingFile) -> ValidatedFile:
 @task(name="read-and-validate", cache_policy=NO_CACHE, retries=len(RETRY_DELAYS), retry_delay_seconds=RETRY_DELAYS,
       retry_condition_fn=_transient, task_run_name="read-and-validate {file.name}")
 def read_and_validate(file: LandingFile) -> ValidatedFile:
-    return read_file(file)
+    """Prefect logs a failed task's exception with its text, and an exception's text may
+    quote raw rows: so only an operating-system error (to be retried) leaves the task, with
+    a fixed text; any other failure is this file's refusal, returned as its result."""
+    try:
+        return read_file(file)
+    except isolation.WorkerUnavailable:
+        raise
+    except OSError as err:
+        raise OSError(f"operating-system error {type(err).__name__} while reading a landing file") from None
+    except Exception as err:  # noqa: BLE001
+        return _outcome(file, err)[0]
 
 
 def _outcome(file: LandingFile, error: BaseException) -> tuple[ValidatedFile | None, str | None]:

@@ -161,7 +161,7 @@ def test_a_transient_read_error_is_retried_and_refused_after_three_loads(
 
 
 @pytest.mark.parametrize("files_per_task", [1, 3])
-def test_a_bug_on_one_file_refuses_that_file_only(tmp_path, prefect_server, monkeypatch, files_per_task):
+def test_a_bug_on_one_file_refuses_that_file_only(tmp_path, prefect_server, monkeypatch, files_per_task, caplog):
     """Not an operating-system error: refused at once with the error's type (never its
     text), not retried forever; the other files of its group load."""
     land, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
@@ -181,6 +181,7 @@ def test_a_bug_on_one_file_refuses_that_file_only(tmp_path, prefect_server, monk
     message = _rows(warehouse, "select message from audit.file_log where status = 'quarantined'")[0][0]
     assert "ValueError" in message and h.PID_B not in message
     assert summary.files_refused == ["intro_5001_20240102.csv"] and summary.files_unreadable == []
+    assert h.PID_B not in caplog.text  # the error's text reached no log (Prefect logs failed tasks' errors)
 
 
 def test_load_runs_gets_a_line_for_a_crash_inside_the_flow(tmp_path, prefect_server, monkeypatch):
