@@ -173,7 +173,7 @@ PAGE_QUERIES = {  # the queries each dashboard page runs (with the shared filter
     "Introprogram": lambda q, c, f, a: [q.intro_outcomes_by_municipality(c, f), q.direct_transition(c, f),
                                         q.november_indicator(c, f)],
     "Datakvalitet": lambda q, c, f, a: [q.recent_builds(c), q.files_by_status(c), q.refused_files(c),
-                                        q.quarantine_by_rule(c)],
+                                        q.quarantine_by_rule(c), q.landing_anomalies(c)],
 }
 
 
@@ -280,6 +280,67 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, wi
     return result
 
 
+def hostile(persons: int, seed: int, workdir: Path | None) -> dict:
+    """Issue 10: what reading every file in a read worker costs, and the worst poison files.
+
+    Overhead: every file of a synthetic county read and validated in-process (the old way)
+    and through the read pool (`flows.isolation`: worker processes, frames pickled back),
+    same files, same machine; plus the one-off start of a worker. Worst cases: the
+    corpus's poison files (a workbook asking for 512 GB, a 500 MB string, 10 000 columns,
+    JSON nested 50 000 deep), time to a verdict and the peak memory of the worker
+    (RUSAGE_CHILDREN) and of this process.
+    """
+    import resource
+
+    from flows import isolation
+    from flows.landing import scan
+    from flows.pipeline import read_file
+    from synthetic.generator import generate
+    from tests import corpus
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-hostile-"))
+    generate(persons, seed, root / "county")
+    files = scan(root / "county", settle_seconds=0).files
+    t = time.perf_counter()
+    for f in files:
+        validate(SOURCES[f.source].read(f.path), f.source, f.sha256)
+    in_process = time.perf_counter() - t
+    isolation.shutdown()
+    t = time.perf_counter()
+    pool = isolation.pool()
+    pool.run(files[0].source, files[0].path, files[0].sha256)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    for f in files:
+        read_file(f)
+    isolated = time.perf_counter() - t
+    result = {"files": len(files), "in_process_s": round(in_process, 2), "isolated_s": round(isolated, 2),
+              "overhead_ms_per_file": round((isolated - in_process) / len(files) * 1000, 1),
+              "worker_start_s": round(first, 2), "workers": pool.limits.workers, "poison": {}}
+    isolation.shutdown()
+    poison = ["combination_classes:one cell at XFD1048576 (calamine asks for 512 GB)",
+              "combination_classes:a 500 MB string in a small workbook", "intro:10 000 extra columns",
+              "combination_classes:10 000 extra columns", "trondelag_model:nested 50 000 deep",
+              "adult_education:a line nested 50 000 deep"]
+    for case_id in poison:
+        land = root / "poison" / str(poison.index(case_id))
+        land.mkdir(parents=True)
+        corpus.CASE_BY_ID[case_id].build(land)
+        [f] = scan(land, settle_seconds=0).files
+        t = time.perf_counter()
+        v = read_file(f)
+        elapsed = time.perf_counter() - t
+        isolation.shutdown()  # reaps the workers, so RUSAGE_CHILDREN includes this one
+        result["poison"][case_id] = {"status": v.status, "rule": v.quarantine[0].rule if v.quarantine else None,
+                                     "seconds": round(elapsed, 2)}
+    result["worker_peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    result["load_process_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(result, indent=2))
+    if workdir is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
 def _free_port() -> int:
     import socket
 
@@ -308,8 +369,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workdir", type=Path)
     p.add_argument("--skip-single", action="store_true", help="do not also measure one task per file")
+    p = sub.add_parser("hostile", help="read-worker overhead per file and the worst poison files (issue 10)")
+    p.add_argument("--persons", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
-    if args.what == "orchestration":
+    if args.what == "hostile":
+        hostile(args.persons, args.seed, args.workdir)
+    elif args.what == "orchestration":
         orchestration(args.persons, args.seed, args.workdir, args.rounds, not args.skip_single)
     elif args.what == "dashboard":
         dashboard(args.warehouse, args.repeat)

@@ -234,6 +234,19 @@ def refused_files(con, limit: int = 50) -> pl.DataFrame:
                        order by first_seen_at desc limit ?""", [limit])
 
 
+def landing_anomalies(con) -> pl.DataFrame:
+    """What the newest load found in the landing zone besides files it read (links, special
+    files, folders, files still being written); empty for warehouses built before issue 10."""
+    try:
+        return run(con, """select path, kind, action, message from audit.landing_anomaly
+                           where load_id = (select load_id from audit.load_run
+                                            order by started_at desc limit 1)
+                           order by action, path""")
+    except duckdb.CatalogException:
+        return pl.DataFrame(schema={"path": pl.String, "kind": pl.String, "action": pl.String,
+                                    "message": pl.String})
+
+
 def quarantine_by_rule(con) -> pl.DataFrame:
     return run(con, """select q.source, q.rule, count(*) as rows, count(distinct q.file_name) as files
                        from audit.quarantine q join audit.file_log f using (sha256, file_name)

@@ -9,7 +9,8 @@ import typer
 
 import flows.settings  # noqa: F401  (before anything imports Prefect)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# pretty_exceptions_show_locals=False: a traceback's local variables may hold raw rows
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Track integration pathways in Trøndelag: generate, load, serve, look.")
 
 
@@ -29,6 +30,15 @@ def generate(
                f"({result.faults} planted faults listed in {result.out / '_synthetic' / 'faults.json'})")
 
 
+# Exit codes of `pathways load` (README, runbook).
+EXIT_PUBLISHED = 0           # published; every new file loaded, nothing waiting
+EXIT_CRASHED = 1             # the load stopped on an error (or was killed); nothing published
+EXIT_AUDIT_REFUSED = 2       # the build failed its audits; nothing published, candidate in failed/
+EXIT_PUBLISHED_WITH_REFUSALS = 3  # published, but files were refused, left for later or unreadable
+EXIT_PATH_REFUSED = 4        # landing or warehouse outside the configured roots; nothing read or written
+KNOWN_EXITS = {EXIT_PUBLISHED, EXIT_AUDIT_REFUSED, EXIT_PUBLISHED_WITH_REFUSALS}
+
+
 @app.command()
 def load(
     landing: Path = typer.Option(..., exists=True, file_okay=False, help="Landing root."),
@@ -38,26 +48,118 @@ def load(
     force: bool = typer.Option(False, help="Publish even if row counts dropped more than 20 %."),
     files_per_task: Optional[int] = typer.Option(
         None, help="Files per read task (1: one task per file; default: one per file, grouped on bulk loads)."),
+    keep_failed: Optional[int] = typer.Option(
+        None, help="Refused candidates kept in failed/ (default 5, or PATHWAYS_KEEP_FAILED)."),
 ) -> None:
-    """Run the whole load once (no Prefect server needed)."""
-    from flows.pipeline import AuditFailed, load as run
-    from flows.settings import PathOutsideRoot
+    """Run the whole load once (no Prefect server needed).
+
+    Exit codes: 0 published; 3 published with files refused or left for later; 2 refused
+    by the audits (nothing published); 1 crashed (nothing published); 4 a path outside the
+    configured roots (nothing read or written, not even a run record)."""
+    import os
+
+    from flows.settings import PathOutsideRoot, check_paths
 
     try:
-        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task)
-    except AuditFailed as err:
-        typer.echo(f"REFUSED: {err}", err=True)
-        raise typer.Exit(2)
+        check_paths(landing, warehouse)
     except PathOutsideRoot as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_PATH_REFUSED)
+    if os.environ.get("PATHWAYS_LOAD_CHILD") != "1":
+        raise typer.Exit(_supervise(warehouse))
+    from flows.pipeline import AuditFailed, load as run
+
+    try:
+        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task,
+                      keep_failed)
+    except AuditFailed as err:
+        typer.echo(f"REFUSED: {err}", err=True)
+        raise typer.Exit(EXIT_AUDIT_REFUSED)
+    except PathOutsideRoot as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(EXIT_PATH_REFUSED)
     c = summary.counts
     typer.echo(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
                f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
                f"{summary.persons} persons.")
     typer.echo(f"Audit report (Great Expectations Data Docs): {summary.data_docs}")
+    if summary.files_refused:
+        typer.echo(f"Refused (see audit.file_log): {', '.join(summary.files_refused)}", err=True)
     if summary.files_unreadable:
         typer.echo(f"Could not read (retried next load): {', '.join(summary.files_unreadable)}", err=True)
+    for a in summary.landing.anomalies:
+        typer.echo(f"Landing zone: {a.path}: {a.kind}, {a.action} ({a.message})", err=True)
+    if not summary.all_files_accounted_cleanly:
+        raise typer.Exit(EXIT_PUBLISHED_WITH_REFUSALS)
+
+
+def _supervise(warehouse: Path) -> int:
+    """Run this very command again as a child in its own process group, and wait.
+
+    Why: a load that dies hard (killed, out of memory, a native abort) cannot record
+    itself or stop what it started. The parent outlives it, so it can: it records the
+    attempt as `crashed` in load_runs.jsonl when the child left no final line, stops the
+    whole group (the temporary Prefect server and the read workers live in it), and
+    turns any unexpected end into exit code 1. SIGINT/SIGTERM are passed on to the group.
+    """
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    load_id = uuid.uuid4().hex[:12]
+    env = dict(os.environ, PATHWAYS_LOAD_CHILD="1", PATHWAYS_LOAD_ID=load_id)
+    child = subprocess.Popen([sys.executable, "-m", "flows.cli", *sys.argv[1:]], env=env, start_new_session=True)
+
+    def forward(signum, _frame):
+        try:
+            os.killpg(child.pid, signum)
+        except ProcessLookupError:
+            pass
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _stop_group(child.pid)
+    published = warehouse.resolve()
+    runs = published.parent / "load_runs.jsonl"
+    recorded = runs.exists() and any(json.loads(line).get("load_id") == load_id
+                                     for line in runs.read_text("utf-8").splitlines() if line.strip())
+    if code in KNOWN_EXITS and recorded:
+        return code
+    if not recorded:
+        from flows.pipeline import append_run_record
+
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        append_run_record(published, {"load_id": load_id, "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                                      "outcome": "crashed", "message": f"the load process ended: {how}"})
+    typer.echo(f"CRASHED: the load ended unexpectedly ({'signal ' + str(-code) if code < 0 else code}); "
+               "nothing was published. See load_runs.jsonl and the log above.", err=True)
+    return EXIT_CRASHED
+
+
+def _stop_group(pgid: int) -> None:
+    """SIGTERM to whatever is left of the load's process group, SIGKILL after 5 s."""
+    import os
+    import signal
+    import time
+
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 @app.command()

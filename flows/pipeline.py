@@ -1,8 +1,12 @@
 """The load, as the data travel: discover → read → validate → stage → build → audit → publish.
 
 One Prefect task reads and validates each new file, so one broken file never stops the
-others; everything after that works on a candidate warehouse beside the published one,
-which replaces the published file only if its audits pass.
+others, and the reading itself happens in a worker process with memory and time limits
+(`flows.isolation`), so a poison file cannot take the load down; everything after that
+works on a candidate warehouse beside the published one, which replaces the published
+file only if its audits pass. Every landing entry is accounted for: loaded, refused with
+a reason, or left for a later load (`flows.landing`), and every attempt leaves a line in
+`load_runs.jsonl`, a crash included.
 """
 from __future__ import annotations
 
@@ -24,12 +28,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.landing import LandingFile, discover
+from flows import isolation
+from flows.landing import REFUSED, WAITING, Landing, LandingFile, scan
+from flows.sources import SOURCES
+from flows.sources.common import Problem
 from flows.stage import StageCounts, ensure_tables, reconcile, seen_files, stage
-from flows.validate import ValidatedFile, changed_file, read_and_validate_file
+from flows.validate import STATUS_QUARANTINED, ValidatedFile, changed_file
 from warehouse import build as models
 from warehouse.audit import previous_counts, run_audits
-from warehouse.publish import keep_aside, publish, start_candidate
+from warehouse.publish import keep_aside, prune_failed, publish, start_candidate
 
 
 # Files read and validated at once. Prefect's default thread pool is unbounded: hundreds of
@@ -39,6 +46,11 @@ READ_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 # task per file; a bulk load (hundreds of files, e.g. a county's first) at most this many
 # read tasks, with the files grouped and each still isolated inside its task.
 MAX_READ_TASKS = 12
+# A file that fails with an operating-system error after Prefect's retries is tried again
+# at the next load; after this many loads in a row it is refused with the reason.
+MAX_READ_ATTEMPTS = int(os.environ.get("PATHWAYS_MAX_READ_ATTEMPTS", 3))
+# Refused candidates kept in failed/ (the oldest are removed).
+KEEP_FAILED = int(os.environ.get("PATHWAYS_KEEP_FAILED", 5))
 
 
 class AuditFailed(RuntimeError):
@@ -53,6 +65,8 @@ class LoadSummary:
     files_seen: int = 0
     files_new: int = 0
     files_unreadable: list[str] = field(default_factory=list)
+    files_refused: list[str] = field(default_factory=list)
+    landing: Landing = field(default_factory=Landing)
     counts: StageCounts = field(default_factory=StageCounts)
     persons: int = 0
     events: int = 0
@@ -61,6 +75,12 @@ class LoadSummary:
     expectations: int = 0
     data_docs: str | None = None
     published: bool = False
+
+    @property
+    def all_files_accounted_cleanly(self) -> bool:
+        """Nothing refused, nothing waiting, nothing unreadable (exit code 0 rather than 3)."""
+        return not (self.counts.files_refused or self.files_unreadable
+                    or self.landing.by_action(REFUSED) or self.landing.by_action(WAITING))
 
     def as_markdown(self) -> str:
         c = self.counts
@@ -74,8 +94,16 @@ class LoadSummary:
             f"Data Docs: {self.data_docs})",
             f"- published: {'yes' if self.published else 'no'}",
         ]
+        if self.files_refused:
+            lines.append(f"- files refused: {', '.join(self.files_refused)}")
         if self.files_unreadable:
-            lines.append(f"- could not be read this time (retried next load): {', '.join(self.files_unreadable)}")
+            lines.append(f"- could not be read this time (retried next load, refused after {MAX_READ_ATTEMPTS} "
+                         f"loads): {', '.join(self.files_unreadable)}")
+        for action, title in ((WAITING, "left for a later load"), (REFUSED, "refused in the landing zone"),
+                              ("ignored", "not read (not a source file)")):
+            found = self.landing.by_action(action)
+            if found:
+                lines.append(f"- {title}: " + ", ".join(f"{a.path} ({a.kind})" for a in found))
         lines += [f"  - {f}" for f in self.audit_failures]
         return "\n".join(lines)
 
@@ -136,7 +164,13 @@ def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str
     record = {"load_id": summary.load_id, "at": dt.datetime.now(dt.timezone.utc).isoformat(),
               "as_of": summary.as_of.isoformat(), "outcome": outcome, "files_new": summary.files_new,
               "files_loaded": c.files_loaded, "files_refused": c.files_refused, "rows_loaded": c.rows_loaded,
-              "rows_quarantined": c.rows_quarantined, "message": message}
+              "rows_quarantined": c.rows_quarantined, "files_unreadable": len(summary.files_unreadable),
+              "files_waiting": len(summary.landing.by_action(WAITING)), "message": message}
+    append_run_record(published, record)
+
+
+def append_run_record(published: Path, record: dict) -> None:
+    published.parent.mkdir(parents=True, exist_ok=True)
     with open(published.parent / "load_runs.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     restrict(published.parent / "load_runs.jsonl")
@@ -153,29 +187,95 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
+RETRY_DELAYS = [1, 5]
+
+
 @task(name="discover", cache_policy=NO_CACHE)
-def discover_files(landing: str) -> list[LandingFile]:
-    return discover(Path(landing))
+def discover_files(landing: str) -> Landing:
+    return scan(Path(landing))
 
 
-@task(name="read-and-validate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
+def refused_file(file: LandingFile, rule: str, message: str) -> ValidatedFile:
+    """A file refused before (or instead of) validation, with a fixed, descriptive reason:
+    never an exception's text, which may quote raw rows."""
+    try:
+        meta = SOURCES[file.source].file_meta(file.path.name)
+    except Exception:  # noqa: BLE001 — the name is reported by the reader when it is read
+        meta = {}
+    problem = Problem(rule, message)
+    return ValidatedFile(file.source, file.name, file.sha256, STATUS_QUARANTINED, 0,
+                         quarantine=[problem], message=problem.message, meta=meta)
+
+
+def read_file(file: LandingFile) -> ValidatedFile:
+    """Read and validate one file in a read worker (memory and time limits). An
+    operating-system error is raised as OSError (transient: retried); everything else the
+    file does is this file's result."""
+    workers = isolation.pool()
+    if file.size > workers.limits.max_file_mb * 2**20:
+        return refused_file(file, "too_large", f"larger than {workers.limits.max_file_mb} MB: not read")
+    reply = workers.run(file.source, file.path, file.sha256)
+    if reply[0] == "ok":
+        result = reply[1]
+        result.file_name = file.name  # non-UTF-8 bytes escaped, id-like digits masked
+        return result
+    if reply[0] == "oserror":
+        raise OSError(f"operating-system error {reply[1]} while reading a landing file")
+    return refused_file(file, reply[1], reply[2])
+
+
+@task(name="read-and-validate", cache_policy=NO_CACHE, retries=len(RETRY_DELAYS), retry_delay_seconds=RETRY_DELAYS,
       retry_condition_fn=_transient, task_run_name="read-and-validate {file.name}")
 def read_and_validate(file: LandingFile) -> ValidatedFile:
-    return read_and_validate_file(file.source, file.path, file.sha256)
+    """Prefect logs a failed task's exception with its text, and an exception's text may
+    quote raw rows: so only an operating-system error (to be retried) leaves the task, with
+    a fixed text; any other failure is this file's refusal, returned as its result."""
+    try:
+        return read_file(file)
+    except isolation.WorkerUnavailable:
+        raise
+    except OSError as err:
+        raise OSError(f"operating-system error {type(err).__name__} while reading a landing file") from None
+    except Exception as err:  # noqa: BLE001
+        return _outcome(file, err)[0]
 
 
-@task(name="read-and-validate-group", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5],
-      retry_condition_fn=_transient, task_run_name="read-and-validate {files[0].name} (+{extra} more)")
-def read_and_validate_group(files: list[LandingFile], extra: int) -> list[tuple[ValidatedFile | None, str | None]]:
-    """Several files in one task (see `files_per_task`): each file still on its own, so a
-    file that cannot be read is reported and never stops the others."""
-    out = []
-    for f in files:
+def _outcome(file: LandingFile, error: BaseException) -> tuple[ValidatedFile | None, str | None]:
+    """A file's failure as (result, transient error): an OSError may pass by itself (the
+    file is tried again next load); anything else is refused now, not retried forever. A
+    worker that cannot even start is the machine's problem: the load stops (crashed)."""
+    if isinstance(error, isolation.WorkerUnavailable):
+        raise error
+    if isinstance(error, OSError):
+        return None, type(error).__name__
+    return refused_file(file, "unreadable", f"the file could not be read: the pipeline failed on it "
+                                            f"({type(error).__name__})"), None
+
+
+def read_with_retries(file: LandingFile, delays: list[float] | None = None) -> tuple[ValidatedFile | None, str | None]:
+    """`read_file` with the task's retry schedule, for files grouped in one task (each
+    file retried on its own, so one file's trouble never touches another's result)."""
+    import time
+
+    delays = RETRY_DELAYS if delays is None else delays
+    for attempt in range(len(delays) + 1):
         try:
-            out.append((read_and_validate.fn(f), None))
-        except OSError as err:
-            out.append((None, str(err)))
-    return out
+            return read_file(file), None
+        except Exception as err:  # noqa: BLE001
+            result, transient = _outcome(file, err)
+            if transient is None or attempt == len(delays):
+                return result, transient
+            time.sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+@task(name="read-and-validate-group", cache_policy=NO_CACHE, task_run_name="read-and-validate {files[0].name} "
+                                                                           "(+{extra} more)")
+def read_and_validate_group(files: list[LandingFile], extra: int) -> list[tuple[ValidatedFile | None, str | None]]:
+    """Several files in one task (see `files_per_task`): each file still on its own, read in
+    its own worker and retried on its own, so a file that cannot be read is reported and
+    never stops the others."""
+    return [read_with_retries(f) for f in files]
 
 
 @task(name="stage", cache_policy=NO_CACHE)
@@ -251,7 +351,7 @@ def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, out
 
 @flow(name="pathways-load", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=READ_WORKERS))
 def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool = False,
-         files_per_task: int | None = None) -> LoadSummary:
+         files_per_task: int | None = None, keep_failed: int | None = None) -> LoadSummary:
     """Load every new landing file and publish the warehouse if it passes its audits.
 
     `force` accepts a build whose row counts dropped by more than 20 % against the
@@ -259,11 +359,29 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     `files_per_task`: 1 gives every file its own task run, retry and line in the UI; more
     reads files in groups (each file still isolated); None (default) chooses: one task per
     file up to MAX_READ_TASKS new files, groups beyond that.
+    `keep_failed`: refused candidates kept in `failed/` (default KEEP_FAILED).
     """
     logger = get_run_logger()
     landing_path, published = check_paths(landing, warehouse)  # before anything is read or written
-    with warehouse_lock(published, logger):
-        return _load_locked(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task))
+    return _guarded(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task), keep_failed)
+
+
+def _guarded(landing: str, published: Path, as_of: dt.date | None, force: bool, logger, steps: "_Steps",
+             keep_failed: int | None) -> LoadSummary:
+    """The load under the warehouse lock; whatever happens, a line in load_runs.jsonl and
+    no read worker left running."""
+    summary = LoadSummary(os.environ.get("PATHWAYS_LOAD_ID") or uuid.uuid4().hex[:12], as_of or dt.date.today(),
+                          str(published))
+    try:
+        with warehouse_lock(published, logger), isolation.in_use():
+            return _load_locked(landing, published, force, logger, steps, summary,
+                                KEEP_FAILED if keep_failed is None else keep_failed)
+    except AuditFailed:
+        raise  # recorded already
+    except BaseException as err:
+        # the type only: an exception's text may quote data
+        _log_run(published, summary, "crashed", f"the load stopped: {type(err).__name__}")
+        raise
 
 
 class _Steps:
@@ -285,8 +403,9 @@ class _Steps:
         return task(*args) if self.prefect else task.fn(*args)
 
     def map(self, task, items: list, per_task: int = 1) -> list[tuple[object, object | None, str | None]]:
-        """(item, result, error) per item, in order; one task per item (or per group of
-        `per_task` items), run concurrently."""
+        """(file, result, transient error) per file, in order; one task per file (or per
+        group of `per_task` files), run concurrently. A result is always there unless an
+        operating-system error persisted through the retries."""
         if self.prefect and per_task > 1:
             groups = [items[i:i + per_task] for i in range(0, len(items), per_task)]
             futures = [read_and_validate_group.submit(g, len(g) - 1) for g in groups]
@@ -295,24 +414,23 @@ class _Steps:
                 future.wait()
                 if future.state.is_completed():
                     out += [(item, r, e) for item, (r, e) in zip(group, future.result())]
-                else:
-                    out += [(item, None, str(future.state.message)) for item in group]
+                else:  # the group task itself failed (not a file): each file on its own again
+                    out += [(item, *read_with_retries(item)) for item in group]
             return out
         if self.prefect:
             futures = [task.submit(item) for item in items]
             out = []
             for item, future in zip(items, futures):
                 future.wait()
-                ok = future.state.is_completed()
-                out.append((item, future.result() if ok else None, None if ok else str(future.state.message)))
+                if future.state.is_completed():
+                    out.append((item, future.result(), None))
+                else:
+                    out.append((item, *_outcome(item, future.state.result(raise_on_failure=False))))
             return out
         from concurrent.futures import ThreadPoolExecutor
 
         def safe(item):
-            try:
-                return item, task.fn(item), None
-            except OSError as err:
-                return item, None, str(err)
+            return (item, *read_with_retries(item, delays=[]))
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             return list(pool.map(safe, items))
 
@@ -334,45 +452,83 @@ def load_without_prefect(landing: str, warehouse: str, as_of: dt.date | None = N
     landing_path, published = check_paths(landing, warehouse)
     steps = _Steps(prefect=False)
     steps.audit = audit
-    with warehouse_lock(published, logger):
-        return _load_locked(str(landing_path), published, as_of, force, logger, steps)
+    return _guarded(str(landing_path), published, as_of, force, logger, steps, None)
 
 
-def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bool, logger,
-                 steps: _Steps | None = None) -> LoadSummary:
-    steps = steps or _Steps(prefect=True)
+def _read_failures(published: Path) -> dict[tuple[str, str], int]:
+    """(source, file name) -> loads in a row in which the file could not be read."""
+    if not published.exists():
+        return {}
+    with duckdb.connect(str(published), read_only=True) as con:
+        try:
+            return {(s, n): k for s, n, k in
+                    con.execute("select source, file_name, failures from audit.read_failure").fetchall()}
+        except duckdb.CatalogException:
+            return {}
+
+
+def _record_landing(candidate: Path, summary: LoadSummary, failing: dict[tuple[str, str], int]) -> None:
+    """What this load saw in the landing zone besides files it read, and the files it
+    could not read this time, for Datakvalitet and the next load."""
+    now = dt.datetime.now(dt.timezone.utc)
+    with duckdb.connect(str(candidate)) as con:
+        ensure_tables(con)
+        anomalies = [[summary.load_id, now, a.path, a.kind, a.action, a.message] for a in summary.landing.anomalies]
+        if anomalies:
+            con.executemany("insert into audit.landing_anomaly values (?, ?, ?, ?, ?, ?)", anomalies)
+        con.execute("delete from audit.read_failure")
+        if failing:
+            con.executemany("insert into audit.read_failure values (?, ?, ?, ?, ?)",
+                            [[source, name, count, summary.load_id, now] for (source, name), count in failing.items()])
+        con.execute("checkpoint")
+
+
+def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Steps, summary: LoadSummary,
+                 keep_failed: int) -> LoadSummary:
     started = dt.datetime.now(dt.timezone.utc)
-    summary = LoadSummary(uuid.uuid4().hex[:12], as_of or dt.date.today(), str(published))
-
-    files = steps.call(discover_files, landing)
+    summary.landing = steps.call(discover_files, landing)
+    files = summary.landing.files
     seen = _previously_seen(published)
     loaded_as = {sha: name for (sha, name), status in seen.items() if status in ("loaded", "superseded")}
     loaded_names = {name: sha for sha, name in loaded_as.items()}
     new = [f for f in files if (f.sha256, f.name) not in seen]
     summary.files_seen, summary.files_new = len(files), len(new)
-    logger.info("%d files in the landing zone, %d new", len(files), len(new))
+    logger.info("%d files in the landing zone, %d new; %d other entries (%d waiting, %d refused)", len(files),
+                len(new), len(summary.landing.anomalies), len(summary.landing.by_action(WAITING)),
+                len(summary.landing.by_action(REFUSED)))
 
+    failures_before = _read_failures(published)
+    failing: dict[tuple[str, str], int] = {}
     validated: list[ValidatedFile] = []
     for f, result, error in steps.map(read_and_validate, new, steps.per_task(len(new))):
-        if error is None:
-            if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
-                result = changed_file(result)  # delivered files are immutable: a correction is a new file
-            if result.status == "loaded":  # same bytes as a file loaded before: say so in its message
-                earlier = loaded_as.get(f.sha256)
-                if earlier is None:
-                    loaded_as[f.sha256] = f.name
-                else:
-                    result.copy_of = earlier
-            validated.append(result)
-        else:  # not recorded as seen, so the next load tries again
-            summary.files_unreadable.append(f.name)
-            logger.error("could not read %s: %s", f.name, error)
+        if error is not None:
+            count = failures_before.get((f.source, f.name), 0) + 1
+            if count < MAX_READ_ATTEMPTS:  # not recorded as seen: the next load tries again
+                failing[(f.source, f.name)] = count
+                summary.files_unreadable.append(f.name)
+                logger.error("could not read %s this time (%s; attempt %d of %d loads)", f.name, error, count,
+                             MAX_READ_ATTEMPTS)
+                continue
+            result = refused_file(f, "unreadable", f"could not be read in {count} loads in a row "
+                                                   "(an operating-system error each time)")
+        if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
+            result = changed_file(result)  # delivered files are immutable: a correction is a new file
+        if result.status == "loaded":  # same bytes as a file loaded before: say so in its message
+            earlier = loaded_as.get(f.sha256)
+            if earlier is None:
+                loaded_as[f.sha256] = f.name
+            else:
+                result.copy_of = earlier
+        if result.status != "loaded":
+            summary.files_refused.append(f.name)
+        validated.append(result)
 
     previous = previous_counts(published)
     dropouts_before = _dropout_keys(published)
     candidate = start_candidate(published, summary.load_id)
     try:
         summary.counts = steps.call(stage_files, candidate, validated, summary.load_id)
+        _record_landing(candidate, summary, failing)
         summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
             build_models, candidate, summary.as_of, summary.load_id)
         if steps.audit:
@@ -382,12 +538,14 @@ def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bo
                 summary.audit_failures = models.test_keys(con)
         outcome = "published" if not summary.audit_failures else "audit_failed"
         _record_run(candidate, summary, started, outcome, "; ".join(summary.audit_failures))
-    except Exception:
+    except BaseException:
         if candidate.exists():
             keep_aside(candidate, published, "error")
+            prune_failed(published, keep_failed)
         raise
     if summary.audit_failures:
         kept = keep_aside(candidate, published)
+        prune_failed(published, keep_failed)
         _log_run(published, summary, "audit_failed", "; ".join(summary.audit_failures))
         steps.report(summary, "Load refused by its audits")
         raise AuditFailed(f"audits failed, nothing published (candidate kept at {kept}): "
@@ -397,7 +555,8 @@ def _load_locked(landing: str, published: Path, as_of: dt.date | None, force: bo
     summary.published = True
     if steps.prefect:
         summary.new_dropouts = alert_new_dropouts(published, dropouts_before, summary.load_id)
-    _log_run(published, summary, "published", "")
+    outcome = "published" if summary.all_files_accounted_cleanly else "published_with_files_refused"
+    _log_run(published, summary, outcome, "")
     steps.report(summary, "Load summary")
     logger.info(summary.as_markdown())
     return summary

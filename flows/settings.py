@@ -39,6 +39,9 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_UI_ENABLED", "true")
+    # The temporary server of a one-off load starts in ≈ 10 s on an idle 2-core machine, but
+    # Prefect gives up after 20 s; on a busy machine that failed a whole load (issue 10).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _group_id() -> int | None:

@@ -16,6 +16,9 @@ os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+# Files written by a test are loaded at once (the landing scan otherwise leaves files modified
+# within the last 5 s for a later load); tests of that rule set it themselves.
+os.environ.setdefault("PATHWAYS_SETTLE_SECONDS", "0")
 
 import json  # noqa: E402
 

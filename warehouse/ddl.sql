@@ -52,6 +52,17 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
     file_name VARCHAR, row_number BIGINT, column_name VARCHAR, rule VARCHAR, message VARCHAR,
     source VARCHAR, sha256 VARCHAR, load_id VARCHAR
 );
+-- Landing-zone entries a load did not read (links, special files, sub-folders, unknown or
+-- mis-cased folders, files in the root, files still being written), one row per entry per
+-- load: action refused | waiting | ignored (issue 10; see flows/landing.py).
+CREATE TABLE IF NOT EXISTS audit.landing_anomaly (
+    load_id VARCHAR, seen_at TIMESTAMPTZ, path VARCHAR, kind VARCHAR, action VARCHAR, message VARCHAR
+);
+-- Files that failed to read with an operating-system error, by loads in a row (the file is
+-- refused once PATHWAYS_MAX_READ_ATTEMPTS is reached). Replaced by every load.
+CREATE TABLE IF NOT EXISTS audit.read_failure (
+    source VARCHAR, file_name VARCHAR, failures INTEGER, last_load_id VARCHAR, last_failed_at TIMESTAMPTZ
+);
 -- One row per load attempt, published or not (meta.build holds the published ones).
 CREATE TABLE IF NOT EXISTS audit.load_run (
     load_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, as_of DATE,

@@ -62,3 +62,14 @@ def keep_aside(candidate: Path, published: Path, label: str = "failed") -> Path:
     shutil.move(candidate, target)
     restrict(target)
     return target
+
+
+def prune_failed(published: Path, keep: int) -> list[Path]:
+    """Keep only the newest `keep` refused candidates in `failed/` (each is a whole
+    warehouse: kept forever they fill the disk). Returns the files removed."""
+    folder = Path(published).parent / "failed"
+    kept = sorted(folder.glob(f"{Path(published).stem}-*.duckdb"), key=lambda p: (p.stat().st_mtime, p.name))
+    removed = kept[:max(0, len(kept) - max(0, keep))]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

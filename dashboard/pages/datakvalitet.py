@@ -16,6 +16,10 @@ def render(filters) -> None:
     st.dataframe(ui.query("files_by_status"), hide_index=True, width="stretch")
     st.subheader("Avviste filer")
     st.dataframe(ui.query("refused_files"), hide_index=True, width="stretch")
+    st.subheader("Annet i mottaksområdet ved siste innlasting")
+    st.caption("Lenker og spesialfiler (avvist), filer som fortsatt skrives (venter til neste innlasting), "
+               "og mapper eller filer utenfor kildemappene (ikke lest).")
+    st.dataframe(ui.query("landing_anomalies"), hide_index=True, width="stretch")
     st.subheader("Avviste rader per regel")
     st.dataframe(ui.query("quarantine_by_rule"), hide_index=True, width="stretch")
     docs = ui.warehouse_path().parent / "data_docs" / "index.html"

@@ -66,11 +66,14 @@ def read(path: Path) -> RawFile:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
+        try:  # numbers stay text: a 5 000-digit "number" is a bad value, not a crash
+            obj = json.loads(line, parse_int=str)
         except json.JSONDecodeError as err:  # its message is fixed text, but the position is all we keep
             raw.row_problems.append(Problem("json_syntax", f"line is not valid JSON (syntax error at column {err.colno})",
                                             number))
+            continue
+        except RecursionError:
+            raw.row_problems.append(Problem("json_syntax", "line is nested too deeply to be read", number))
             continue
         if not isinstance(obj, dict):
             raw.row_problems.append(Problem("json_syntax", "line is not a JSON object", number))

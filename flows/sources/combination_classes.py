@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, missing_columns, parse_dates,
-                                  parse_year, parse_yyyymmdd, tidy_text, with_row_numbers)
+from flows.sources.common import (MAX_COLUMNS, FileNameError, Problem, RawFile, column_problem, missing_columns, parse_dates,
+                                  parse_year, parse_yyyymmdd, tidy_text, unreserved, with_row_numbers)
 from schemas.checks import orgnr_valid
 
 NAME = "combination_classes"
@@ -45,6 +45,11 @@ def file_meta(name: str) -> dict:
             "school_year": f"{m['y1']}-{m['y2']}"}
 
 
+def _original(column: str, columns: set[str]) -> str:
+    base, _, suffix = column.rpartition("_")
+    return base if suffix.isdigit() and base in columns else column
+
+
 def read(path: Path) -> RawFile:
     # The privacy guard reads every other sheet and every sheet name of `path` itself.
     raw = RawFile(path, format="xlsx")
@@ -55,10 +60,21 @@ def read(path: Path) -> RawFile:
         return raw
     try:
         frame = pl.read_excel(path, sheet_name=SHEET, engine="calamine", infer_schema_length=0)
-    except Exception:  # fastexcel's error text names the file and quotes cells: never kept
+    except Exception:  # noqa: BLE001 — fastexcel's own error types; their text can quote cells
         raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}'"))
         return raw
-    frame = frame.rename({c: HEADERS.get(c.strip(), c.strip()) for c in frame.columns})
+    if len(frame.columns) > MAX_COLUMNS:
+        raw.file_problems.append(Problem("too_many_columns", f"the file has {len(frame.columns)} columns; at most "
+                                                             f"{MAX_COLUMNS} are accepted"))
+        return raw
+    # fastexcel renames a repeated header `Status` to `Status_1`: undo that to see the repeat
+    delivered = set(frame.columns)
+    names = [unreserved(HEADERS.get(_original(c, delivered).strip(), _original(c, delivered).strip()))
+             for c in frame.columns]
+    if problem := column_problem(names, list(HEADERS.values())):
+        raw.file_problems.append(problem)
+        return raw
+    frame = frame.rename(dict(zip(frame.columns, names)))
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
     if problem := missing_columns(frame, COLUMNS):
         raw.file_problems.append(problem)

@@ -91,6 +91,35 @@ def decode_text(data: bytes) -> tuple[str, str]:
         raise UnicodeError(f"the file is neither UTF-8 nor Windows-1252 (undecodable byte at offset {err.start})") from None
 
 
+# More columns than any real export has: refused before the per-column work (privacy guard,
+# trimming, schema) that costs seconds per thousand columns (issue 10: 10 000 columns took
+# 3 minutes, 100 000 never finished).
+MAX_COLUMNS = 500
+
+
+def unreserved(name: str) -> str:
+    """A delivered column or key named like the pipeline's own bookkeeping columns
+    (`_row`, anything starting with `_`) is renamed, so it can neither collide with them
+    nor slip past the privacy guard, which looks only at delivered columns."""
+    return f"column {name}" if name.startswith("_") else name
+
+
+def column_problem(names: list[str], contract: list[str]) -> Problem | None:
+    """Too many columns, or a column named twice (after trimming and case folding where
+    the reader folds): which of the two would count is anyone's guess, so the file is
+    refused rather than loaded from the wrong one. Names only contract columns: an unknown
+    header could itself be data."""
+    if len(names) > MAX_COLUMNS:
+        return Problem("too_many_columns", f"the file has {len(names)} columns; at most {MAX_COLUMNS} are accepted")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            shown = f"'{name}'" if name in contract else "an unknown column"
+            return Problem("duplicate_columns", f"the header names {shown} more than once")
+        seen.add(name)
+    return None
+
+
 def missing_columns(frame: pl.DataFrame, required: list[str]) -> Problem | None:
     missing = [c for c in required if c not in frame.columns]
     if missing:

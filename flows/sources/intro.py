@@ -5,14 +5,15 @@ one row per event. Row numbers are line numbers in the file (the header is line 
 """
 from __future__ import annotations
 
+import csv
 import io
 import re
 from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, decode_text, missing_columns,
-                                  parse_dates, parse_year, parse_yyyymmdd, read_bytes, tidy_text,
+from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, decode_text, missing_columns,
+                                  parse_dates, parse_year, parse_yyyymmdd, read_bytes, tidy_text, unreserved,
                                   with_row_numbers)
 from schemas.privacy import decoded_fallback
 
@@ -47,13 +48,21 @@ def read(path: Path) -> RawFile:
     except FileNameError as err:
         raw.file_problems.append(Problem("file_name", str(err)))
         return raw
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=";"), [])
+    if problem := column_problem([unreserved(c.strip().lower()) for c in header], COLUMNS):
+        raw.file_problems.append(problem)
+        return raw
     try:
         frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
-    except Exception:  # polars raises several error types for malformed CSV; their text quotes the rows
-        raw.file_problems.append(Problem("unreadable", "not a readable ;-separated CSV (rows do not match the "
-                                         "header, or quotes are unbalanced)"))
+    except Exception:  # noqa: BLE001 — polars' several error types; their text can quote whole rows
+        raw.file_problems.append(Problem("unreadable", "not a readable ;-separated CSV (rows with more fields than "
+                                                       "the header, or an unbalanced quote)"))
         return raw
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    names = [unreserved(c.strip().lower()) for c in frame.columns]
+    if problem := column_problem(names, COLUMNS):  # e.g. quoted headers the first look did not split
+        raw.file_problems.append(problem)
+        return raw
+    frame = frame.rename(dict(zip(frame.columns, names)))
     if problem := missing_columns(frame, COLUMNS):
         raw.file_problems.append(problem)
     raw.frame = tidy_text(with_row_numbers(frame, first=2))

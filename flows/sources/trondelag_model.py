@@ -57,13 +57,17 @@ def read(path: Path) -> RawFile:
     raw.text = text
     try:
         raw.meta = file_meta(path.name)
-        doc = json.loads(text)
+        # numbers stay text: a 5 000-digit "number" is a bad value, not a crash
+        doc = json.loads(text, parse_int=str)
     except FileNameError as err:
         raw.file_problems.append(Problem("file_name", str(err)))
         return raw
     except json.JSONDecodeError as err:
         raw.file_problems.append(Problem("unreadable", f"not a complete JSON document (syntax error at line "
                                                        f"{err.lineno}, column {err.colno})"))
+        return raw
+    except RecursionError:
+        raw.file_problems.append(Problem("too_deep", "the document is nested too deeply to be read"))
         return raw
     raw.encoding = "utf-8"
     if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
@@ -75,21 +79,31 @@ def read(path: Path) -> RawFile:
         raw.file_problems.append(Problem("missing_columns", "'exported_at' is missing or not an ISO date-time"))
         return raw
     raw.meta["exported_at"] = exported_at
+    try:
+        records = _flatten(doc["cases"])
+    except RecursionError:  # a value nested too deeply to be turned into text
+        raw.file_problems.append(Problem("too_deep", "the document is nested too deeply to be read"))
+        return raw
+    schema = {k: pl.String for k in COLUMNS}
+    frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
+    raw.frame = tidy_text(with_row_numbers(frame, first=1))
+    return raw
+
+
+def _flatten(cases: list) -> list[dict]:
+    """One record per event with its case's fields. Only the contract's fields become
+    columns (unknown ones were seen by the privacy guard in the text)."""
     records: list[dict] = []
-    for case_index, case in enumerate(doc["cases"]):
+    for case_index, case in enumerate(cases):
         case = case if isinstance(case, dict) else {}
         base = {k: _text(case.get(k)) for k in CASE_FIELDS}
         events = case.get("events") if isinstance(case.get("events"), list) else []
         # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
         for index, event in enumerate(events or [{}]):
             event = event if isinstance(event, dict) else {"type": _text(event)}
-            # only the contract's fields become columns; unknown ones were seen by the guard
             records.append({**base, "case_index": str(case_index), "event_index": str(index),
                             **{k: _text(event.get(k)) for k in EVENT_FIELDS}})
-    schema = {k: pl.String for k in COLUMNS}
-    frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
-    raw.frame = tidy_text(with_row_numbers(frame, first=1))
-    return raw
+    return records
 
 
 def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:

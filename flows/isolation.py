@@ -1,0 +1,236 @@
+"""Read and validate each landing file in a worker process with memory and time limits.
+
+A poison file (a parser that aborts, allocates without bound, recurses or never ends)
+must cost the load one quarantined file, never the load itself or another file. So the
+reading runs in `flows.read_worker` processes, and this module hands them one file at a
+time:
+
+- a worker handles one file at a time, so when it dies (abort, out of memory, killed by
+  the time limit) exactly that file is refused, with a fixed reason; the worker is
+  replaced and the other files never notice;
+- workers are reused (importing Polars, Pandera and the schemas costs ≈ 2 s; a file
+  then costs only the pickling of its frame) and recycled after `tasks_per_worker` files;
+- at most `workers` files are read at once, whatever the number of Prefect threads: on
+  a 2-core, 8 GB machine two workers of 2 GB each, plus the load process, fit.
+
+Limits come from the environment (documented in the runbook), with defaults for a
+2-core 8 GB machine: `PATHWAYS_READ_MEMORY_MB` (2048, on top of the worker's own
+footprint), `PATHWAYS_READ_TIMEOUT_S` (120), `PATHWAYS_READ_WORKERS` (by cores and
+memory), `PATHWAYS_MAX_FILE_MB` (1024: larger files are refused unread).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 120  # importing the libraries on a busy 2-core machine
+
+
+def _physical_memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError):
+        return 8192
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 2048
+    timeout_s: float = 120.0
+    max_file_mb: int = 1024
+    workers: int = 2
+    tasks_per_worker: int = 100
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        env = os.environ
+        memory = int(env.get("PATHWAYS_READ_MEMORY_MB", 2048))
+        # each worker may use `memory` plus ≈ 1 GB of its own; leave room for the load itself
+        by_memory = max(1, _physical_memory_mb() // (memory + 1024 + 1024))
+        workers = int(env.get("PATHWAYS_READ_WORKERS", max(1, min(os.cpu_count() or 1, by_memory))))
+        return cls(memory, float(env.get("PATHWAYS_READ_TIMEOUT_S", 120)),
+                   int(env.get("PATHWAYS_MAX_FILE_MB", 1024)), max(1, workers),
+                   int(env.get("PATHWAYS_READ_TASKS_PER_WORKER", 100)))
+
+    @property
+    def memory_text(self) -> str:
+        return f"{self.memory_mb / 1024:g} GB" if self.memory_mb >= 1024 else f"{self.memory_mb} MB"
+
+    @property
+    def within(self) -> str:
+        return f"could not be read within {self.memory_text} / {self.timeout_s:g} s"
+
+
+class WorkerUnavailable(RuntimeError):
+    """A worker could not be started at all: the machine's problem, not the file's."""
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: subprocess.Popen
+    conn: Connection
+    tasks: int = 0
+
+    def stop(self, kill: bool = False) -> None:
+        try:
+            if kill:
+                self.process.kill()
+            else:
+                self.conn.send(None)
+        except (OSError, ValueError):
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.conn.close()
+
+
+@dataclass
+class ReadPool:
+    """At most `limits.workers` files read at once, each in a worker of its own."""
+
+    limits: Limits = field(default_factory=Limits.from_env)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.limits.workers)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self.started = 0  # workers started (a benchmark and tests read it)
+
+    def _spawn(self) -> _Worker:
+        parent, child = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        try:
+            # stderr is discarded: a native library's panic message may quote data
+            process = subprocess.Popen([sys.executable, "-m", "flows.read_worker", str(child.fileno()),
+                                        str(self.limits.memory_mb)], pass_fds=[child.fileno()], env=env,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, cwd=str(ROOT))
+        finally:
+            child.close()
+        worker = _Worker(process, Connection(parent.detach()))
+        if not worker.conn.poll(START_TIMEOUT_S):
+            worker.stop(kill=True)
+            raise WorkerUnavailable("a read worker did not start")
+        try:
+            worker.conn.recv()
+        except EOFError as err:
+            worker.stop(kill=True)
+            raise WorkerUnavailable("a read worker died while starting") from err
+        with self._lock:
+            self._all.add(worker)
+            self.started += 1
+        return worker
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._spawn()
+
+    def _release(self, worker: _Worker, healthy: bool) -> None:
+        if healthy and worker.tasks < self.limits.tasks_per_worker:
+            with self._lock:
+                self._idle.append(worker)
+            return
+        with self._lock:
+            self._all.discard(worker)
+        worker.stop(kill=not healthy)
+
+    def _live_worker_with(self, request: tuple) -> _Worker:
+        """A worker that has accepted `request`. A worker found dead before it got the file
+        (killed while idle, e.g. by the kernel's out-of-memory killer) is replaced: only a
+        death after the file was handed over is blamed on the file."""
+        for _ in range(3):
+            worker = self._take()
+            if worker.process.poll() is None:
+                try:
+                    worker.conn.send(request)
+                    worker.tasks += 1
+                    return worker
+                except OSError:
+                    pass
+            self._release(worker, healthy=False)
+        raise WorkerUnavailable("read workers die before they are given a file")
+
+    def run(self, source: str, path: Path, sha256: str) -> tuple:
+        """One file through a worker: `("ok", ValidatedFile)`, `("oserror", name)` or
+        `("refused", rule, message)`. Waiting for a free worker does not count against
+        the time limit."""
+        with self._slots:
+            worker = self._live_worker_with((source, os.path.abspath(path), sha256))
+            healthy = False
+            try:
+                if not worker.conn.poll(self.limits.timeout_s):
+                    return ("refused", "too_slow", f"{self.limits.within} (stopped after {self.limits.timeout_s:g} s)")
+                reply = worker.conn.recv()
+                healthy = True
+                return reply
+            except (EOFError, OSError):  # the worker died on this file: abort, out of memory, a crash
+                return ("refused", "too_large", f"{self.limits.within} (the reader ran out of memory or crashed)")
+            finally:
+                self._release(worker, healthy)
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = list(self._all), set(), []
+        for worker in workers:
+            worker.stop()
+
+
+_pool: ReadPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ReadPool:
+    """The process's read pool, started on first use (limits read from the environment then)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ReadPool()
+        return _pool
+
+
+_users = 0
+
+
+@contextmanager
+def in_use():
+    """A load holds the pool while it runs; the workers stop when the last load in this
+    process ends (two loads of different warehouses in one process must not stop each
+    other's workers)."""
+    global _users
+    with _pool_lock:
+        _users += 1
+    try:
+        yield
+    finally:
+        with _pool_lock:
+            _users -= 1
+            last = _users == 0
+        if last:
+            shutdown()
+
+
+def shutdown() -> None:
+    """Stop every worker (end of a load; also at exit). The next load starts a fresh pool."""
+    global _pool
+    with _pool_lock:
+        current, _pool = _pool, None
+    if current is not None:
+        current.close()
+
+
+atexit.register(shutdown)
