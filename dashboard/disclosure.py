@@ -18,22 +18,28 @@ New Zealand publish census counts: "fixed random rounding").
 
    | true count n | published |
    |---|---|
-   | 0 | 0 |
-   | 1–4 | hidden, shown as "<5" |
+   | 0–4 | hidden, shown as "<5" (0 too: see below) |
    | n ≥ 5, n = 5k | n |
    | n ≥ 5, n = 5k + r | 5k + 5 if cell key / 2^52 < r/5, else 5k (never below 5) |
 
    Rounding up with probability r/5 makes the published value unbiased; which way a cell
    goes is decided by its key alone, so it is the same every time the cell is shown.
 
-Why no count of 1–4 persons can be worked out: every published count is 0 or a multiple
-of 5, so every sum or difference of published counts (Alle − Kvinner − Menn, a region
+Why no count of 1–4 persons can be worked out: every published count is a multiple of 5,
+so every sum or difference of published counts (Alle − Kvinner − Menn, a region
 minus its municipalities, a total minus its visible rows, one cohort selection minus an
 overlapping one, the same quantity on two pages) is a multiple of 5 as well, never 1–4.
 Totals are cells of their own (their own count and key), never sums of perturbed cells.
 Interval reasoning does not pin one down either: a published p ≥ 5 says only that the true
-count is somewhere in p−4 … p+4, and the same set of persons always gives the same p,
-so asking again does not help. `tests/test_disclosure_attack.py` tries all of this
+count is somewhere in p−4 … p+4, "<5" that it is 0–4, and the same set of persons always
+gives the same p, so asking again does not help. An empty group is shown as "<5" as well,
+never as 0: if 0 were shown exactly, "<5" would mean 1–4, and a region shown as "<5" with
+four municipalities shown as "<5" would say that each of them has exactly 1 person (the
+attacker test found such cases when 0 was shown). A residual risk remains, as with every
+bounded perturbation: when a total and all but one of its parts happen to sit at the far
+ends of their rounding at once (e.g. a total of 16 published as 20 with three other parts
+of exactly 4), interval reasoning can pin the last part; the attacker test looks for this
+too. `tests/test_disclosure_attack.py` tries all of this
 against the warehouse's true counts.
 
 Derived figures:
@@ -76,8 +82,7 @@ def perturb(count: pl.Expr, key: pl.Expr) -> pl.Expr:
     remainder = count % BASE
     up = (key.cast(pl.Float64) / KEY_MOD) < (remainder.cast(pl.Float64) / BASE)
     rounded = count - remainder + pl.when(up).then(BASE).otherwise(0)
-    return (pl.when(count == 0).then(0)
-            .when(count < MIN_COUNT).then(None)
+    return (pl.when(count < MIN_COUNT).then(None)
             .otherwise(pl.max_horizontal(rounded, pl.lit(MIN_COUNT))).cast(pl.Int64))
 
 
@@ -122,17 +127,17 @@ def share(part: pl.Expr, whole: pl.Expr, complement: pl.Expr | None = None) -> p
 
 def pivot(frame: pl.DataFrame, index: str, columns: str, values: str,
           column_order: list[str] | None = None) -> pl.DataFrame:
-    """Published long counts → a cross table. A combination that is absent had no persons
-    (0); a hidden cell stays hidden (null), it is never filled with 0."""
+    """Published long counts → a cross table with the columns `column_order` (default: those
+    present). A combination that is absent had no persons, which is shown like every count
+    under 5: hidden (null)."""
     cols = column_order or sorted({str(v) for v in frame[columns].to_list()})
-    cols = [c for c in cols if c in {str(v) for v in frame[columns].to_list()}] if column_order else cols
     rows = frame.select(index).unique().sort(index)
     long = frame.with_columns(pl.col(columns).cast(pl.String), pl.lit(True).alias("__present"))
     out = rows
     for c in cols:
         part = long.filter(pl.col(columns) == c).select(index, pl.col(values).alias(c), "__present")
         out = out.join(part, on=index, how="left").with_columns(
-            pl.when(pl.col("__present").is_null()).then(0).otherwise(pl.col(c)).cast(pl.Int64).alias(c)
+            pl.when(pl.col("__present").is_null()).then(None).otherwise(pl.col(c)).cast(pl.Int64).alias(c)
         ).drop("__present")
     return out
 
@@ -147,13 +152,13 @@ def display(frame: pl.DataFrame, counts: list[str] | None = None) -> pl.DataFram
 
 
 def is_publishable(value) -> bool:
-    """A count that may be shown: hidden, 0, or a multiple of 5 from 5 up."""
-    return value is None or value == 0 or (value >= MIN_COUNT and value % BASE == 0)
+    """A count that may be shown: hidden, or a multiple of 5 from 5 up (never 0–4)."""
+    return value is None or (value >= MIN_COUNT and value % BASE == 0)
 
 
 def assert_protected(frame: pl.DataFrame, count_columns: list[str]) -> None:
-    """The last check before anything leaves the dashboard: every visible count is 0 or a
-    perturbed (multiple-of-5) count, and no cell key is left in the frame."""
+    """The last check before anything leaves the dashboard: every visible count is a
+    perturbed (multiple-of-5, at least 5) count, and no cell key is left in the frame."""
     keys = [c for c in frame.columns if c.endswith(KEY_SUFFIX)]
     if keys:
         raise ValueError(f"cell keys must never leave the dashboard: {keys}")

@@ -28,7 +28,10 @@ samme avrundingen.
    femmer (tallet 13 rundes opp til 15 i tre av fem celler og ned til 10 i to av fem).
    I gjennomsnitt blir tallene derfor riktige. Tall fra {disclosure.MIN_COUNT} og oppover blir
    aldri mindre enn {disclosure.MIN_COUNT}.
-4. **Grupper på 1–4 personer vises som «{disclosure.HIDDEN}»**. En tom gruppe vises som 0.
+4. **Grupper på færre enn 5 personer vises som «{disclosure.HIDDEN}»** – også tomme grupper.
+   Hvis tomme grupper ble vist som 0, ville «{disclosure.HIDDEN}» bety «1–4», og da kunne man
+   noen ganger regne seg fram til nøyaktige tall (for eksempel når en region har «{disclosure.HIDDEN}»
+   og fire av kommunene også har «{disclosure.HIDDEN}»: da må hver av dem ha nøyaktig 1).
 5. **Totaler er egne celler.** «Totalt» er antallet personer i hele raden, avrundet for
    seg, ikke summen av de avrundede tallene. Derfor stemmer ikke alltid summen av en
    rad med totalen, og en person som for eksempel har vært på to trinn, telles én gang

@@ -18,15 +18,15 @@ def render(filters) -> None:
     cols = st.columns(5)
     by_stage = dict(zip(now["stage"], now["persons"]))
     for i, stage in enumerate(s for s in STAGE_ORDER if s not in ("settlement", "trade_certificate")):
-        cols[i % 5].metric(f"{ui.STAGE[stage]} nå", ui.number(by_stage.get(stage, 0)), help="Personer på trinnet i dag")
+        cols[i % 5].metric(f"{ui.STAGE[stage]} nå", ui.number(by_stage.get(stage)), help="Personer på trinnet i dag")
 
     st.subheader(f"Avsluttet i {as_of.year}")
     ended = ui.query("ended_this_year", filters, as_of)
     ended_by = dict(zip(ended["end_type"], ended["persons"]))
     waiting = ui.query("waiting_summary", filters)
     a, b, c, d = st.columns(4)
-    a.metric("Fullført", ui.number(ended_by.get("completed", 0)))
-    b.metric("Avbrutt (frafall)", ui.number(ended_by.get("dropped_out", 0)))
+    a.metric("Fullført", ui.number(ended_by.get("completed")))
+    b.metric("Avbrutt (frafall)", ui.number(ended_by.get("dropped_out")))
     c.metric("Personer som venter på skoleplass", ui.number(waiting["persons"][0]))
     d.metric("Median ventetid (dager)", ui.number(waiting["median_wait_days"][0], hidden=disclosure.NOT_SHOWN))
 
