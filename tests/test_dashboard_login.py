@@ -9,9 +9,9 @@ foreign Origin or Host header straight to the server.
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -234,3 +234,64 @@ def test_the_server_listens_on_localhost_only_and_keeps_its_secrets_private(serv
     secrets = work / "home" / "dashboard" / str(port) / ".streamlit" / "secrets.toml"
     assert secrets.stat().st_mode & 0o077 == 0
     assert "[auth]" in secrets.read_text()
+
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _shows(number: int) -> re.Pattern:
+    """A figure as the dashboard prints it (thousands separated by a space)."""
+    return re.compile(r"^\s*" + r"\s?".join(f"{number:,}".split(",")) + r"\s*$")
+
+
+def _metric_value(page, label: str):
+    return page.locator('[data-testid="stMetric"]', has_text=label).first.locator('[data-testid="stMetricValue"]')
+
+
+def _on_stage_now(warehouse: Path, stage: str, sex: str | None = None) -> tuple[int, int | None]:
+    """(true count from the marts, the published count the dashboard must show)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        as_of = queries.latest_build(con)["as_of"]
+        true = con.execute("""
+            select count(distinct s.person_id) from marts.stage_spell s join core.person p using (person_id)
+            where s.stage = ? and s.start_date <= ? and (s.end_date is null or s.end_date >= ?)
+              and (? is null or p.sex = ?)""", [stage, as_of, as_of, sex, sex]).fetchall()[0][0]
+        published = disclosure.publish(queries.persons_on_stage_now(
+            con, queries.Filters(scope=queries.COUNTY, sex=sex), as_of)).filter(pl.col("stage") == stage)
+    return true, published["persons"][0]
+
+
+def test_a_leader_walks_every_page_with_a_filter(server, browser, loaded):
+    """Every page in a real browser after a real login: a filter change, the figures follow
+    (the published, rounded value, within 4 of the truth), the filter stays set, no page
+    shows an exception; a screenshot of every page goes to tests/artifacts/."""
+    from playwright.sync_api import expect
+
+    url, _, _ = server
+    _, warehouse = loaded
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = _login(browser, url, LEADER)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    true, shown = _on_stage_now(warehouse, "intro")
+    assert shown is not None and shown % 5 == 0 and abs(shown - true) <= 4
+    expect(_metric_value(page, "Introprogram nå")).to_have_text(_shows(shown), timeout=60000)
+
+    sex = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Kjønn")
+    sex.locator("input").click()
+    page.get_by_role("option", name="Kvinner", exact=True).click()
+    expect(sex.locator("input")).to_have_value("Kvinner")
+    true_women, women = _on_stage_now(warehouse, "intro", "K")
+    assert women is not None and abs(women - true_women) <= 4 and true_women < true
+    expect(_metric_value(page, "Introprogram nå")).to_have_text(_shows(women), timeout=60000)
+    _settle(page)
+
+    for title in PAGES:
+        _go(page, title)
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+        assert page.locator("h1").first.inner_text().strip() != ""
+        expect(sex.locator("input")).to_have_value("Kvinner")  # the filter stays set
+        page.screenshot(path=str(ARTIFACTS / f"{title.lower().replace('ø', 'o').replace(' ', '_')}.png"),
+                        full_page=True)
+    assert not errors, errors
+    context.close()
