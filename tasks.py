@@ -32,10 +32,9 @@ DEMO_IDP = f"""
 import pathlib, signal
 from dashboard import demo_idp
 folder = pathlib.Path({str(DEMO)!r})
-(folder / 'dashboard.toml').unlink(missing_ok=True)
 proc = demo_idp.start({IDP_PORT}, log=folder / 'idp.log')
 demo_idp.write_config(folder, {IDP_PORT}, 8501)
-signal.signal(signal.SIGTERM, lambda *a: (proc.terminate(), proc.wait(), exit(0)))
+signal.signal(signal.SIGTERM, lambda *a: proc.terminate())  # the main wait() then returns
 proc.wait()
 """
 
@@ -78,9 +77,10 @@ def demo(persons: str = "5000") -> None:
     dashboard = ROOT / "dashboard" / "app.py"
     if dashboard.exists() and not os.environ.get("CI"):
         # A local mock identity provider with one demo user per role (never for production).
+        config = DEMO / "dashboard.toml"
+        config.unlink(missing_ok=True)  # written again once the provider answers
         idp = subprocess.Popen([PY, "-c", DEMO_IDP], cwd=ROOT)
         try:
-            config = DEMO / "dashboard.toml"
             deadline = time.time() + 40
             while not config.exists() and idp.poll() is None and time.time() < deadline:
                 time.sleep(0.3)
