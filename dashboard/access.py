@@ -15,7 +15,9 @@ county keeps beside the dashboard's configuration:
     [users."sub:3f1c…"]                   # or by the provider's subject (`sub`) claim
     role = "data_staff"                   # the whole county, plus Datakvalitet
 
-A user is looked up by `sub:<sub>` first, then by the e-mail address (lower case). A user
+A user is looked up by `sub:<sub>` first, then by the e-mail address (`email`, else
+`preferred_username`, lower case). E-mail addresses are only as trustworthy as the
+provider's directory: where users can set their own, use `sub:` entries. A user
 who is not in the file, has an unknown role, or an adviser without a valid municipality
 or region, gets no access. This module has no Streamlit in it, so it is tested directly.
 """
@@ -68,8 +70,9 @@ def resolve(user: dict, roles: dict[str, dict], municipalities: dict) -> Access 
     entry = None
     if user.get("sub"):
         entry = roles.get(f"sub:{user['sub']}")
-    if entry is None and isinstance(user.get("email"), str):
-        entry = roles.get(user["email"].strip().lower())
+    for claim in ("email", "preferred_username"):   # Entra ID may send only the latter
+        if entry is None and isinstance(user.get(claim), str):
+            entry = roles.get(user[claim].strip().lower())
     if entry is None:
         return None
     name = str(user.get("name") or user.get("email") or "")

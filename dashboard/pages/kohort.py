@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import disclosure, ui
-from dashboard.queries import STAGE_ORDER
+from dashboard.queries import COUNTY, STAGE_ORDER
 
 LABELS = {"stage": "Trinn", "persons": "Personer", "median_days": "Median dager fra bosetting",
           "share_of_settled": "Andel av bosatte (%)", "from_previous": "Overgang fra forrige trinn (%)"}
@@ -48,12 +48,15 @@ def render(filters) -> None:
                  {"cohort_year": "Kull", "stage": "Trinn", "persons": "Personer", "median_days": "Median dager"})
 
     st.subheader("Sammenlign to grupper")
-    dimension = st.radio("Sammenlign etter", ["Kjønn", "Region"], horizontal=True, key="k_compare")
+    choices = ui.query_unscoped("municipality_choices")
+    scope = set(filters.scope)
+    regions = [r for r in choices["regions"]   # only regions wholly inside the user's scope
+               if filters.scope == COUNTY or set(choices["by_region"][r]) <= scope]
+    dimension = st.radio("Sammenlign etter", ["Kjønn", "Region"] if len(regions) >= 2 else ["Kjønn"],
+                         horizontal=True, key="k_compare")
     if dimension == "Kjønn":
         groups = {"Kvinner": dataclasses.replace(filters, sex="K"), "Menn": dataclasses.replace(filters, sex="M")}
     else:
-        choices = ui.query("municipality_choices")
-        regions = choices["regions"]
         a = st.selectbox("Gruppe A", regions, index=0, key="k_a")
         b = st.selectbox("Gruppe B", regions, index=min(1, len(regions) - 1), key="k_b")
         groups = {a: dataclasses.replace(filters, municipalities=tuple(choices["by_region"][a])),
