@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from dashboard.disclosure import cell_sql
+from dashboard.disclosure import cell_sql, complement_sql
 
 STAGE_ORDER = ["settlement", "intro", "norwegian", "primary", "combination", "upper_secondary",
                "work_training", "apprenticeship", "trade_certificate", "work"]
@@ -125,11 +125,11 @@ def november_indicator(con, f: Filters) -> pl.DataFrame:
     whole, the part and its complement, each a cell of its own."""
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select year(end_date) as end_year, {cell_sql()},
-               {cell_sql("in_work_or_education", "in_work_or_education_nov_next_year")},
-               {cell_sql("not_in_work_or_education", "not in_work_or_education_nov_next_year")}
-        from dash.outcome where in_work_or_education_nov_next_year is not null and {where}
-        group by 1 order by 1""", params)
+        select *, {complement_sql("persons", "in_work_or_education", "not_in_work_or_education")} from (
+            select year(end_date) as end_year, {cell_sql()},
+                   {cell_sql("in_work_or_education", "in_work_or_education_nov_next_year")}
+            from dash.outcome where in_work_or_education_nov_next_year is not null and {where}
+            group by 1) order by 1""", params)
 
 
 # -- Forløp -------------------------------------------------------------------------------------
@@ -163,17 +163,16 @@ def cohort_funnel(con, f: Filters, by_cohort: bool = True) -> pl.DataFrame:
 
 # -- Frafall -------------------------------------------------------------------------------------
 def _with_total(sql_rows: str, row: str, column: str, params: list) -> tuple[str, list]:
-    """Cells per (row, column) plus each row's total as a cell of its own (column = TOTAL)."""
-    return (f"""with base as ({sql_rows})
-                select {row}, {column}, {cell_sql()} from base group by all
-                union all
-                select {row}, '{TOTAL}' as {column}, {cell_sql()} from base group by all""", params)
+    """Cells per (row, column) plus each row's total as a cell of its own (column = TOTAL),
+    in one pass (grouping sets)."""
+    return (f"""select {row}, if(grouping({column}) = 1, '{TOTAL}', {column}::VARCHAR) as {column}, {cell_sql()}
+                from ({sql_rows}) group by grouping sets (({row}, {column}), ({row}))""", params)
 
 
 def dropout_by_stage_and_time(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, *_with_total(f"""
-        select stage, person_id, record_key,
+        select stage, record_key,
                case when days_on_stage < 91 then '0–3 mnd' when days_on_stage < 183 then '3–6 mnd'
                     when days_on_stage < 366 then '6–12 mnd' when days_on_stage < 731 then '1–2 år'
                     else 'over 2 år' end as time_on_stage
@@ -183,14 +182,14 @@ def dropout_by_stage_and_time(con, f: Filters) -> pl.DataFrame:
 def dropout_by_reason(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, *_with_total(f"""
-        select stage, person_id, record_key, coalesce(reason, 'ikke oppgitt') as reason
+        select stage, record_key, coalesce(reason, 'ikke oppgitt') as reason
         from dash.dropout where {where}""", "stage", "reason", params))
 
 
 def dropout_trend(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, *_with_total(f"""
-        select year(dropout_date) as year, person_id, record_key, stage
+        select year(dropout_date) as year, record_key, stage
         from dash.dropout where {where}""", "year", "stage", params))
 
 
@@ -207,7 +206,7 @@ def wait_by_school(con, f: Filters) -> pl.DataFrame:
 def waiting_now(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, *_with_total(f"""
-        select stage, person_id, record_key,
+        select stage, record_key,
                case when wait_days < 31 then 'under 1 mnd' when wait_days < 92 then '1–3 mnd'
                     when wait_days < 183 then '3–6 mnd' when wait_days < 366 then '6–12 mnd'
                     else 'over 1 år' end as waited
@@ -219,11 +218,10 @@ def share_waiting_longer(con, f: Filters, threshold_days: int) -> pl.DataFrame:
     person with several applications counts where their longest wait puts them)."""
     where, params = f.where("municipality_code")
     return run(con, f"""
-        with person as (
-            select stage, person_id, any_value(record_key) as record_key, max(wait_days) > ? as longer
-            from dash.wait where status in ('started', 'waiting') and {where} group by 1, 2)
-        select stage, {cell_sql()}, {cell_sql("longer", "longer")}, {cell_sql("not_longer", "not longer")}
-        from person group by 1 order by 1""", [threshold_days, *params])
+        select *, {complement_sql("persons", "longer", "not_longer")} from (
+            select stage, {cell_sql()}, {cell_sql("longer", "wait_days > ?")}
+            from dash.wait where status in ('started', 'waiting') and {where} group by 1) order by 1""",
+               [threshold_days, threshold_days, *params])  # the threshold appears in both aggregates
 
 
 def wait_trend(con, f: Filters) -> pl.DataFrame:
@@ -238,7 +236,7 @@ def wait_trend(con, f: Filters) -> pl.DataFrame:
 def intro_outcomes_by_municipality(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, *_with_total(f"""
-        select municipality_name as municipality, person_id, record_key, end_type
+        select municipality_name as municipality, record_key, end_type
         from dash.outcome where {where}""", "municipality", "end_type", params))
 
 
