@@ -79,6 +79,15 @@ class Cells:
         return self.cells.get(key, (None, 0, 0))               # an absent row: 0 persons, shown as "<5"
 
 
+class Remainder(Cells):
+    """The persons of `whole` in none of `parts` (e.g. sex not recorded): only its truth is
+    known (nothing publishes it); the attacker tries to derive it."""
+
+    def __init__(self, whole: Cells, parts: list[Cells]):
+        keys = set(whole.cells) | {k for p in parts for k in p.cells}
+        self.cells = {k: (None, None, whole.get(k)[2] - sum(p.get(k)[2] for p in parts)) for k in keys}
+
+
 class Attacker:
     def __init__(self, con, as_of):
         self.con, self.as_of = con, as_of
@@ -140,6 +149,8 @@ def test_differencing_attacker_recovers_no_small_count(con, as_of, places):
             men = attacker.cells(name, dataclasses.replace(f, sex="M"), args)
             attacker.difference(f"{name}{args}: Alle − Kvinner", men, [alle], [women])
             attacker.difference(f"{name}{args}: Alle − Menn", women, [alle], [men])
+            attacker.difference(f"{name}{args}: Alle − Kvinner − Menn", Remainder(alle, [women, men]),
+                                [alle], [women, men])
             # a row's total minus its visible cells (tables with a Totalt category)
             _totals_attack(attacker, name, args, alle)
         # a region minus its other municipalities
