@@ -75,11 +75,12 @@ def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, s
     st.dataframe(shown, hide_index=True, width="stretch")
     left, right, _ = st.columns([1, 1, 4])
     left.download_button("Last ned CSV", shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
-                         key=f"csv-{name}")
+                         key=f"csv-{name}", on_click="ignore")  # no rerun: the page stays as it is
     buffer = io.BytesIO()
     shown.write_excel(buffer, worksheet=name[:31])
     right.download_button("Last ned Excel", buffer.getvalue(), f"{name}.xlsx",
-                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}")
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}",
+                          on_click="ignore")
 
 
 def number(value, unit: str = "", hidden: str = disclosure.HIDDEN) -> str:

@@ -119,7 +119,7 @@ def _downloads(page) -> dict[str, pl.DataFrame]:
     out = {}
     buttons = page.get_by_role("button", name="Last ned CSV")
     for i in range(buttons.count()):
-        with page.expect_download() as info:
+        with page.expect_download(timeout=60000) as info:
             buttons.nth(i).click()
         download = info.value
         text = Path(download.path()).read_text("utf-8-sig")
