@@ -36,7 +36,7 @@ CONFIGURED, SETTINGS = _secrets()
 DEMO = bool(SETTINGS.get("demo"))
 if DEMO:
     st.warning("**DEMO** – syntetiske data og testbrukere fra en lokal innloggingstjeneste. "
-               "Ingen tall her gjelder virkelige personer.", icon="🧪")
+               "Ingen tall her gjelder virkelige personer.")
 
 
 def _closed(title: str, body: str, logout: bool = False) -> None:

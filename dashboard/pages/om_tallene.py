@@ -11,7 +11,7 @@ noe om én person eller noen få personer ut fra tallene – heller ikke ved å 
 tall fra ulike utvalg, sider eller nedlastinger. Derfor er alle tall om personer
 beskyttet med **cellenøkkelmetoden**, den samme metoden som statistikkbyråer bruker for
 interaktive tabeller (Australian Bureau of Statistics, de tyske statistikkontorene).
-Statistisk sentralbyrå i Canada og New Zealand publiserer folketellingstall med den
+Statistikkbyråene i Canada og New Zealand publiserer folketellingstall med den
 samme avrundingen.
 
 ### Slik virker det
