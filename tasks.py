@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -25,6 +26,17 @@ PY = VENV / "bin" / "python"
 LOCK = ROOT / "requirements.lock"
 STAMP = VENV / ".installed-lock-sha256"
 DEMO = ROOT / "data" / "demo"
+IDP_PORT = 9400
+# Runs in the venv: start the mock provider, write the demo configuration, wait.
+DEMO_IDP = f"""
+import pathlib, signal
+from dashboard import demo_idp
+folder = pathlib.Path({str(DEMO)!r})
+proc = demo_idp.start({IDP_PORT}, log=folder / 'idp.log')
+demo_idp.write_config(folder, {IDP_PORT}, 8501)
+signal.signal(signal.SIGTERM, lambda *a: proc.terminate())  # the main wait() then returns
+proc.wait()
+"""
 
 
 def run(*cmd: str | Path, **kw) -> None:
@@ -68,7 +80,21 @@ def demo(persons: str = "5000") -> None:
         sys.exit("the demo load was not published")
     dashboard = ROOT / "dashboard" / "app.py"
     if dashboard.exists() and not os.environ.get("CI"):
-        run(pathways, "dashboard", "--warehouse", DEMO / "warehouse.duckdb")
+        # A local mock identity provider with one demo user per role (never for production).
+        config = DEMO / "dashboard.toml"
+        config.unlink(missing_ok=True)  # written again once the provider answers
+        idp = subprocess.Popen([PY, "-c", DEMO_IDP], cwd=ROOT)
+        try:
+            deadline = time.time() + 40
+            while not config.exists() and idp.poll() is None and time.time() < deadline:
+                time.sleep(0.3)
+            if not config.exists():
+                sys.exit("the demo identity provider did not start")
+            print("Log in as one of the demo users (leder@…, radgiver.steinkjer@…, data@demo.trondelag.no).")
+            run(pathways, "dashboard", "--warehouse", DEMO / "warehouse.duckdb", "--config", config)
+        finally:
+            idp.terminate()
+            idp.wait(timeout=10)
 
 
 def test(*pytest_args: str) -> None:

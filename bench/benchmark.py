@@ -172,8 +172,9 @@ PAGE_QUERIES = {  # the queries each dashboard page runs (with the shared filter
                                     q.wait_trend(c, f)],
     "Introprogram": lambda q, c, f, a: [q.intro_outcomes_by_municipality(c, f), q.direct_transition(c, f),
                                         q.november_indicator(c, f)],
-    "Datakvalitet": lambda q, c, f, a: [q.recent_builds(c), q.files_by_status(c), q.refused_files(c),
-                                        q.quarantine_by_rule(c), q.landing_anomalies(c)],
+    "Datakvalitet": lambda q, c, f, a: [q.recent_builds(c, "data_staff"), q.files_by_status(c, "data_staff"),
+                                        q.refused_files(c, "data_staff"), q.quarantine_by_rule(c, "data_staff"),
+                                        q.landing_anomalies(c, "data_staff")],
 }
 
 
@@ -189,7 +190,7 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
     con = duckdb.connect(str(warehouse), read_only=True)
     as_of = q.latest_build(con)["as_of"]
     persons = con.execute("select count(*) from core.person").fetchone()[0]
-    filtered = q.Filters(cohorts=(2022, 2023), municipalities=("5001",), sex="K")
+    filtered = q.Filters(scope=q.COUNTY, cohorts=(2022, 2023), municipalities=("5001",), sex="K")
 
     def timed(fn) -> float:
         times = []
@@ -205,7 +206,7 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
     print(f"{'page':<14}{'all ms':>9}{'filtered ms':>13}{'vs baseline':>13}  target < 150 ms")
     results = {}
     for page, run in PAGE_QUERIES.items():
-        full = timed(lambda: run(q, con, q.Filters(), as_of))
+        full = timed(lambda: run(q, con, q.Filters(scope=q.COUNTY), as_of))
         part = timed(lambda: run(q, con, filtered, as_of))
         worst = max(full, part)
         print(f"{page:<14}{full:>9.1f}{part:>13.1f}{worst / baseline:>12.1f}x  {'ok' if worst < 150 else 'SLOW'}")

@@ -1,25 +1,106 @@
-"""Trøndelag pathways dashboard: navigation and the filters every page shares.
+"""Trøndelag pathways dashboard: login, navigation and the filters every page shares.
 
-Run with `pathways dashboard --warehouse FILE` (or `streamlit run dashboard/app.py` with
-PATHWAYS_WAREHOUSE set). Reads the published warehouse read-only and shows aggregates only.
+Run with `pathways dashboard --warehouse FILE --config dashboard.toml` (see README,
+"Login and roles"). Reads the published warehouse read-only and shows aggregates only.
+
+Nobody sees anything before logging in with the identity provider configured in the
+`[auth]` section of the secrets that `pathways dashboard` generates; without that
+configuration nobody gets in at all. What a logged-in user sees is their role's scope
+(`dashboard/access.py`), enforced in every query (`dashboard/queries.py`).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+from dashboard import access as acl
 from dashboard import queries, ui
 
 st.set_page_config(page_title="Kvalifiseringsløp i Trøndelag", page_icon="🧭", layout="wide")
 
-if not ui.warehouse_path().exists():
-    st.error(f"Fant ikke datavarehuset {ui.warehouse_path()}. Kjør `pathways load` først.")
+
+def _secrets() -> tuple[bool, dict]:
+    """(login configured, the [pathways] settings); missing secrets mean not configured."""
+    try:
+        auth = st.secrets.get("auth")
+        settings = dict(st.secrets.get("pathways", {}))
+    except Exception:  # no secrets file at all
+        return False, {}
+    configured = bool(auth) and all(auth.get(k) for k in ("redirect_uri", "cookie_secret", "client_id",
+                                                           "client_secret", "server_metadata_url"))
+    return configured, settings
+
+
+CONFIGURED, SETTINGS = _secrets()
+DEMO = bool(SETTINGS.get("demo"))
+if DEMO:
+    st.warning("**DEMO** – syntetiske data og testbrukere fra en lokal innloggingstjeneste. "
+               "Ingen tall her gjelder virkelige personer.")
+
+
+def _closed(title: str, body: str, logout: bool = False) -> None:
+    """A page with a message and nothing else; the only page such a user can reach."""
+    def page() -> None:
+        st.title(title)
+        st.markdown(body)
+        if logout:
+            st.button("Logg ut", on_click=st.logout, key="logout_closed")
+    st.navigation([st.Page(page, title=title, url_path="tilgang")], position="hidden").run()
     st.stop()
+
+
+if not CONFIGURED:
+    _closed("Kvalifiseringsløp i Trøndelag",
+            "Innloggingen er ikke satt opp, så dashbordet er stengt. Ingen får tilgang uten innlogging.\n\n"
+            "Driftsansvarlig: start dashbordet med `pathways dashboard --config …` (se README, "
+            "«Innlogging og roller»).")
+
+if not st.user.is_logged_in:
+    def login_page() -> None:
+        st.title("Kvalifiseringsløp i Trøndelag")
+        st.markdown("Dashbordet viser tall om kvalifiseringsløp for flyktninger i Trøndelag. "
+                    "Logg inn med brukeren din i fylkeskommunen eller kommunen.")
+        st.button("Logg inn", on_click=st.login, type="primary", key="login")
+    st.navigation([st.Page(login_page, title="Logg inn", url_path="logg-inn")], position="hidden").run()
+    st.stop()
+
+if not ui.warehouse_path().exists():
+    _closed("Kvalifiseringsløp i Trøndelag", "Fant ikke datavarehuset. Kjør `pathways load` først.", logout=True)
+
+municipalities = ui.query_unscoped("municipality_choices")
+try:
+    roles = acl.load_roles(Path(SETTINGS.get("roles_file", "")))
+except acl.RolesError:
+    roles = {}
+access = acl.resolve(st.user.to_dict(), roles, municipalities)
+if access is None:
+    _closed("Ingen tilgang",
+            "Hei! Du er logget inn, men brukeren din har ikke fått tilgang til dette dashbordet ennå.\n\n"
+            "Ta kontakt med fylkeskommunens team for integrering og kvalifisering, så hjelper vi deg. "
+            "Oppgi e-postadressen du logget inn med.", logout=True)
+st.session_state["access"] = access
 
 build = ui.current_build()
 st.session_state["build_id"] = build.get("build_id", "")
 st.session_state["as_of"] = build.get("as_of")
-options = ui.query("filter_options")
-municipalities = ui.query("municipality_choices")
+options = ui.query_unscoped("filter_options")
+
+
+def place_choices() -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """The places this user may choose, each with its municipality codes."""
+    everything = "Hele Trøndelag" if access.whole_county else "Hele mitt område"
+    choices: dict[str, tuple[str, ...]] = {everything: ()}
+    allowed = None if access.whole_county else set(access.scope)
+    for region in municipalities["regions"]:
+        codes = tuple(municipalities["by_region"][region])
+        if allowed is None or set(codes) <= allowed:
+            choices[f"Region: {region}"] = codes
+    for name in municipalities["names"]:
+        code = municipalities["code_by_name"][name]
+        if allowed is None or code in allowed:
+            choices[name] = (code,)
+    return list(choices), choices
 
 
 def sidebar_filters() -> queries.Filters:
@@ -28,30 +109,35 @@ def sidebar_filters() -> queries.Filters:
     sb.header("Utvalg")
     cohorts = sb.multiselect("Bosettingskull (år)", options["cohorts"], key="f_cohorts",
                              placeholder="Alle år", help="Året personen ble bosatt.")
-    places = ["Hele Trøndelag"] + [f"Region: {r}" for r in municipalities["regions"]] + municipalities["names"]
-    place = sb.selectbox("Kommune eller region", places, key="f_place")
+    names, codes_by_place = place_choices()
+    if st.session_state.get("f_place") not in names:
+        st.session_state.pop("f_place", None)
+    place = sb.selectbox("Kommune eller region", names, key="f_place")
     sex = sb.selectbox("Kjønn", ["Alle", "Kvinner", "Menn"], key="f_sex")
     age = sb.selectbox("Aldersgruppe ved bosetting", ["Alle", *queries.AGE_GROUPS], key="f_age")
     country = sb.selectbox("Landbakgrunn", ["Alle", *options["countries"]], key="f_country")
     reason = sb.selectbox("Innvandringsgrunn", ["Alle", *[ui.REASON.get(r, r) for r in options["reasons"]]],
                           key="f_reason")
-    codes: tuple[str, ...] = ()
-    if place.startswith("Region: "):
-        codes = tuple(municipalities["by_region"][place.removeprefix("Region: ")])
-    elif place != "Hele Trøndelag":
-        codes = (municipalities["code_by_name"][place],)
     reasons = {v: k for k, v in ui.REASON.items()}
     return queries.Filters(
-        cohorts=tuple(sorted(cohorts)), municipalities=codes,
+        scope=access.scope, cohorts=tuple(sorted(cohorts)), municipalities=codes_by_place.get(place, ()),
         sex={"Kvinner": "K", "Menn": "M"}.get(sex), age_group=None if age == "Alle" else age,
         country=None if country == "Alle" else country, reason=None if reason == "Alle" else reasons.get(reason, reason))
 
 
 st.session_state["filters"] = sidebar_filters()
 st.sidebar.caption(f"Data per {build['as_of']:%d.%m.%Y} · bygg {build.get('build_id')}. "
-                   "Tall under 5 vises ikke (<5).")
+                   "Tallene er avrundet til nærmeste 5 på en fast, tilfeldig måte; grupper under 5 vises "
+                   "som <5. Se «Om tallene».")
+st.sidebar.divider()
+st.sidebar.caption(f"Innlogget som {access.name or 'ukjent navn'} ({acl.ROLE_LABEL[access.role]}"
+                   f"{', demo' if DEMO else ''})")
+st.sidebar.button("Logg ut", on_click=st.logout, key="logout")
 
 PAGES = [("oversikt", "Oversikt"), ("forlop", "Forløp"), ("kohort", "Kohort"), ("frafall", "Frafall"),
-         ("ventetid", "Ventetid"), ("introprogram", "Introprogram"), ("datakvalitet", "Datakvalitet")]
-pages = [st.Page(f"pages/{name}.py", title=title, url_path=name, default=name == "oversikt") for name, title in PAGES]
+         ("ventetid", "Ventetid"), ("introprogram", "Introprogram"), ("om_tallene", "Om tallene")]
+if access.role == "data_staff":
+    PAGES.append(("datakvalitet", "Datakvalitet"))
+pages = [st.Page(f"pages/{name}.py", title=title, url_path=name.replace("_", "-"), default=name == "oversikt")
+         for name, title in PAGES]
 st.navigation(pages).run()

@@ -3,8 +3,15 @@ aggregated (no person-level row leaves this module), and free of Streamlit so th
 benchmark and the tests call the same functions the pages do.
 
 Each function takes an open read-only DuckDB connection, the shared `Filters` and
-returns a Polars frame of counts and figures *before* disclosure control; the pages
-pass every frame through `dashboard.disclosure` before showing or offering it.
+returns a Polars frame of counts and figures *before* disclosure control: every count of
+persons `c` comes with its cell key `c_key` (`disclosure.cell_sql`), and a total is a cell
+of its own (a row whose category is `TOTAL`), never a sum of other cells.
+`dashboard.ui.query` passes every frame through `disclosure.publish` before a page sees it.
+
+**Scope is enforced here**: `Filters.scope` (the municipalities the logged-in user may
+see, or `COUNTY`) is part of every person query's WHERE clause, whatever the other
+filters say; a `Filters` without a scope sees nothing. The data-staff queries
+(Datakvalitet) refuse any other role.
 """
 from __future__ import annotations
 
@@ -14,15 +21,24 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from dashboard.disclosure import cell_sql, complement_sql
+
 STAGE_ORDER = ["settlement", "intro", "norwegian", "primary", "combination", "upper_secondary",
                "work_training", "apprenticeship", "trade_certificate", "work"]
 AGE_GROUPS = {"16–25": (16, 25), "26–35": (26, 35), "36–45": (36, 45), "46–55": (46, 55), "56+": (56, 200)}
+TOTAL = "Totalt"
+COUNTY = ("*",)           # scope of the whole county (leaders, data staff)
+ROLES = ("leader", "adviser", "data_staff")
 
 
 @dataclass(frozen=True)
 class Filters:
     """The shared filters. Empty tuple / None means "all". Every `dash.*` serving table
-    carries the person's filter attributes, so conditions apply to plain columns."""
+    carries the person's filter attributes, so conditions apply to plain columns.
+
+    `scope` is not a filter the user chooses: it is what the user's role allows
+    (`COUNTY`, or a tuple of municipality codes); empty means nothing."""
+    scope: tuple[str, ...] = ()
     cohorts: tuple[int, ...] = ()
     municipalities: tuple[str, ...] = ()
     sex: str | None = None
@@ -34,6 +50,11 @@ class Filters:
         """WHERE conditions and their parameters; `place_column` is the municipality the
         page's geography filter applies to."""
         conds, params = [], []
+        if self.scope != COUNTY:
+            if not self.scope:
+                return "false", []
+            conds.append(f"list_contains(?::VARCHAR[], {place_column})")
+            params.append(list(self.scope))
         if self.cohorts:
             conds.append("list_contains(?::INTEGER[], cohort_year)")
             params.append(list(self.cohorts))
@@ -56,7 +77,8 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
 # -- shared -----------------------------------------------------------------------------------
 def latest_build(con) -> dict:
     row = con.execute("select build_id, as_of, finished_at, files_loaded, events, persons, code_version "
-                      "from meta.build order by finished_at desc limit 1").fetchone()
+                      "from meta.build order by finished_at desc limit 1").fetchall()
+    row = row[0] if row else None
     keys = ["build_id", "as_of", "finished_at", "files_loaded", "events", "persons", "code_version"]
     return dict(zip(keys, row)) if row else {}
 
@@ -77,7 +99,7 @@ def filter_options(con) -> dict:
 def persons_on_stage_now(con, f: Filters, as_of: dt.date) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select stage, count(distinct person_id) as persons from dash.spell
+        select stage, {cell_sql()} from dash.spell
         where start_date <= ? and (end_date is null or end_date >= ?) and {where}
         group by 1""", [as_of, as_of, *params])
 
@@ -85,41 +107,45 @@ def persons_on_stage_now(con, f: Filters, as_of: dt.date) -> pl.DataFrame:
 def ended_this_year(con, f: Filters, as_of: dt.date) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select end_type, count(distinct person_id) as persons from dash.spell
+        select end_type, {cell_sql()} from dash.spell
         where end_date between ? and ? and end_type in ('completed', 'dropped_out') and {where}
         group by 1""", [dt.date(as_of.year, 1, 1), dt.date(as_of.year, 12, 31), *params])
 
 
 def waiting_summary(con, f: Filters) -> pl.DataFrame:
+    """Persons waiting for a school place now, and the median days their applications have waited."""
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select count(*) as applications, count(distinct person_id) as persons, median(wait_days) as median_wait_days
+        select {cell_sql()}, median(wait_days) as median_wait_days
         from dash.wait where status = 'waiting' and {where}""", params)
 
 
 def november_indicator(con, f: Filters) -> pl.DataFrame:
-    """Share in work or education in November the year after, per end-year cohort."""
+    """Persons in work or education in November the year after, per end-year cohort: the
+    whole, the part and its complement, each a cell of its own."""
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select year(end_date) as end_year, count(distinct person_id) as persons,
-               count(distinct person_id) filter (where in_work_or_education_nov_next_year) as in_work_or_education
-        from dash.outcome where in_work_or_education_nov_next_year is not null and {where}
-        group by 1 order by 1""", params)
+        select *, {complement_sql("persons", "in_work_or_education", "not_in_work_or_education")} from (
+            select year(end_date) as end_year, {cell_sql()},
+                   {cell_sql("in_work_or_education", "in_work_or_education_nov_next_year")}
+            from dash.outcome where in_work_or_education_nov_next_year is not null and {where}
+            group by 1) order by 1""", params)
 
 
 # -- Forløp -------------------------------------------------------------------------------------
 def flows(con, f: Filters) -> pl.DataFrame:
     """Moves between the stages people reached, in the ladder's order (see dash.person_step)."""
     where, params = f.where("settlement_municipality_code")
-    return run(con, f"select source, target, count(*) as persons from dash.person_step where {where} group by all",
+    return run(con, f"select source, target, {cell_sql()} from dash.person_step where {where} group by all",
                params)
 
 
-def pathway_variants(con, f: Filters, limit: int = 15) -> pl.DataFrame:
-    """The most common sequences of stages, in the order people started them."""
+def pathway_variants(con, f: Filters) -> pl.DataFrame:
+    """Every sequence of stages, in the order people started them (the page shows the
+    most common by their published counts)."""
     where, params = f.where("settlement_municipality_code")
-    return run(con, f"""select variant, count(*) as persons from dash.person_variant where {where}
-                        group by 1 order by persons desc, variant limit ?""", [*params, limit])
+    return run(con, f"""select variant, {cell_sql()} from dash.person_variant where {where}
+                        group by 1""", params)
 
 
 # -- Kohort ------------------------------------------------------------------------------------
@@ -129,44 +155,49 @@ def cohort_funnel(con, f: Filters, by_cohort: bool = True) -> pl.DataFrame:
     where, params = f.where("settlement_municipality_code")
     cohort = "cohort_year" if by_cohort else "null::integer"
     return run(con, f"""
-        select {cohort} as cohort_year, stage, count(*) as persons,
+        select {cohort} as cohort_year, stage, {cell_sql()},
                median(days_from_settlement) filter (where stage <> 'settlement') as median_days
         from dash.person_stage where cohort_year is not null and {where}
         group by 1, 2 order by 1""", params)
 
 
 # -- Frafall -------------------------------------------------------------------------------------
+def _with_total(sql_rows: str, row: str, column: str, params: list) -> tuple[str, list]:
+    """Cells per (row, column) plus each row's total as a cell of its own (column = TOTAL),
+    in one pass (grouping sets)."""
+    return (f"""select {row}, if(grouping({column}) = 1, '{TOTAL}', {column}::VARCHAR) as {column}, {cell_sql()}
+                from ({sql_rows}) group by grouping sets (({row}, {column}), ({row}))""", params)
+
+
 def dropout_by_stage_and_time(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
-    return run(con, f"""
-        select stage,
+    return run(con, *_with_total(f"""
+        select stage, record_key,
                case when days_on_stage < 91 then '0–3 mnd' when days_on_stage < 183 then '3–6 mnd'
                     when days_on_stage < 366 then '6–12 mnd' when days_on_stage < 731 then '1–2 år'
-                    else 'over 2 år' end as time_on_stage,
-               count(distinct person_id) as persons
-        from dash.dropout where {where} group by all""", params)
+                    else 'over 2 år' end as time_on_stage
+        from dash.dropout where {where}""", "stage", "time_on_stage", params))
 
 
 def dropout_by_reason(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
-    return run(con, f"""
-        select stage, coalesce(reason, 'ikke oppgitt') as reason, count(distinct person_id) as persons
-        from dash.dropout where {where} group by all""", params)
+    return run(con, *_with_total(f"""
+        select stage, record_key, coalesce(reason, 'ikke oppgitt') as reason
+        from dash.dropout where {where}""", "stage", "reason", params))
 
 
 def dropout_trend(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
-    return run(con, f"""
-        select year(dropout_date) as year, stage, count(distinct person_id) as persons
-        from dash.dropout where {where} group by all order by 1""", params)
+    return run(con, *_with_total(f"""
+        select year(dropout_date) as year, record_key, stage
+        from dash.dropout where {where}""", "year", "stage", params))
 
 
 # -- Ventetid ------------------------------------------------------------------------------------
 def wait_by_school(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select stage, school_name as school, coalesce(programme, '–') as programme,
-               count(distinct person_id) as persons,
+        select stage, school_name as school, coalesce(programme, '–') as programme, {cell_sql()},
                median(wait_days) as median_days, quantile_cont(wait_days, 0.9) as p90_days
         from dash.wait where status = 'started' and {where}
         group by all order by 1, 2, 3""", params)
@@ -174,28 +205,29 @@ def wait_by_school(con, f: Filters) -> pl.DataFrame:
 
 def waiting_now(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
-    return run(con, f"""
-        select stage,
+    return run(con, *_with_total(f"""
+        select stage, record_key,
                case when wait_days < 31 then 'under 1 mnd' when wait_days < 92 then '1–3 mnd'
                     when wait_days < 183 then '3–6 mnd' when wait_days < 366 then '6–12 mnd'
-                    else 'over 1 år' end as waited,
-               count(distinct person_id) as persons
-        from dash.wait where status = 'waiting' and {where} group by all""", params)
+                    else 'over 1 år' end as waited
+        from dash.wait where status = 'waiting' and {where}""", "stage", "waited", params))
 
 
 def share_waiting_longer(con, f: Filters, threshold_days: int) -> pl.DataFrame:
+    """Applicants, those who waited longer than the threshold and those who did not (a
+    person with several applications counts where their longest wait puts them)."""
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select stage, count(distinct person_id) as persons,
-               count(distinct person_id) filter (where wait_days > ?) as longer
-        from dash.wait where status in ('started', 'waiting') and {where} group by 1 order by 1""",
-               [threshold_days, *params])
+        select *, {complement_sql("persons", "longer", "not_longer")} from (
+            select stage, {cell_sql()}, {cell_sql("longer", "wait_days > ?")}
+            from dash.wait where status in ('started', 'waiting') and {where} group by 1) order by 1""",
+               [threshold_days, threshold_days, *params])  # the threshold appears in both aggregates
 
 
 def wait_trend(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select date_trunc('month', applied_date)::date as month, count(distinct person_id) as persons,
+        select date_trunc('month', applied_date)::date as month, {cell_sql()},
                median(wait_days) as median_days
         from dash.wait where status = 'started' and {where} group by 1 order by 1""", params)
 
@@ -203,40 +235,64 @@ def wait_trend(con, f: Filters) -> pl.DataFrame:
 # -- Introprogram --------------------------------------------------------------------------------
 def intro_outcomes_by_municipality(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
-    return run(con, f"""
-        select municipality_name as municipality, end_type, count(distinct person_id) as persons
-        from dash.outcome where {where} group by all""", params)
+    return run(con, *_with_total(f"""
+        select municipality_name as municipality, record_key, end_type
+        from dash.outcome where {where}""", "municipality", "end_type", params))
 
 
 def direct_transition(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select coalesce(direct_transition, 'ikke registrert') as transition, count(distinct person_id) as persons
-        from dash.outcome where end_type = 'completed' and {where} group by 1""", params)
+        select coalesce(direct_transition, 'ikke registrert') as transition, {cell_sql()}
+        from dash.outcome where end_type = 'completed' and {where} group by 1
+        union all
+        select '{TOTAL}', {cell_sql()} from dash.outcome where end_type = 'completed' and {where}""",
+               [*params, *params])
+
+
+# What each page asks for (the differencing attacker in the tests runs all of them).
+PAGE_QUERIES = {
+    "oversikt": ["persons_on_stage_now", "ended_this_year", "waiting_summary", "november_indicator"],
+    "forlop": ["flows", "pathway_variants"],
+    "kohort": ["cohort_funnel"],
+    "frafall": ["dropout_by_stage_and_time", "dropout_by_reason", "dropout_trend"],
+    "ventetid": ["wait_by_school", "waiting_now", "share_waiting_longer", "wait_trend"],
+    "introprogram": ["intro_outcomes_by_municipality", "direct_transition", "november_indicator"],
+}
 
 
 # -- Datakvalitet ----------------------------------------------------------------------------------
-def recent_builds(con, limit: int = 10) -> pl.DataFrame:
+def require_data_staff(role: str) -> None:
+    """File and build details are for data staff only."""
+    if role != "data_staff":
+        raise PermissionError("Datakvalitet is for data staff only")
+
+
+def recent_builds(con, role: str, limit: int = 10) -> pl.DataFrame:
+    require_data_staff(role)
     return run(con, "select build_id, as_of, finished_at, files_loaded, events, persons, code_version "
                     "from meta.build order by finished_at desc limit ?", [limit])
 
 
-def files_by_status(con) -> pl.DataFrame:
+def files_by_status(con, role: str) -> pl.DataFrame:
+    require_data_staff(role)
     return run(con, """select source, status, count(*) as files, sum(rows_read) as rows_read,
                               sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined,
                               sum(rows_duplicate) as rows_duplicate
                        from audit.file_log group by all order by 1, 2""")
 
 
-def refused_files(con, limit: int = 50) -> pl.DataFrame:
+def refused_files(con, role: str, limit: int = 50) -> pl.DataFrame:
+    require_data_staff(role)
     return run(con, """select file_name, source, status, first_seen_at, rows_read, message
                        from audit.file_log where status in ('quarantined', 'privacy_incident')
                        order by first_seen_at desc limit ?""", [limit])
 
 
-def landing_anomalies(con) -> pl.DataFrame:
+def landing_anomalies(con, role: str) -> pl.DataFrame:
     """What the newest load found in the landing zone besides files it read (links, special
     files, folders, files still being written); empty for warehouses built before issue 10."""
+    require_data_staff(role)
     try:
         return run(con, """select path, kind, action, message from audit.landing_anomaly
                            where load_id = (select load_id from audit.load_run
@@ -247,7 +303,8 @@ def landing_anomalies(con) -> pl.DataFrame:
                                     "message": pl.String})
 
 
-def quarantine_by_rule(con) -> pl.DataFrame:
+def quarantine_by_rule(con, role: str) -> pl.DataFrame:
+    require_data_staff(role)
     return run(con, """select q.source, q.rule, count(*) as rows, count(distinct q.file_name) as files
                        from audit.quarantine q join audit.file_log f using (sha256, file_name)
                        where f.status not in ('quarantined', 'privacy_incident')

@@ -38,12 +38,26 @@ def current_build() -> dict:
 @st.cache_data(show_spinner=False, max_entries=1000)
 def _cached(name: str, build_id: str, path: str, args: tuple) -> pl.DataFrame:
     with duckdb.connect(path, read_only=True) as con:
-        return getattr(queries, name)(con, *args)
+        result = getattr(queries, name)(con, *args)
+    # Counts of persons leave here only as published (perturbed) values, keys dropped.
+    return disclosure.publish(result) if isinstance(result, pl.DataFrame) else result
 
 
 def query(name: str, *args):
-    """Run a function of dashboard.queries, cached per build and arguments."""
+    """Run a function of dashboard.queries, cached per build and arguments. Every `Filters`
+    passed must carry the logged-in user's scope (a page cannot widen it)."""
+    scope = st.session_state["access"].scope
+    for arg in args:
+        if isinstance(arg, queries.Filters) and arg.scope != scope:
+            raise PermissionError("a query outside the user's scope")
     return _cached(name, st.session_state["build_id"], str(warehouse_path()), args)
+
+
+def query_unscoped(name: str, *args):
+    """A query that is not about persons (the place list, filter choices)."""
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        build_id = queries.latest_build(con).get("build_id", "")
+    return _cached(name, build_id, str(warehouse_path()), args)
 
 
 def stage_label(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
@@ -53,7 +67,7 @@ def stage_label(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, str] | None = None) -> None:
     """Show a protected frame with CSV and Excel downloads of exactly what is shown."""
     disclosure.assert_protected(frame, counts)
-    shown = disclosure.display(frame)
+    shown = disclosure.display(frame, counts)
     if rename:
         shown = shown.rename({k: v for k, v in rename.items() if k in shown.columns})
     # What this session was offered to download, exactly (the tests read it back).
@@ -61,20 +75,21 @@ def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, s
     st.dataframe(shown, hide_index=True, width="stretch")
     left, right, _ = st.columns([1, 1, 4])
     left.download_button("Last ned CSV", shown.write_csv().encode("utf-8-sig"), f"{name}.csv", "text/csv",
-                         key=f"csv-{name}")
+                         key=f"csv-{name}", on_click="ignore")  # no rerun: the page stays as it is
     buffer = io.BytesIO()
     shown.write_excel(buffer, worksheet=name[:31])
     right.download_button("Last ned Excel", buffer.getvalue(), f"{name}.xlsx",
-                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}")
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}",
+                          on_click="ignore")
 
 
-def number(value, unit: str = "") -> str:
+def number(value, unit: str = "", hidden: str = disclosure.HIDDEN) -> str:
     if value is None:
-        return disclosure.HIDDEN
+        return hidden
     if isinstance(value, float):
         return f"{value:,.0f}{unit}".replace(",", " ")
     return f"{value:,}{unit}".replace(",", " ")
 
 
 def percent(value) -> str:
-    return disclosure.HIDDEN if value is None else f"{value * 100:.0f} %"
+    return disclosure.NOT_SHOWN if value is None else f"{value * 100:.0f} %"

@@ -181,21 +181,34 @@ def serve(
 @app.command()
 def dashboard(
     warehouse: Path = typer.Option(..., exists=True, dir_okay=False, help="Published warehouse file."),
-    port: int = typer.Option(8501, help="Port on localhost."),
+    config: Optional[Path] = typer.Option(
+        None, exists=True, dir_okay=False,
+        help="Dashboard configuration (identity provider, roles file, address). Without it nobody can log in."),
+    port: int = typer.Option(8501, help="Port."),
     headless: bool = typer.Option(False, help="Do not try to open a browser."),
 ) -> None:
-    """Open the dashboard on the published warehouse (read-only)."""
+    """Open the dashboard on the published warehouse (read-only), behind the login."""
     import os
     import sys
 
+    from dashboard.serve import ConfigError, read_config, streamlit_args, write_secrets
+    from flows.settings import data_home
+
     app_file = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    try:
+        settings = read_config(config, port) if config else None
+    except ConfigError as err:
+        typer.echo(f"Dashboard configuration refused: {err}", err=True)
+        raise typer.Exit(2)
+    if settings is None:
+        typer.echo("No --config: the dashboard starts, but nobody can log in (no configuration, no access).",
+                   err=True)
+    secrets_file = write_secrets(settings, data_home() / "dashboard" / str(port))
     os.environ["PATHWAYS_WAREHOUSE"] = str(warehouse.resolve())
-    typer.echo(f"Dashboard on http://localhost:{port} (Ctrl+C to stop)")
+    typer.echo(f"Dashboard on {settings.url if settings else f'http://localhost:{port}'} (Ctrl+C to stop)")
     # exec, not a child process: stopping `pathways dashboard` stops the server itself
-    os.execv(sys.executable, [
-        sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
-        "--server.address", "localhost", "--server.headless", str(headless or not os.environ.get("DISPLAY")).lower(),
-        "--browser.gatherUsageStats", "false", "--theme.base", "light", "--client.toolbarMode", "viewer"])
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", *streamlit_args(
+        app_file, port, secrets_file, settings, headless or not os.environ.get("DISPLAY"))])
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -107,7 +107,7 @@ def test_a_hostile_landing_zone_loads_the_good_files_and_accounts_for_every_entr
     with duckdb.connect(str(warehouse), read_only=True) as con:  # what Datakvalitet shows
         from dashboard.queries import landing_anomalies
 
-        assert {r[0]: r[1:3] for r in landing_anomalies(con).iter_rows()} == anomalies
+        assert {r[0]: r[1:3] for r in landing_anomalies(con, "data_staff").iter_rows()} == anomalies
     text = summary.as_markdown()
     assert "intro/intro_5001_20240301.csv (still_writing)" in text and "left for a later load" in text
     assert not summary.all_files_accounted_cleanly

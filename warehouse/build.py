@@ -10,12 +10,15 @@ Its header says what it is and which checks its keys must pass:
 
 Dependencies are read from the SQL itself (`staging.x`, `core.x`, `marts.x`), so the order
 is never written down twice. The reference date of the build is the DuckDB variable
-`as_of` (`getvariable('as_of')` in SQL).
+`as_of` (`getvariable('as_of')` in SQL). The secret of the dashboard's cell-key method is
+the variable `cell_key_secret` (see `ensure_cell_key_secret`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from importlib import resources
@@ -85,11 +88,32 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> None:
                         f"select * from read_csv(?, header = true, all_varchar = true)", [str(path)])
 
 
+def ensure_cell_key_secret(con: duckdb.DuckDBPyConnection) -> None:
+    """The secret behind each person's record key (dash.person_filter.record_key), which the
+    dashboard's disclosure control (cell-key method, dashboard/disclosure.py) sums per cell.
+
+    Created once, at random, in `meta.cell_key_secret`, and kept from build to build (a
+    candidate starts as a copy of the published warehouse), so a person keeps the same
+    record key and the same group of persons is published with the same value in every
+    build. Only letters, so no scan for identity numbers can mistake it for one. It is
+    never shown: whoever can read it can read the person-level tables beside it anyway."""
+    con.execute("create schema if not exists meta")
+    con.execute("create table if not exists meta.cell_key_secret (secret varchar not null, created_at timestamp)")
+    row = con.execute("select secret from meta.cell_key_secret order by created_at limit 1").fetchone()
+    if row is None:
+        secret = "".join(secrets.choice(string.ascii_letters) for _ in range(48))
+        con.execute("insert into meta.cell_key_secret values (?, now()::timestamp)", [secret])
+    else:
+        secret = row[0]
+    con.execute("set variable cell_key_secret = ?", [secret])
+
+
 def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
     """(Re)build every model as a table; returns the names in build order."""
     load_reference(con)
     models = load_models()
     con.execute("set variable as_of = ?::date", [as_of])
+    ensure_cell_key_secret(con)
     order = build_order(models)
     for name in order:
         schema = name.split(".")[0]

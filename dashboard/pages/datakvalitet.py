@@ -7,21 +7,25 @@ from dashboard import ui
 
 
 def render(filters) -> None:
+    role = st.session_state["access"].role
+    if role != "data_staff":  # the page is not in this user's menu; a typed address ends here
+        st.error("Denne siden er bare for datateamet.")
+        st.stop()
     st.title("Datakvalitet")
     st.caption("Tallene her gjelder filer og rader, ikke personer. Detaljer per rad finnes i tabellen "
                "audit.quarantine i datavarehuset.")
     st.subheader("Siste bygg")
-    st.dataframe(ui.query("recent_builds"), hide_index=True, width="stretch")
+    st.dataframe(ui.query("recent_builds", role), hide_index=True, width="stretch")
     st.subheader("Filer per kilde og status")
-    st.dataframe(ui.query("files_by_status"), hide_index=True, width="stretch")
+    st.dataframe(ui.query("files_by_status", role), hide_index=True, width="stretch")
     st.subheader("Avviste filer")
-    st.dataframe(ui.query("refused_files"), hide_index=True, width="stretch")
+    st.dataframe(ui.query("refused_files", role), hide_index=True, width="stretch")
     st.subheader("Annet i mottaksområdet ved siste innlasting")
     st.caption("Lenker og spesialfiler (avvist), filer som fortsatt skrives (venter til neste innlasting), "
                "og mapper eller filer utenfor kildemappene (ikke lest).")
-    st.dataframe(ui.query("landing_anomalies"), hide_index=True, width="stretch")
+    st.dataframe(ui.query("landing_anomalies", role), hide_index=True, width="stretch")
     st.subheader("Avviste rader per regel")
-    st.dataframe(ui.query("quarantine_by_rule"), hide_index=True, width="stretch")
+    st.dataframe(ui.query("quarantine_by_rule", role), hide_index=True, width="stretch")
     docs = ui.warehouse_path().parent / "data_docs" / "index.html"
     st.subheader("Revisjonsrapport (Great Expectations Data Docs)")
     if docs.exists():

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard import disclosure, ui
+from dashboard import ui
 
 
 def render(filters) -> None:
@@ -17,9 +17,7 @@ def render(filters) -> None:
     if flows.height == 0:
         st.info("Ingen forløp i utvalget.")
         return
-    matrix = disclosure.protect_matrix(disclosure.pivot(flows, "source", "target", "persons"), "source", totals=False)
-    visible = (matrix.unpivot(index="source", variable_name="target", value_name="persons")
-               .filter(pl.col("persons").is_not_null() & (pl.col("persons") > 0)))
+    visible = flows.filter(pl.col("persons").is_not_null() & (pl.col("persons") > 0)).sort("source", "target")
     nodes = sorted(set(visible["source"]) | set(visible["target"]), key=lambda s: list(ui.STAGE).index(s)
                    if s in ui.STAGE else 99)
     index = {n: i for i, n in enumerate(nodes)}
@@ -33,8 +31,9 @@ def render(filters) -> None:
              {"source": "Fra", "target": "Til", "persons": "Personer"})
 
     st.subheader("Vanligste forløp")
-    variants = disclosure.protect_counts(ui.query("pathway_variants", filters), "persons")
-    variants = variants.filter(pl.col("persons").is_not_null()).with_columns(
+    variants = ui.query("pathway_variants", filters)
+    variants = (variants.filter(pl.col("persons").is_not_null() & (pl.col("persons") > 0))
+                .sort(["persons", "variant"], descending=[True, False]).head(15)).with_columns(
         pl.col("variant").map_elements(lambda v: " → ".join(ui.STAGE.get(s, s) for s in v.split(" → ")),
                                        return_dtype=pl.String))
     ui.table(variants, "forlop_varianter", ["persons"], {"variant": "Forløp", "persons": "Personer"})

@@ -5,6 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import disclosure, ui
+from dashboard.queries import STAGE_ORDER, TOTAL
 
 TIME_ORDER = ["0–3 mnd", "3–6 mnd", "6–12 mnd", "1–2 år", "over 2 år"]
 
@@ -16,8 +17,7 @@ def render(filters) -> None:
     if by_time.height == 0:
         st.info("Ingen avbrudd i utvalget.")
         return
-    matrix = disclosure.protect_matrix(disclosure.pivot(by_time, "stage", "time_on_stage", "persons"), "stage")
-    matrix = matrix.select("stage", *[c for c in TIME_ORDER if c in matrix.columns], "Totalt")
+    matrix = disclosure.pivot(by_time, "stage", "time_on_stage", "persons", [*TIME_ORDER, TOTAL])
     chart = matrix.drop("Totalt").unpivot(index="stage", variable_name="Tid på trinnet", value_name="Personer")
     fig = px.bar(ui.stage_label(chart, "stage").rename({"stage": "Trinn"}), x="Trinn", y="Personer",
                  color="Tid på trinnet", barmode="stack", category_orders={"Tid på trinnet": TIME_ORDER})
@@ -27,13 +27,15 @@ def render(filters) -> None:
 
     st.subheader("Årsak")
     reasons = ui.query("dropout_by_reason", filters)
-    reason_matrix = disclosure.protect_matrix(disclosure.pivot(reasons, "stage", "reason", "persons"), "stage")
+    reason_order = sorted(set(reasons["reason"]) - {TOTAL}) + [TOTAL]
+    reason_matrix = disclosure.pivot(reasons, "stage", "reason", "persons", reason_order)
     ui.table(ui.stage_label(reason_matrix, "stage"), "frafall_arsak",
              [c for c in reason_matrix.columns if c != "stage"], {"stage": "Trinn"})
 
     st.subheader("Utvikling over tid")
     trend = ui.query("dropout_trend", filters)
-    trend_matrix = disclosure.protect_matrix(disclosure.pivot(trend, "year", "stage", "persons"), "year")
+    stage_order = [s for s in STAGE_ORDER if s in set(trend["stage"])] + [TOTAL]
+    trend_matrix = disclosure.pivot(trend, "year", "stage", "persons", stage_order)
     long = trend_matrix.drop("Totalt").unpivot(index="year", variable_name="stage", value_name="persons")
     fig = px.line(ui.stage_label(long, "stage").rename({"year": "År", "stage": "Trinn", "persons": "Personer"}),
                   x="År", y="Personer", color="Trinn", markers=True)

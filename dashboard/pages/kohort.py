@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import disclosure, ui
-from dashboard.queries import STAGE_ORDER
+from dashboard.queries import COUNTY, STAGE_ORDER
 
 LABELS = {"stage": "Trinn", "persons": "Personer", "median_days": "Median dager fra bosetting",
           "share_of_settled": "Andel av bosatte (%)", "from_previous": "Overgang fra forrige trinn (%)"}
@@ -20,13 +20,13 @@ def _funnel(filters) -> pl.DataFrame:
     frame = frame.with_columns(pl.col("stage").replace_strict({s: i for i, s in enumerate(STAGE_ORDER)},
                                                              default=99).alias("order")).sort("order")
     settled = frame.filter(pl.col("stage") == "settlement")["persons"]
+    settled_value = settled[0] if settled.len() else None
+    # shares and conversions from the published counts only (null when either is hidden)
+    previous = pl.col("persons").shift(1)
     frame = frame.with_columns(
-        (pl.col("persons") / (settled[0] if settled.len() else None)).alias("share_of_settled"),
-        (pl.col("persons") / pl.col("persons").shift(1)).alias("from_previous"))
-    frame = disclosure.protect_counts(frame, "persons", ["median_days", "share_of_settled", "from_previous"])
-    # a conversion needs the previous stage's count to be shown too
-    frame = frame.with_columns(pl.when(pl.col("persons").shift(1).is_null()).then(None)
-                               .otherwise(pl.col("from_previous")).alias("from_previous"))
+        disclosure.share(pl.col("persons"), pl.lit(settled_value, pl.Int64)).alias("share_of_settled"),
+        pl.when(pl.col("persons").is_null() | previous.is_null() | (previous == 0)).then(None)
+        .otherwise(pl.col("persons") / previous).alias("from_previous"))
     return frame.drop("order").with_columns((pl.col("share_of_settled") * 100).round(0),
                                             (pl.col("from_previous") * 100).round(0))
 
@@ -44,17 +44,19 @@ def render(filters) -> None:
     ui.table(ui.stage_label(funnel, "stage"), "kohort_trakt", ["persons"], LABELS)
     if cohort.height:
         st.subheader("Per bosettingskull")
-        per_cohort = disclosure.protect_counts(cohort, "persons", ["median_days"])
-        ui.table(ui.stage_label(per_cohort, "stage"), "kohort_per_kull", ["persons"],
+        ui.table(ui.stage_label(cohort, "stage"), "kohort_per_kull", ["persons"],
                  {"cohort_year": "Kull", "stage": "Trinn", "persons": "Personer", "median_days": "Median dager"})
 
     st.subheader("Sammenlign to grupper")
-    dimension = st.radio("Sammenlign etter", ["Kjønn", "Region"], horizontal=True, key="k_compare")
+    choices = ui.query_unscoped("municipality_choices")
+    scope = set(filters.scope)
+    regions = [r for r in choices["regions"]   # only regions wholly inside the user's scope
+               if filters.scope == COUNTY or set(choices["by_region"][r]) <= scope]
+    dimension = st.radio("Sammenlign etter", ["Kjønn", "Region"] if len(regions) >= 2 else ["Kjønn"],
+                         horizontal=True, key="k_compare")
     if dimension == "Kjønn":
         groups = {"Kvinner": dataclasses.replace(filters, sex="K"), "Menn": dataclasses.replace(filters, sex="M")}
     else:
-        choices = ui.query("municipality_choices")
-        regions = choices["regions"]
         a = st.selectbox("Gruppe A", regions, index=0, key="k_a")
         b = st.selectbox("Gruppe B", regions, index=min(1, len(regions) - 1), key="k_b")
         groups = {a: dataclasses.replace(filters, municipalities=tuple(choices["by_region"][a])),

@@ -15,27 +15,25 @@ def render(filters) -> None:
     st.caption(f"Sist lastet {build['finished_at']:%d.%m.%Y %H:%M} · data per {as_of:%d.%m.%Y}")
 
     now = ui.query("persons_on_stage_now", filters, as_of)
-    now = disclosure.protect_counts(now, "persons")
     cols = st.columns(5)
     by_stage = dict(zip(now["stage"], now["persons"]))
     for i, stage in enumerate(s for s in STAGE_ORDER if s not in ("settlement", "trade_certificate")):
-        cols[i % 5].metric(f"{ui.STAGE[stage]} nå", ui.number(by_stage.get(stage, 0)), help="Personer på trinnet i dag")
+        cols[i % 5].metric(f"{ui.STAGE[stage]} nå", ui.number(by_stage.get(stage)), help="Personer på trinnet i dag")
 
     st.subheader(f"Avsluttet i {as_of.year}")
-    ended = disclosure.protect_counts(ui.query("ended_this_year", filters, as_of), "persons")
+    ended = ui.query("ended_this_year", filters, as_of)
     ended_by = dict(zip(ended["end_type"], ended["persons"]))
     waiting = ui.query("waiting_summary", filters)
-    waiting = disclosure.protect_counts(waiting, "persons", ["applications", "median_wait_days"])
     a, b, c, d = st.columns(4)
-    a.metric("Fullført", ui.number(ended_by.get("completed", 0)))
-    b.metric("Avbrutt (frafall)", ui.number(ended_by.get("dropped_out", 0)))
-    c.metric("Søknader som venter på skoleplass", ui.number(waiting["applications"][0]))
-    d.metric("Median ventetid (dager)", ui.number(waiting["median_wait_days"][0]))
+    a.metric("Fullført", ui.number(ended_by.get("completed")))
+    b.metric("Avbrutt (frafall)", ui.number(ended_by.get("dropped_out")))
+    c.metric("Personer som venter på skoleplass", ui.number(waiting["persons"][0]))
+    d.metric("Median ventetid (dager)", ui.number(waiting["median_wait_days"][0], hidden=disclosure.NOT_SHOWN))
 
     st.subheader("I arbeid eller utdanning i november året etter introprogrammet")
     nov = ui.query("november_indicator", filters).with_columns(
-        (pl.col("in_work_or_education") / pl.col("persons")).alias("share"))
-    nov = disclosure.protect_share(nov, "in_work_or_education", "persons", "share")
+        disclosure.share(pl.col("in_work_or_education"), pl.col("persons"), pl.col("not_in_work_or_education"))
+        .alias("share")).drop("not_in_work_or_education")
     latest = nov.filter(pl.col("share").is_not_null()).tail(1)
     if latest.height:
         share = latest["share"][0]

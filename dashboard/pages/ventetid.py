@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import disclosure, ui
+from dashboard.queries import TOTAL
 
 BUCKETS = ["under 1 mnd", "1–3 mnd", "3–6 mnd", "6–12 mnd", "over 1 år"]
 
@@ -13,8 +14,7 @@ BUCKETS = ["under 1 mnd", "1–3 mnd", "3–6 mnd", "6–12 mnd", "over 1 år"]
 def render(filters) -> None:
     st.title("Ventetid på skoleplass")
     st.caption("Fra søknad til oppstart. Kommunefilteret gjelder søkerens kommune.")
-    by_school = ui.query("wait_by_school", filters)
-    by_school = disclosure.protect_counts(by_school, "persons", ["median_days", "p90_days"])
+    by_school = ui.query("wait_by_school", filters).filter(pl.col("persons").is_null() | (pl.col("persons") > 0))
     st.subheader("Median og 90-persentil per skole, program og trinn (startede søknader)")
     ui.table(ui.stage_label(by_school, "stage"), "ventetid_skole", ["persons"],
              {"stage": "Trinn", "school": "Skole", "programme": "Program", "persons": "Personer",
@@ -23,8 +23,7 @@ def render(filters) -> None:
     st.subheader("Søknader som venter nå")
     waiting = ui.query("waiting_now", filters)
     if waiting.height:
-        matrix = disclosure.protect_matrix(disclosure.pivot(waiting, "stage", "waited", "persons"), "stage")
-        matrix = matrix.select("stage", *[b for b in BUCKETS if b in matrix.columns], "Totalt")
+        matrix = disclosure.pivot(waiting, "stage", "waited", "persons", [*BUCKETS, TOTAL])
         ui.table(ui.stage_label(matrix, "stage"), "ventetid_venter_na",
                  [c for c in matrix.columns if c != "stage"], {"stage": "Trinn"})
     else:
@@ -32,14 +31,14 @@ def render(filters) -> None:
 
     threshold = st.slider("Terskel for lang ventetid (dager)", 30, 365, 90, step=15, key="v_threshold")
     longer = ui.query("share_waiting_longer", filters, threshold).with_columns(
-        (pl.col("longer") / pl.col("persons")).alias("share"))
-    longer = disclosure.protect_share(longer, "longer", "persons", "share")
+        disclosure.share(pl.col("longer"), pl.col("persons"), pl.col("not_longer")).alias("share")
+    ).drop("not_longer")
     ui.table(ui.stage_label(longer.with_columns((pl.col("share") * 100).round(0)), "stage"), "ventetid_terskel",
              ["persons", "longer"], {"stage": "Trinn", "persons": "Søkere", "longer": f"Ventet over {threshold} dager",
                                      "share": "Andel (%)"})
 
     st.subheader("Utvikling per søknadsmåned")
-    trend = disclosure.protect_counts(ui.query("wait_trend", filters), "persons", ["median_days"])
+    trend = ui.query("wait_trend", filters)
     fig = px.line(trend.rename({"month": "Søknadsmåned", "median_days": "Median ventetid (dager)"}),
                   x="Søknadsmåned", y="Median ventetid (dager)", markers=True)
     st.plotly_chart(fig, width="stretch")

@@ -1,6 +1,6 @@
--- description: The dashboard's filter attributes per person (settlement cohort and municipality, sex, age group at settlement, country background, reason for residence), joined onto every serving table so page queries need no join.
--- unique: person_id
--- not_null: person_id
+-- description: (person_id is unique as in core.person; record_key is tested unique because the dashboard counts persons by it: a collision of two 52-bit keys, about once in 200 000 builds of 200 000 persons, refuses the build and is cured by a new meta.cell_key_secret.) The dashboard's filter attributes per person (settlement cohort and municipality, sex, age group at settlement, country background, reason for residence), joined onto every serving table so page queries need no join; and the person's record key for the cell-key method of dashboard/disclosure.py (a keyed hash of the pid with the warehouse's secret meta.cell_key_secret, 52 bits; never shown).
+-- unique: record_key
+-- not_null: person_id, record_key
 with final as (
     select
         person_id,
@@ -17,7 +17,8 @@ with final as (
             else '56+'
         end as age_group,
         country_background,
-        immigration_reason
+        immigration_reason,
+        ('0x' || left(sha256(getvariable('cell_key_secret') || ':' || person_id), 13))::BIGINT as record_key
     from core.person
 )
 

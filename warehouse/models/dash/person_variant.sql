@@ -10,7 +10,8 @@ with final as (
         any_value(sex) as sex,
         any_value(age_group) as age_group,
         any_value(country_background) as country_background,
-        any_value(immigration_reason) as immigration_reason
+        any_value(immigration_reason) as immigration_reason,
+        any_value(record_key) as record_key
     from dash.person_stage
     group by person_id
 )

@@ -1,0 +1,297 @@
+"""Login, roles and origin checks in a real browser against a real server.
+
+Starts the mock identity provider (`oidc-provider-mock`, as the demo does) and
+`pathways dashboard --config …` on the county loaded by the flow, then logs in through the
+provider's form with Playwright (Debian's Chromium) as each role, and checks what each one
+sees on every page and in every download. Also sends WebSocket upgrades and requests with a
+foreign Origin or Host header straight to the server.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from dashboard import demo_idp, disclosure, queries
+
+CHROMIUM = "/usr/bin/chromium"
+PAGES = ["Oversikt", "Forløp", "Kohort", "Frafall", "Ventetid", "Introprogram", "Om tallene"]
+LEADER, ADVISER, DATA = (u["email"] for u in demo_idp.DEMO_USERS)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(loaded, tmp_path_factory):
+    """(dashboard url, port): the mock provider and the dashboard, both on 127.0.0.1."""
+    _, warehouse = loaded
+    work = tmp_path_factory.mktemp("login")
+    idp_port, port = _free_port(), _free_port()
+    idp = demo_idp.start(idp_port, log=work / "idp.log")
+    config = demo_idp.write_config(work / "config", idp_port, port, demo=True)
+    env = dict(os.environ, PATHWAYS_HOME=str(work / "home"))
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "dashboard", "--warehouse", str(warehouse),
+                             "--config", str(config), "--port", str(port), "--headless"], env=env,
+                            stdout=open(work / "dashboard.log", "wb"), stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        idp.kill()
+        pytest.fail("the dashboard did not start within 60 s")
+    yield url, port, work
+    proc.terminate()
+    proc.wait(timeout=20)
+    idp.terminate()
+    idp.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is installed by `python3 tasks.py test`"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def _settle(page) -> None:
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30000)
+    idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    for _ in range(2):
+        page.wait_for_timeout(700)
+        page.wait_for_function(idle, timeout=60000)
+
+
+def _login(browser, url: str, sub: str, typed: bool = False):
+    """A fresh browser session that logs in through the provider's form as `sub`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Logg inn").click()
+    page.wait_for_url("**/oauth2/authorize**", timeout=30000)      # the identity provider's form
+    if typed:
+        page.locator('input[name="sub"]').fill(sub)
+        page.get_by_role("button", name="Authorize").click()
+    else:
+        page.get_by_role("button", name=sub, exact=True).click()   # a predefined user
+    page.wait_for_url(f"{url}/**", timeout=30000)
+    _settle(page)
+    return context, page
+
+
+def _nav_titles(page) -> list[str]:
+    return [t.strip() for t in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+
+
+def _go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    _settle(page)
+
+
+def _downloads(page) -> dict[str, pl.DataFrame]:
+    """Every CSV the page offers, downloaded for real."""
+    out = {}
+    buttons = page.get_by_role("button", name="Last ned CSV")
+    for i in range(buttons.count()):
+        with page.expect_download(timeout=60000) as info:
+            buttons.nth(i).click()
+        download = info.value
+        text = Path(download.path()).read_text("utf-8-sig")
+        out[download.suggested_filename] = pl.read_csv(io.StringIO(text), infer_schema=False)
+    return out
+
+
+def _expected(warehouse, scope, name, *args) -> pl.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return disclosure.publish(getattr(queries, name)(con, queries.Filters(scope=scope), *args))
+
+
+def _shown(values) -> list[str]:
+    return [disclosure.HIDDEN if v is None else str(v) for v in values]
+
+
+def test_adviser_sees_only_their_municipality_on_every_page_and_download(server, browser, loaded):
+    url, _, _ = server
+    _, warehouse = loaded
+    context, page = _login(browser, url, ADVISER)
+    assert "Datakvalitet" not in _nav_titles(page)
+    place = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Kommune eller region")
+    place.locator("input").click()
+    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    assert options == ["Hele mitt område", "Steinkjer"]
+    page.keyboard.press("Escape")
+
+    mine = ("5006",)
+    downloads: dict[str, pl.DataFrame] = {}
+    for title in PAGES:
+        _go(page, title)
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+        assert page.get_by_text("DEMO", exact=False).count() >= 1, f"{title} is not marked as demo"
+        downloads.update(_downloads(page))
+    assert {"intro_resultat.csv", "oversikt_november.csv", "kohort_trakt.csv", "frafall_tid.csv",
+            "ventetid_skole.csv", "forlop_strommer.csv"} <= set(downloads)
+
+    # the only municipality in any download is Steinkjer
+    assert set(downloads["intro_resultat.csv"]["Kommune"]) == {"Steinkjer"}
+    # and the figures are Steinkjer's, not the county's
+    nov_mine = _expected(warehouse, mine, "november_indicator")
+    nov_county = _expected(warehouse, queries.COUNTY, "november_indicator")
+    assert downloads["oversikt_november.csv"]["Personer"].to_list() == _shown(nov_mine["persons"])
+    assert _shown(nov_mine["persons"]) != _shown(nov_county["persons"])
+    schools_mine = _expected(warehouse, mine, "wait_by_school")
+    assert set(downloads["ventetid_skole.csv"]["Skole"]) <= set(schools_mine["school"])
+    # a typed address of the data-staff page does not open it
+    page.goto(f"{url}/datakvalitet")
+    _settle(page)
+    assert page.locator("h1", has_text="Datakvalitet").count() == 0
+    context.close()
+
+
+def test_data_staff_see_datakvalitet_and_a_leader_the_county_without_it(server, browser, loaded):
+    url, _, _ = server
+    _, warehouse = loaded
+    context, page = _login(browser, url, DATA)
+    assert "Datakvalitet" in _nav_titles(page)
+    _go(page, "Datakvalitet")
+    assert page.locator("h1", has_text="Datakvalitet").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    context.close()
+
+    context, page = _login(browser, url, LEADER)
+    assert "Datakvalitet" not in _nav_titles(page)
+    _go(page, "Introprogram")
+    municipalities = _downloads(page)["intro_resultat.csv"]["Kommune"].to_list()
+    county = _expected(warehouse, queries.COUNTY, "intro_outcomes_by_municipality")
+    assert set(municipalities) == set(county["municipality"]) and len(municipalities) > 10
+    context.close()
+
+
+def test_an_unknown_user_sees_only_a_polite_message(server, browser):
+    url, _, _ = server
+    context, page = _login(browser, url, "ukjent@example.no", typed=True)
+    assert page.locator("h1", has_text="Ingen tilgang").count() == 1
+    assert page.get_by_text("ikke fått tilgang").count() == 1
+    assert _nav_titles(page) == []
+    assert page.get_by_role("button", name="Last ned CSV").count() == 0
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    context.close()
+
+
+def _upgrade(port: int, host: str, origin: str | None) -> int:
+    """A WebSocket upgrade of Streamlit's stream: the HTTP status it gets (101 = accepted)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: streamlit"]
+    if origin:
+        lines.append(f"Origin: {origin}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status = s.recv(4096).split(b"\r\n", 1)[0]
+    return int(status.split()[1])
+
+
+def test_a_foreign_origin_or_host_is_refused(server):
+    url, port, _ = server
+    assert _upgrade(port, f"localhost:{port}", f"http://localhost:{port}") == 101     # the app itself
+    assert _upgrade(port, f"localhost:{port}", "http://evil.example") != 101          # cross-site page
+    assert _upgrade(port, f"evil.example:{port}", f"http://evil.example:{port}") != 101  # DNS rebinding
+    request = urllib.request.Request(f"{url}/_stcore/health", headers={"Origin": "http://evil.example"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        allowed = response.headers.get("Access-Control-Allow-Origin")
+    assert allowed not in ("*", "http://evil.example")
+
+
+def test_the_server_listens_on_localhost_only_and_keeps_its_secrets_private(server):
+    _, port, work = server
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    assert out.strip() and all(("127.0.0.1:" in line or "[::1]:" in line) for line in out.splitlines()), out
+    secrets = work / "home" / "dashboard" / str(port) / ".streamlit" / "secrets.toml"
+    assert secrets.stat().st_mode & 0o077 == 0
+    assert "[auth]" in secrets.read_text()
+
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _shows(number: int) -> re.Pattern:
+    """A figure as the dashboard prints it (thousands separated by a space)."""
+    return re.compile(r"^\s*" + r"\s?".join(f"{number:,}".split(",")) + r"\s*$")
+
+
+def _metric_value(page, label: str):
+    return page.locator('[data-testid="stMetric"]', has_text=label).first.locator('[data-testid="stMetricValue"]')
+
+
+def _on_stage_now(warehouse: Path, stage: str, sex: str | None = None) -> tuple[int, int | None]:
+    """(true count from the marts, the published count the dashboard must show)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        as_of = queries.latest_build(con)["as_of"]
+        true = con.execute("""
+            select count(distinct s.person_id) from marts.stage_spell s join core.person p using (person_id)
+            where s.stage = ? and s.start_date <= ? and (s.end_date is null or s.end_date >= ?)
+              and (? is null or p.sex = ?)""", [stage, as_of, as_of, sex, sex]).fetchall()[0][0]
+        published = disclosure.publish(queries.persons_on_stage_now(
+            con, queries.Filters(scope=queries.COUNTY, sex=sex), as_of)).filter(pl.col("stage") == stage)
+    return true, published["persons"][0]
+
+
+def test_a_leader_walks_every_page_with_a_filter(server, browser, loaded):
+    """Every page in a real browser after a real login: a filter change, the figures follow
+    (the published, rounded value, within 4 of the truth), the filter stays set, no page
+    shows an exception; a screenshot of every page goes to tests/artifacts/."""
+    from playwright.sync_api import expect
+
+    url, _, _ = server
+    _, warehouse = loaded
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = _login(browser, url, LEADER)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    true, shown = _on_stage_now(warehouse, "intro")
+    assert shown is not None and shown % 5 == 0 and abs(shown - true) <= 4
+    expect(_metric_value(page, "Introprogram nå")).to_have_text(_shows(shown), timeout=60000)
+
+    sex = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Kjønn")
+    sex.locator("input").click()
+    page.get_by_role("option", name="Kvinner", exact=True).click()
+    expect(sex.locator("input")).to_have_value("Kvinner")
+    true_women, women = _on_stage_now(warehouse, "intro", "K")
+    assert women is not None and abs(women - true_women) <= 4 and true_women < true
+    expect(_metric_value(page, "Introprogram nå")).to_have_text(_shows(women), timeout=60000)
+    _settle(page)
+
+    for title in PAGES:
+        _go(page, title)
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+        assert page.locator("h1").first.inner_text().strip() != ""
+        expect(sex.locator("input")).to_have_value("Kvinner")  # the filter stays set
+        page.screenshot(path=str(ARTIFACTS / f"{title.lower().replace('ø', 'o').replace(' ', '_')}.png"),
+                        full_page=True)
+    assert not errors, errors
+    context.close()
