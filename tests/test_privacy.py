@@ -297,3 +297,14 @@ def test_read_errors_are_raised_without_the_path_or_the_parser_text(tmp_path):
     v = read_and_validate_file("intro", path, "sha")
     assert v.status == "quarantined" and v.quarantine[0].rule == "unreadable"
     assert "Kari" not in v.message and "Nordmann" not in repr(v.quarantine)
+
+
+def test_json_lines_are_numbered_as_the_guard_numbers_them(tmp_path):
+    """A U+2028 inside a JSON string is not a line break: the reader and the guard agree."""
+    fnr = national_id(random.Random(8), dt.date(1982, 9, 9))
+    path = h.write_jsonl(tmp_path, "vo_20240101T000000.jsonl",
+                         [{**h.ae_event(), "note": "a\u2028b"}, h.ae_event(h.PID_B), {**h.ae_event(h.PID_C), "x": fnr}])
+    raw = SOURCES["adult_education"].read(path)
+    assert raw.frame["_row"].to_list() == [1, 2, 3] and not raw.row_problems
+    v = validate(raw, "adult_education", "sha")
+    assert [(p.row_number, p.column) for p in v.quarantine] == [(3, "x")]
