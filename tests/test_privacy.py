@@ -205,7 +205,7 @@ def test_a_real_load_of_the_corpus_keeps_no_number_anywhere(corpus, tmp_path):
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 2 cores shared by several test runs
     proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
                            str(warehouse), "--as-of", "2026-11-01"], env=env, cwd=PROJECT, capture_output=True,
-                          timeout=600)
+                          timeout=600, preexec_fn=lambda: os.umask(0o022))  # a permissive parent
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     assert (home / "prefect").is_dir() and list((home / "prefect").rglob("*.db")), "Prefect kept its database"
 
@@ -229,6 +229,10 @@ def test_a_real_load_of_the_corpus_keeps_no_number_anywhere(corpus, tmp_path):
                                                                if c.number.startswith("0")] + free_text)
     assert leaks == []
     assert (out / "load_runs.jsonl").exists() and list((out / "data_docs").rglob("*.html"))
+    # and what the load wrote (Prefect's database and files too) is for the owner and group only
+    written = [p for p in [*out.rglob("*"), *(home / "prefect").rglob("*"), home / "prefect"] if not p.is_symlink()]
+    assert len(written) > 10
+    assert [str(p) for p in written if p.stat().st_mode & 0o027] == []
     # what the data officer needs is there: file, row, column and rule of every incident
     rows = {(f, r, c) for f, r, c, _ in incidents}
     assert any(r is not None and c is not None for _, r, c in rows)
@@ -293,3 +297,14 @@ def test_read_errors_are_raised_without_the_path_or_the_parser_text(tmp_path):
     v = read_and_validate_file("intro", path, "sha")
     assert v.status == "quarantined" and v.quarantine[0].rule == "unreadable"
     assert "Kari" not in v.message and "Nordmann" not in repr(v.quarantine)
+
+
+def test_json_lines_are_numbered_as_the_guard_numbers_them(tmp_path):
+    """A U+2028 inside a JSON string is not a line break: the reader and the guard agree."""
+    fnr = national_id(random.Random(8), dt.date(1982, 9, 9))
+    path = h.write_jsonl(tmp_path, "vo_20240101T000000.jsonl",
+                         [{**h.ae_event(), "note": "a\u2028b"}, h.ae_event(h.PID_B), {**h.ae_event(h.PID_C), "x": fnr}])
+    raw = SOURCES["adult_education"].read(path)
+    assert raw.frame["_row"].to_list() == [1, 2, 3] and not raw.row_problems
+    v = validate(raw, "adult_education", "sha")
+    assert [(p.row_number, p.column) for p in v.quarantine] == [(3, "x")]
