@@ -523,7 +523,7 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
             summary.files_refused.append(f.name)
         validated.append(result)
 
-    previous = previous_counts(published)
+    previous = previous_counts(published, summary.as_of)
     dropouts_before = _dropout_keys(published)
     candidate = start_candidate(published, summary.load_id)
     try:

@@ -47,9 +47,7 @@ SNAPSHOT_KEYS = {
     "combination_classes": ["elev_pid", "soknadsdato"],
     "trondelag_model": ["case_id", "type", "date", "trade", "sector", "reason"],
 }
-# A case id is recorded as listed by an export only when it looks like an identifier
-# (not free text typed into the field); ids that do not are quarantined rows anyway.
-CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
+
 
 
 @dataclass
@@ -116,10 +114,9 @@ def _insert_cases(con: duckdb.DuckDBPyConnection, v: ValidatedFile) -> None:
     cases = [c for c in v.meta.get("cases", []) if isinstance(c, str)]
     if not cases:
         return
-    con.execute(f"""
+    con.execute("""
         insert into raw.trondelag_model_case (case_id, source_file, source_sha256, delivery_date)
         select distinct case_id, ?, ?, ?::date from unnest(?::varchar[]) t(case_id)
-        where regexp_full_match(case_id, '{CASE_ID_PATTERN}')
     """, [v.file_name, v.sha256, v.meta.get("delivery_date"), cases])
 
 

@@ -151,6 +151,11 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
         problems = raw.file_problems or [Problem("unreadable", "the file could not be read")]
         return refuse(raw, source, sha256, STATUS_QUARANTINED, problems)
 
+    if raw.delivery_date is not None and raw.delivery_date > dt.date.today() + dt.timedelta(days=1):
+        # a typo in the name (2042 for 2024) would make the file the newest delivery for ever
+        return refuse(raw, source, sha256, STATUS_QUARANTINED, [Problem(
+            "delivery_date_in_future", "the delivery date in the file name is in the future: deliver the file "
+            "again under its real delivery date")])
     raw.meta.update(_arrival(raw))
     if source == "trondelag_model" and "case_id" in raw.frame.columns:
         # every case the export lists, also one whose rows will all be quarantined

@@ -78,9 +78,11 @@ def intro_history(draw, pid: str) -> list[tuple[str, str, dt.date, str]]:
                 events.append((muni, "overgang", t, draw(st.sampled_from(["arbeid", "utdanning", "arbeidsledig"]))))
         elif end == "avbrutt":
             events.append((muni, "avbrutt", t, draw(st.sampled_from(["flyttet", "helse", "arbeid"]))))
-            if draw(st.booleans()):  # the programme started again in the same municipality
-                again = t + dt.timedelta(days=draw(st.integers(1, 300)))
+            if draw(st.booleans()):  # the programme started again in the same municipality (maybe that day)
+                again = t + dt.timedelta(days=draw(st.integers(0, 300)))
                 events.append((muni, "startet", again, ""))
+                if draw(st.booleans()):
+                    events.append((muni, "fullfort", again + dt.timedelta(days=draw(st.integers(0, 400))), ""))
     return events
 
 
@@ -90,7 +92,7 @@ def adult_education_history(draw, pid: str) -> list[dict]:
     for _ in range(draw(st.integers(1, 3))):
         events.append(ae_event(pid, "applied", t.isoformat()))
         outcome = draw(st.sampled_from(["waiting", "reapplied", "withdrawn", "started"]))
-        t += dt.timedelta(days=draw(st.integers(1, 120)))
+        t += dt.timedelta(days=draw(st.integers(0, 120)))
         if outcome == "withdrawn":
             events.append(ae_event(pid, "withdrawn", t.isoformat()))
         elif outcome == "started":
@@ -105,7 +107,7 @@ def adult_education_history(draw, pid: str) -> list[dict]:
                 break
         elif outcome == "waiting":
             break
-        t += dt.timedelta(days=draw(st.integers(1, 60)))
+        t += dt.timedelta(days=draw(st.integers(0, 60)))  # the next course may start the day one ends
     return events
 
 

@@ -256,3 +256,81 @@ def test_files_with_the_same_delivery_date_are_ordered_by_arrival(tmp_path):
     write_intro(landing, "intro_5001_20241231.csv", [intro_row(PID_A, "5001", "bosatt", "10.01.2023", year=1990)])
     load(landing, warehouse)
     assert rows(warehouse, "select settlement_municipality_code, birth_year from core.person") == [("5035", 1991)]
+
+
+def test_a_delivery_date_in_the_future_is_refused_and_never_becomes_the_newest_delivery(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    future = dt.date.today() + dt.timedelta(days=400)
+    write_tm(landing, f"tm_{future:%Y%m%d}.json", [tm_case("TM-2023-00001", PID_A, events=[
+        {"type": "mobilised", "date": "2023-01-09"},
+        {"type": "left_programme", "date": "2023-02-01", "reason": "health"}])],
+        exported_at=f"{future.isoformat()}T02:00:00+01:00")
+    write_tm(landing, "tm_20250301.json", [tm_case("TM-2023-00001", PID_A, events=[
+        {"type": "mobilised", "date": "2023-01-09"}, {"type": "work_training_started", "date": "2023-02-01"}])],
+        exported_at="2025-03-01T02:00:00+01:00")
+    load(landing, warehouse)
+    assert rows(warehouse, "select file_name, status from audit.file_log order by file_name") == [
+        ("tm_20250301.json", "loaded"), (f"tm_{future:%Y%m%d}.json", "quarantined")]
+    assert rows(warehouse, "select rule from audit.quarantine") == [("delivery_date_in_future",)]
+    assert rows(warehouse, "select stage, end_type from marts.stage_spell") == [("work_training", "ongoing")]
+
+
+def test_a_build_as_of_an_earlier_date_than_the_published_one_is_not_refused_by_the_row_count_guard(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    people = [f"{i:064x}" for i in range(1, 61)]
+    write_intro(landing, "intro_5001_20251231.csv",
+                [intro_row(p, "5001", "bosatt", f"{1 + i % 28:02d}.0{1 + i % 9}.{2022 + i % 3}") for i, p in
+                 enumerate(people)] +
+                [intro_row(p, "5001", "startet", f"{1 + i % 28:02d}.1{i % 3}.{2022 + i % 3}") for i, p in
+                 enumerate(people)])
+    assert load(landing, warehouse, audit=True).published
+    earlier = load(landing, warehouse, as_of=dt.date(2023, 1, 31), audit=True)
+    assert earlier.published, earlier.audit_failures
+    assert rows(warehouse, "select max(event_date) <= date '2023-01-31' from core.event") == [(True,)]
+
+
+def test_an_end_and_a_restart_on_the_same_day_are_two_spells_and_no_end_is_lost(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    write_intro(landing, "intro_5001_20241231.csv", [
+        intro_row(PID_A, "5001", "startet", "01.02.2023"), intro_row(PID_A, "5001", "avbrutt", "01.06.2023",
+                                                                     detail="helse"),
+        intro_row(PID_A, "5001", "startet", "01.06.2023"), intro_row(PID_A, "5001", "fullfort", "01.06.2024"),
+        intro_row(PID_B, "5001", "startet", "01.03.2023"), intro_row(PID_B, "5001", "fullfort", "01.03.2023")])
+    write_jsonl(landing, "vo_20241231T020000.jsonl", [      # completed A2 and started B1 the same day
+        ae_event(PID_A, "started", "2023-01-09"), ae_event(PID_A, "completed", "2023-06-01", result="A2"),
+        ae_event(PID_A, "started", "2023-06-01"), ae_event(PID_A, "completed", "2024-06-01", result="B1")])
+    write_tm(landing, "tm_20250301.json", [tm_case("TM-2023-00001", PID_C, events=[
+        {"type": "work_training_started", "date": "2023-02-01"}, {"type": "work_training_ended", "date": "2023-06-01"},
+        {"type": "work_training_started", "date": "2023-06-01"},
+        {"type": "left_programme", "date": "2024-01-15", "reason": "no_contact"}])],
+        exported_at="2025-03-01T02:00:00+01:00")
+    load(landing, warehouse)
+    spells = rows(warehouse, "select person_id, stage, start_date, end_date, end_type, end_reason "
+                             "from marts.stage_spell order by person_id, stage, start_date")
+    d = dt.date
+    assert sorted(spells) == sorted([
+        (PID_A, "intro", d(2023, 2, 1), d(2023, 6, 1), "dropped_out", "helse"),
+        (PID_A, "intro", d(2023, 6, 1), d(2024, 6, 1), "completed", None),
+        (PID_B, "intro", d(2023, 3, 1), d(2023, 3, 1), "completed", None),     # a one-day spell
+        (PID_A, "norwegian", d(2023, 1, 9), d(2023, 6, 1), "completed", "A2"),
+        (PID_A, "norwegian", d(2023, 6, 1), d(2024, 6, 1), "completed", "B1"),
+        (PID_C, "work_training", d(2023, 2, 1), d(2023, 6, 1), "completed", None),
+        (PID_C, "work_training", d(2023, 6, 1), d(2024, 1, 15), "dropped_out", "no_contact")])
+
+
+def test_an_open_case_missing_from_a_newer_export_was_withdrawn_and_does_not_hide_its_renumbered_successor(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    opened = [{"type": "mobilised", "date": "2023-01-09"}, {"type": "work_training_started", "date": "2023-02-01"}]
+    write_tm(landing, "tm_20240301.json", [tm_case("TM-2023-00001", PID_A, events=opened),
+                                           tm_case("TM-2020-00009", PID_B, events=[   # closed long ago
+                                               {"type": "mobilised", "date": "2020-01-09"},
+                                               {"type": "employed", "date": "2020-03-01", "sector": "health"}])],
+             exported_at="2024-03-01T02:00:00+01:00")
+    write_tm(landing, "tm_20250301.json", [tm_case("TM-2024-00077", PID_A, events=opened + [
+        {"type": "work_training_ended", "date": "2023-06-01"}])], exported_at="2025-03-01T02:00:00+01:00")
+    load(landing, warehouse)
+    assert rows(warehouse, "select person_id = ?, stage, end_date, end_type from marts.stage_spell order by 1 desc",
+                [PID_A]) == [(True, "work_training", dt.date(2023, 6, 1), "completed"),
+                             (False, "work", None, "ongoing")]   # a case closed > 24 months ago may drop out
+    assert rows(warehouse, "select count(*) from core.event where person_id = ? and event_type = 'mobilised'",
+                [PID_A]) == [(1,)]

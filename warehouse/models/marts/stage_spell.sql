@@ -4,7 +4,10 @@
 -- How starts and ends pair, for every source: a start belongs to the spell that the first
 -- end on or after it closes. Starts registered while a spell is still open (a restart
 -- with no end in between) fall inside that spell instead of opening an overlapping one,
--- so spells of one place never overlap and every start is in exactly one spell.
+-- so spells of one place never overlap and every start is in exactly one spell. An end
+-- that closes a spell opened before its day (`closes_earlier_start`) is not also taken by
+-- a start on that same day: that start is a restart (completed A2 and started B1 on the
+-- same day), so it opens a new spell; a start and an end alone on one day are a one-day spell.
 
 -- Intro spells are per municipality: a startet is ended only by a fullfort or avbrutt of
 -- the same municipality.
@@ -14,10 +17,20 @@ with intro_starts as (
     where event = 'startet'
 ),
 
-intro_ends as (
-    select person_id, municipality_code, event_date, event, detail
+intro_end_events as (
+    select person_id, municipality_code, event_date, event, detail,
+           lag(event_date) over (partition by person_id, municipality_code order by event_date, event) as previous_end
     from staging.stg_intro
     where event in ('fullfort', 'avbrutt')
+),
+
+intro_ends as (
+    select e.*, exists (
+        select 1 from intro_starts s
+        where s.person_id = e.person_id and s.municipality_code = e.municipality_code
+          and s.start_date < e.event_date and (e.previous_end is null or s.start_date >= e.previous_end)
+    ) as closes_earlier_start
+    from intro_end_events e
 ),
 
 intro_paired as (
@@ -25,7 +38,7 @@ intro_paired as (
     from intro_starts s
     left join intro_ends e
         on e.person_id = s.person_id and e.municipality_code = s.municipality_code
-        and e.event_date >= s.start_date
+        and (e.event_date > s.start_date or (e.event_date = s.start_date and not e.closes_earlier_start))
     qualify row_number() over (partition by s.person_id, s.municipality_code, s.start_date
                                order by e.event_date nulls last, e.event) = 1
 ),
@@ -51,10 +64,21 @@ course_starts as (
     where event = 'started'
 ),
 
-course_ends as (
-    select person_id, level, school_orgnr, event_date, event, result, event_id
+course_end_events as (
+    select person_id, level, school_orgnr, event_date, event, result, event_id,
+           lag(event_date) over (partition by person_id, level, school_orgnr order by event_date, event, event_id)
+               as previous_end
     from staging.stg_adult_education
     where event in ('completed', 'dropped_out')
+),
+
+course_ends as (
+    select e.*, exists (
+        select 1 from course_starts s
+        where s.person_id = e.person_id and s.level = e.level and s.school_orgnr = e.school_orgnr
+          and s.start_date < e.event_date and (e.previous_end is null or s.start_date >= e.previous_end)
+    ) as closes_earlier_start
+    from course_end_events e
 ),
 
 course_paired as (
@@ -62,7 +86,7 @@ course_paired as (
     from course_starts s
     left join course_ends e
         on e.person_id = s.person_id and e.level = s.level and e.school_orgnr = s.school_orgnr
-        and e.event_date >= s.start_date
+        and (e.event_date > s.start_date or (e.event_date = s.start_date and not e.closes_earlier_start))
     qualify row_number() over (partition by s.event_id order by e.event_date nulls last, e.event, e.event_id) = 1
 ),
 
@@ -129,12 +153,23 @@ tm_closers as (
     where tm.event_type = 'left_programme'
 ),
 
+tm_closers_claimed as (
+    select c.*, exists (
+        select 1 from tm_openers o
+        where o.case_id = c.case_id and o.stage = c.stage
+          and o.start_date < c.event_date and (c.previous_end is null or o.start_date >= c.previous_end)
+    ) as closes_earlier_start
+    from (select *, lag(event_date) over (partition by case_id, stage order by event_date, priority) as previous_end
+          from tm_closers) c
+),
+
 tm_paired as (
     select o.case_id, o.person_id, o.stage, o.start_date, o.municipality_code,
            c.event_date as end_date, c.end_type, c.end_reason, c.priority
     from tm_openers o
-    left join tm_closers c
-        on c.case_id = o.case_id and c.stage = o.stage and c.event_date >= o.start_date
+    left join tm_closers_claimed c
+        on c.case_id = o.case_id and c.stage = o.stage
+        and (c.event_date > o.start_date or (c.event_date = o.start_date and not c.closes_earlier_start))
     qualify row_number() over (partition by o.case_id, o.stage, o.start_date
                                order by c.event_date nulls last, c.priority) = 1
 ),
