@@ -206,7 +206,8 @@ def test_a_real_load_of_the_corpus_keeps_no_number_anywhere(corpus, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
                            str(warehouse), "--as-of", "2026-11-01"], env=env, cwd=PROJECT, capture_output=True,
                           timeout=600, preexec_fn=lambda: os.umask(0o022))  # a permissive parent
-    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    # 3: published, with the corpus files refused (as privacy incidents)
+    assert proc.returncode == 3, proc.stderr.decode()[-3000:]
     assert (home / "prefect").is_dir() and list((home / "prefect").rglob("*.db")), "Prefect kept its database"
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -280,6 +281,18 @@ def test_a_load_outside_the_configured_roots_is_refused(tmp_path, prefect_server
     assert not outside.exists()
     summary = load(str(landing), str(inside / "w.duckdb"), dt.date(2026, 11, 1))
     assert summary.published
+
+
+def test_the_command_refuses_a_path_outside_the_roots_with_exit_code_4_and_writes_nothing(tmp_path):
+    landing, inside, outside = tmp_path / "landing", tmp_path / "wh", tmp_path / "elsewhere"
+    h.write_intro(landing, "intro_5001_20240101.csv", [h.intro_row()])
+    env = dict(os.environ, PATHWAYS_LANDING_ROOT=str(landing), PATHWAYS_WAREHOUSE_ROOT=str(inside),
+               PYTHONPATH=str(PROJECT))
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
+                           str(outside / "w.duckdb")], env=env, cwd=PROJECT, capture_output=True, timeout=120)
+    assert proc.returncode == 4, proc.stderr.decode()[-2000:]
+    assert b"outside the configured warehouse root" in proc.stderr
+    assert not outside.exists()   # not even a run record or a lock file
 
 
 def test_read_errors_are_raised_without_the_path_or_the_parser_text(tmp_path):
