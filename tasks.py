@@ -98,9 +98,15 @@ def demo(persons: str = "5000") -> None:
 
 
 def test(*pytest_args: str) -> None:
+    """The whole suite on every core (pytest-xdist, one test file per worker at a time: a
+    file's tests share its fixtures, and each worker has its own Prefect test server and
+    home). Much of the suite waits on real servers and subprocesses, so two workers on two
+    cores roughly halve the time. Arguments are passed on to pytest."""
     ensure_venv()
     ensure_chromium()
-    run(PY, "-m", "pytest", *pytest_args, cwd=ROOT)
+    workers = os.environ.get("PATHWAYS_TEST_WORKERS", str(max(2, os.cpu_count() or 2)))
+    parallel = ["-n", workers, "--dist", "loadfile"] if workers != "1" else []
+    run(PY, "-m", "pytest", *parallel, *pytest_args, cwd=ROOT)
 
 
 if __name__ == "__main__":
