@@ -285,7 +285,7 @@ def check_spells(tables: dict, files: list, as_of: dt.date) -> None:
     check_ends(tables)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(county(), st.data())
 def test_spells_and_applications_are_independent_of_delivery_order_and_splitting(generated, data):
     files = generated["files"]
