@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (ROW, FileNameError, Problem, RawFile, missing_columns, parse_dates,
-                                  read_bytes, tidy_text)
+from flows.sources.common import (ROW, FileNameError, Problem, RawFile, json_text, missing_columns,
+                                  parse_dates, read_bytes, tidy_text)
 from schemas.privacy import decoded_fallback
 
 NAME = "adult_education"
@@ -34,14 +34,6 @@ def file_meta(name: str) -> dict:
     except ValueError as err:
         raise FileNameError("the time stamp in the file name is not a real date and time") from err
     return {"delivery_date": exported.date(), "exported_at": exported}
-
-
-def _scalar(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 def read(path: Path) -> RawFile:
@@ -83,7 +75,7 @@ def read(path: Path) -> RawFile:
         # Only the contract's fields become columns (unknown keys were seen by the guard in
         # the text): a file with a new key on every line stays linear, not lines × keys.
         present.update(k for k in COLUMNS if k in obj)
-        records.append({k: _scalar(obj.get(k)) for k in COLUMNS})
+        records.append({k: json_text(obj.get(k)) for k in COLUMNS})
         rows.append(number)
     schema = {k: pl.String for k in COLUMNS}
     frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)

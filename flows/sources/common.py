@@ -9,6 +9,7 @@ on single records while reading (a JSON line that does not parse) are *row probl
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +126,13 @@ def missing_columns(frame: pl.DataFrame, required: list[str]) -> Problem | None:
     if missing:
         return Problem("missing_columns", f"required columns missing: {', '.join(missing)}")
     return None
+
+
+def json_text(value) -> str | None:
+    """A JSON value as the text cell readers hand on: objects and lists as JSON, null as null."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
 def tidy_text(frame: pl.DataFrame) -> pl.DataFrame:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, parse_dates, parse_yyyymmdd, read_bytes,
-                                  tidy_text, with_row_numbers)
+from flows.sources.common import (FileNameError, Problem, RawFile, json_text, parse_dates, parse_yyyymmdd,
+                                  read_bytes, tidy_text, with_row_numbers)
 from schemas.privacy import decoded_fallback
 
 NAME = "trondelag_model"
@@ -36,12 +36,6 @@ def file_meta(name: str) -> dict:
     if not m:
         raise FileNameError("file name must be tm_<YYYYMMDD>.json")
     return {"delivery_date": parse_yyyymmdd(m["date"])}
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
 def read(path: Path) -> RawFile:
@@ -96,13 +90,13 @@ def _flatten(cases: list) -> list[dict]:
     records: list[dict] = []
     for case_index, case in enumerate(cases):
         case = case if isinstance(case, dict) else {}
-        base = {k: _text(case.get(k)) for k in CASE_FIELDS}
+        base = {k: json_text(case.get(k)) for k in CASE_FIELDS}
         events = case.get("events") if isinstance(case.get("events"), list) else []
         # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
         for index, event in enumerate(events or [{}]):
-            event = event if isinstance(event, dict) else {"type": _text(event)}
+            event = event if isinstance(event, dict) else {"type": json_text(event)}
             records.append({**base, "case_index": str(case_index), "event_index": str(index),
-                            **{k: _text(event.get(k)) for k in EVENT_FIELDS}})
+                            **{k: json_text(event.get(k)) for k in EVENT_FIELDS}})
     return records
 
 
