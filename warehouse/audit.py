@@ -175,7 +175,6 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     import great_expectations.expectations as gxe
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     from warehouse import gx_duckdb
@@ -184,18 +183,18 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     base = Path(warehouse).parent
     docs_dir = base / "data_docs"
-    context = gx.get_context(mode="file", project_root_dir=str(base / "gx_project"))
+    # An ephemeral context: the suites are code (above), so nothing needs to live in GX's
+    # YAML stores, and this build's results are the only ones in memory. That keeps the
+    # audit's cost flat over years of nightly builds (a file context re-read its YAML for
+    # every setting and re-rendered every past result into Data Docs on every build).
+    # Earlier builds' pages stay on disk in data_docs/validations/ until pruned.
+    context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    sites = context.get_site_names()
-    for site in sites:
-        if site != "pathways":
-            context.delete_data_docs_site(site)
-    if "pathways" not in sites:
-        context.add_data_docs_site("pathways", {
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
+    context.add_data_docs_site("pathways", {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
     datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
     definitions = []
     count = 0
@@ -209,7 +208,7 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
             gx.ValidationDefinition(name=name, data=batch, suite=suite)))
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name="pathways_build", validation_definitions=definitions,
-        actions=[UpdateDataDocsAction(name="data_docs", site_names=["pathways"])], result_format="SUMMARY"))
+        actions=[], result_format="SUMMARY"))
     try:
         # run_time given: without it GX parses the build id with dateutil as a date, and
         # some hex ids make dateutil raise OverflowError, which GX does not catch (seen in tests)
@@ -218,10 +217,12 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         engine = datasource.get_execution_engine()
         engine.close()
         datasource.get_engine().dispose()
+    # Once for the whole build (an UpdateDataDocsAction rebuilds the site once per suite).
+    context.build_data_docs(site_names=["pathways"])
     from flows.settings import restrict
     from schemas.privacy import redact
 
-    restrict(docs_dir, base / "gx_project", recursive=True)  # owner and the configured group only
+    restrict(docs_dir, recursive=True)  # owner and the configured group only
     failures = []
     for validation in run.run_results.values():
         table = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
