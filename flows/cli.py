@@ -67,17 +67,10 @@ def load(
         raise typer.Exit(EXIT_PATH_REFUSED)
     if os.environ.get("PATHWAYS_LOAD_CHILD") != "1":
         raise typer.Exit(_supervise(warehouse))
-    from flows.pipeline import AuditFailed, load as run
+    from flows.local_server import choose_server
 
-    try:
-        summary = run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task,
-                      keep_failed)
-    except AuditFailed as err:
-        typer.echo(f"REFUSED: {err}", err=True)
-        raise typer.Exit(EXIT_AUDIT_REFUSED)
-    except PathOutsideRoot as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(EXIT_PATH_REFUSED)
+    server = choose_server()  # starts on the other core while the imports below run (stopped at exit)
+    summary = _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed)
     c = summary.counts
     typer.echo(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
                f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
@@ -91,6 +84,25 @@ def load(
         typer.echo(f"Landing zone: {a.path}: {a.kind}, {a.action} ({a.message})", err=True)
     if not summary.all_files_accounted_cleanly:
         raise typer.Exit(EXIT_PUBLISHED_WITH_REFUSALS)
+
+
+def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed):
+    from flows.pipeline import AuditFailed, load as run
+    from flows.settings import PathOutsideRoot
+    from warehouse.audit import import_great_expectations
+
+    import_great_expectations()  # ≈ 5 s, while the server starts
+    if server is not None:
+        server.wait()
+    try:
+        return run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task,
+                   keep_failed)
+    except AuditFailed as err:
+        typer.echo(f"REFUSED: {err}", err=True)
+        raise typer.Exit(EXIT_AUDIT_REFUSED)
+    except PathOutsideRoot as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(EXIT_PATH_REFUSED)
 
 
 def _supervise(warehouse: Path) -> int:

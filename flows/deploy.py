@@ -15,7 +15,9 @@ never write at once even across deployments, machines and the command line.
 
 `pathways serve` starts a local Prefect server (its own SQLite database under
 PATHWAYS_HOME, bound to 127.0.0.1) unless PREFECT_API_URL points at an existing one, then
-serves both deployments and runs the watcher. See docs/runbook.md for running the same
+serves both deployments and runs the watcher. While it runs, `PATHWAYS_HOME/serve.json`
+(owner-only) tells a manual `pathways load` to run against this server rather than start
+a temporary one: the run shows in the same UI. See docs/runbook.md for running the same
 deployments on a work pool with workers.
 
 The local server is locked: its API asks for HTTP basic authentication
@@ -138,6 +140,7 @@ def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
 
 def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) -> int:
     """`pathways serve`: server (unless one is configured) + deployments + watcher."""
+    from flows.local_server import remove_serve_record, write_serve_record
     from flows.settings import check_paths
 
     server = None
@@ -155,6 +158,8 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
         print(f"Prefect server and UI on {api_url.removesuffix('/api')} (API login: user and password in "
               f"{Path(os.environ['PREFECT_HOME']) / 'api-auth-string'} or PREFECT_SERVER_API_AUTH_STRING)",
               flush=True)
+        # a `pathways load` from the same PATHWAYS_HOME runs against this server (flows.local_server)
+        write_serve_record(api_url, auth)
     env["PREFECT_API_URL"] = api_url
     child = subprocess.Popen([sys.executable, "-m", "flows.deploy", str(landing.resolve()), str(warehouse.resolve()),
                               str(debounce_seconds)], env=env, cwd=PROJECT_ROOT)
@@ -170,6 +175,7 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
         return child.wait()
     finally:
         if server is not None:
+            remove_serve_record()
             server.terminate()
             server.wait(timeout=30)
 

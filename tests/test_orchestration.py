@@ -252,3 +252,29 @@ def test_a_number_in_a_dropped_file_reaches_no_prefect_record(served):
             data = file.read_bytes()
             leaks += [f"{file}: {f}" for f in forms if f.encode() in data]
     assert leaks == []
+
+
+def test_a_manual_load_runs_against_the_served_server_and_shows_in_its_ui(served, tmp_path):
+    """`pathways load` from the same PATHWAYS_HOME as a running `pathways serve` uses that
+    server (found through serve.json, with its login) instead of starting a temporary one,
+    so data staff see the manual run beside the scheduled ones."""
+    from tests import helpers as h
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
+    h.write_intro(landing, "intro_5001_20260301.csv", [h.intro_row()])
+    record = served["root"] / "home" / "serve.json"
+    assert record.exists() and oct(record.stat().st_mode & 0o777) == "0o600"
+
+    def manual_runs() -> list[dict]:
+        runs = _HTTP.post(f"{served['api']}/flow_runs/filter", json={}).json()
+        return [r for r in runs if r["deployment_id"] is None]
+    before = {r["id"] for r in manual_runs()}
+    env = dict(os.environ, PATHWAYS_HOME=str(served["root"] / "home"))
+    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
+                           str(warehouse)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    new = [r for r in manual_runs() if r["id"] not in before]
+    assert len(new) == 1 and new[0]["state_type"] == "COMPLETED", new
+    assert served["auth"] not in proc.stdout + proc.stderr
