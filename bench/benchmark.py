@@ -92,26 +92,29 @@ def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
     return result
 
 
-def _run_measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """Wall time (s) and peak RSS (MB, process tree) of a command."""
+def _run_measured(cmd: list[str], env: dict, ok: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
+    """Wall time (s) and peak RSS (MB, process tree) of a command. Its output goes to a
+    file (a pipe nobody reads while it runs would stall a talkative command)."""
     import psutil
     import subprocess
 
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - start
-    output = proc.stdout.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{output[-2000:]}")
+    with tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        watched = psutil.Process(proc.pid)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        output = out.read()
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{output[-2000:]}")
     return elapsed, peak / 1e6, output
 
 
@@ -342,6 +345,173 @@ def hostile(persons: int, seed: int, workdir: Path | None) -> dict:
     return result
 
 
+def _floor(files) -> tuple[float, int]:
+    """The floor of issue 13: DuckDB (CSV, JSON) and calamine (Excel) simply reading every
+    landing file, no checks; seconds and rows."""
+    import duckdb
+
+    con = duckdb.connect()
+    t = time.perf_counter()
+    rows = 0
+    for f in files:
+        path = str(f.path)
+        if f.source == "intro":
+            sql = "select count(*) from read_csv(?, delim = ';', header = true, all_varchar = true{})"
+            try:
+                rows += con.execute(sql.format(""), [path]).fetchone()[0]
+            except duckdb.InvalidInputException:  # a Windows-1252 delivery (the contract allows it)
+                rows += con.execute(sql.format(", encoding = 'latin-1'"), [path]).fetchone()[0]
+        elif f.source == "adult_education":
+            rows += con.execute("select count(*) from read_json(?, format = 'newline_delimited', "
+                                "records = false)", [path]).fetchone()[0]
+        elif f.source == "combination_classes":
+            rows += pl.read_excel(f.path, sheet_name="Elever", infer_schema_length=0).height
+        else:
+            rows += con.execute("select sum(len(c.events)) from (select unnest(cases) as c "
+                                "from read_json(?, format = 'auto'))", [path]).fetchone()[0] or 0
+    return time.perf_counter() - t, rows
+
+
+def _load_measured(pathways: str, landing: Path, warehouse: Path, env: dict) -> dict:
+    """One `pathways load` in a fresh process: wall time, peak memory, and its own profile
+    (seconds per step, from load_runs.jsonl); `start_and_exit` is the rest (imports, the
+    Prefect server, the run's bookkeeping, shutting down)."""
+    cmd = [pathways, "load", "--landing", str(landing), "--warehouse", str(warehouse), "--as-of", "2026-11-01"]
+    # exit code 3: published, with files refused or left for later (the synthetic county's
+    # planted faults); whether it published is read from load_runs.jsonl below
+    wall, peak, _ = _run_measured(cmd, env, ok=(0, 3))
+    runs = [json.loads(line) for line in (warehouse.parent / "load_runs.jsonl").read_text().splitlines() if line]
+    last = runs[-1]
+    if not last["outcome"].startswith("published"):
+        raise RuntimeError(f"the load was not published: {last}")
+    steps = last.get("seconds", {})
+    return {"wall_s": wall, "peak_mb": peak, "steps": steps, "start_and_exit_s": wall - sum(steps.values())}
+
+
+def _p95_page_ms(warehouse: Path, repeat: int = 20) -> dict[str, float]:
+    """95th percentile over `repeat` runs of each dashboard page's queries (uncached)."""
+    import duckdb
+
+    from dashboard import queries as q
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    as_of = q.latest_build(con)["as_of"]
+    filtered = q.Filters(scope=q.COUNTY, cohorts=(2022, 2023), municipalities=("5001",), sex="K")
+    out = {}
+    for page, run in PAGE_QUERIES.items():
+        times = []
+        for i in range(repeat):
+            filters = filtered if i % 2 else q.Filters(scope=q.COUNTY)
+            t = time.perf_counter()
+            run(q, con, filters, as_of)
+            times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        out[page] = times[min(len(times) - 1, int(0.95 * len(times)))]
+    con.close()
+    return out
+
+
+def _audit_over_history(warehouse: Path, builds: int) -> tuple[float, float]:
+    """Seconds of the audit of the first and of the `builds`-th build of one warehouse, each
+    writing its Data Docs beside it (GX's stores and report must not grow the cost)."""
+    import datetime as dt
+
+    from warehouse.audit import import_great_expectations, run_audits
+
+    import_great_expectations()  # once per process, as in a load (not the audit's cost)
+    times = []
+    for i in range(builds):
+        candidate = warehouse.with_name(f"audit-{i}.duckdb")
+        shutil.copyfile(warehouse, candidate)
+        t = time.perf_counter()
+        run_audits(candidate, warehouse, f"b{i:04d}", dt.date(2026, 11, 1), {}, False)
+        times.append(time.perf_counter() - t)
+        candidate.unlink()
+    return times[0], statistics_median(times[-3:])
+
+
+def statistics_median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
+def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) -> dict:
+    """Issue 13's table: for each county size, the floor, the fixed cost of a load (empty
+    landing zone), a first full load, one new file on top of it, peak memory, the
+    dashboard's p95 per page, and the audit's cost over a history of builds."""
+    import os
+    import sys
+
+    from synthetic.generator import generate
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-scale-"))
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING",
+               PATHWAYS_SETTLE_SECONDS="0")  # the files were just written: read them at once
+    for key in ("PREFECT_HOME", "PREFECT_API_URL"):
+        env.pop(key, None)
+    pathways = str(Path(sys.executable).with_name("pathways"))
+    results: dict = {}
+    empty_land = root / "empty-landing"
+    empty_land.mkdir(parents=True, exist_ok=True)
+    # not measured: the very first load of a machine creates Prefect's database
+    _load_measured(pathways, empty_land, root / "warm-up" / "warehouse.duckdb", env)
+    for persons in sizes:
+        print(f"\n== {persons:,} persons", flush=True)
+        land = root / f"county-{persons}"
+        if not (land / "_synthetic" / "generation.json").exists():
+            generate(persons, seed, land, clean=True)
+        files = discover(land, settle_seconds=0)
+        held = min((f for f in files if f.source == "intro"), key=lambda f: f.path.stat().st_size)
+        aside = root / "held-back" / held.path.name
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(held.path, aside)  # the "new file": delivered after the full load
+        try:
+            floor_s, rows = _floor(discover(land, settle_seconds=0))
+            runs = {}
+            wh = root / f"wh-{persons}"
+            shutil.rmtree(wh, ignore_errors=True)
+            runs["empty"] = _load_measured(pathways, empty_land, wh / "empty" / "warehouse.duckdb", env)
+            runs["full"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", env)
+        finally:
+            shutil.move(aside, held.path)
+        runs["one_new_file"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", env)
+        pages = _p95_page_ms(wh / "full" / "warehouse.duckdb")
+        full, empty, one = runs["full"]["wall_s"], runs["empty"]["wall_s"], runs["one_new_file"]["wall_s"]
+        result = {"persons": persons, "rows": rows, "files": len(files), "floor_s": floor_s, "runs": runs,
+                  "marginal_over_floor": (full - empty) / floor_s, "one_file_share_of_full": one / full,
+                  "peak_mb": max(r["peak_mb"] for r in runs.values()), "page_p95_ms": pages}
+        results[persons] = result
+        print(f"floor {floor_s:.1f} s ({rows:,} rows, {len(files)} files); empty load {empty:.1f} s; "
+              f"full load {full:.1f} s; one new file {one:.1f} s; peak {result['peak_mb']:.0f} MB", flush=True)
+        for name, run in runs.items():
+            print(f"  {name:<13} " + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items())
+                  + f", start and exit {run['start_and_exit_s']:.1f} (s)")
+    first = results[sizes[0]]
+    if audit_builds > 1:
+        one, last = _audit_over_history(root / f"wh-{sizes[0]}" / "full" / "warehouse.duckdb", audit_builds)
+        first["audit_first_s"], first["audit_last_s"] = one, last
+    print("\nIssue 13's targets on this machine (ratios measured in this run)")
+    header = (f"{'persons':>9}{'rows':>11}{'floor s':>9}{'empty s':>9}{'full s':>8}{'(full-empty)/floor':>20}"
+              f"{'one file s':>12}{'one/full':>10}{'peak MB':>9}{'worst page p95 ms':>19}")
+    print(header)
+    print("-" * len(header))
+    for persons, r in results.items():
+        runs = r["runs"]
+        print(f"{persons:>9,}{r['rows']:>11,}{r['floor_s']:>9.1f}{runs['empty']['wall_s']:>9.1f}"
+              f"{runs['full']['wall_s']:>8.1f}{r['marginal_over_floor']:>19.1f}x"
+              f"{runs['one_new_file']['wall_s']:>12.1f}{r['one_file_share_of_full']:>9.0%} {r['peak_mb']:>9.0f}"
+              f"{max(r['page_p95_ms'].values()):>19.0f}")
+    print("targets: empty ≤ 10 s; (full − empty)/floor ≤ 3×; one file ≤ 10 s and ≤ 10 % of full; peak ≤ 2 GB; "
+          "page p95 ≤ 150 ms")
+    if "audit_first_s" in first:
+        print(f"audit of build 1: {first['audit_first_s']:.2f} s; of build {audit_builds} "
+              f"(median of the last three): {first['audit_last_s']:.2f} s  (target: no growth)")
+    (root / "scale.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"(figures in {root / 'scale.json'})")
+    return results
+
+
 def _free_port() -> int:
     import socket
 
@@ -370,12 +540,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workdir", type=Path)
     p.add_argument("--skip-single", action="store_true", help="do not also measure one task per file")
+    p = sub.add_parser("scale", help="issue 13's targets: floor, empty, full and one-file loads, memory, "
+                                     "dashboard p95, audit over a history of builds")
+    p.add_argument("--persons", type=int, nargs="+", default=[20_000, 100_000, 300_000])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--audit-builds", type=int, default=30,
+                   help="audits of one warehouse in a row (at the smallest size) to show the cost stays flat")
+    p.add_argument("--workdir", type=Path, help="keep counties here (generated once, reused)")
     p = sub.add_parser("hostile", help="read-worker overhead per file and the worst poison files (issue 10)")
     p.add_argument("--persons", type=int, default=5000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
-    if args.what == "hostile":
+    if args.what == "scale":
+        scale(args.persons, args.seed, args.workdir, args.audit_builds)
+    elif args.what == "hostile":
         hostile(args.persons, args.seed, args.workdir)
     elif args.what == "orchestration":
         orchestration(args.persons, args.seed, args.workdir, args.rounds, not args.skip_single)

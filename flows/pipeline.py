@@ -75,6 +75,9 @@ class LoadSummary:
     expectations: int = 0
     data_docs: str | None = None
     published: bool = False
+    # seconds per step of the journey (discover, read, stage, build, audit, publish): the
+    # profile of every load, in its summary and load_runs.jsonl (issue 13)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def all_files_accounted_cleanly(self) -> bool:
@@ -93,6 +96,7 @@ class LoadSummary:
             f"- audit: {'passed' if not self.audit_failures else 'FAILED'} ({self.expectations} expectations; "
             f"Data Docs: {self.data_docs})",
             f"- published: {'yes' if self.published else 'no'}",
+            "- seconds: " + ", ".join(f"{step} {sec:.1f}" for step, sec in self.seconds.items()),
         ]
         if self.files_refused:
             lines.append(f"- files refused: {', '.join(self.files_refused)}")
@@ -106,6 +110,18 @@ class LoadSummary:
                 lines.append(f"- {title}: " + ", ".join(f"{a.path} ({a.kind})" for a in found))
         lines += [f"  - {f}" for f in self.audit_failures]
         return "\n".join(lines)
+
+
+@contextmanager
+def timed(summary: "LoadSummary", step: str):
+    """Add the wall time of a step of the journey to the load's profile."""
+    import time
+
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        summary.seconds[step] = summary.seconds.get(step, 0.0) + time.perf_counter() - start
 
 
 @contextmanager
@@ -165,7 +181,8 @@ def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str
               "as_of": summary.as_of.isoformat(), "outcome": outcome, "files_new": summary.files_new,
               "files_loaded": c.files_loaded, "files_refused": c.files_refused, "rows_loaded": c.rows_loaded,
               "rows_quarantined": c.rows_quarantined, "files_unreadable": len(summary.files_unreadable),
-              "files_waiting": len(summary.landing.by_action(WAITING)), "message": message}
+              "files_waiting": len(summary.landing.by_action(WAITING)), "message": message,
+              "seconds": {step: round(sec, 2) for step, sec in summary.seconds.items()}}
     append_run_record(published, record)
 
 
@@ -486,7 +503,8 @@ def _record_landing(candidate: Path, summary: LoadSummary, failing: dict[tuple[s
 def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Steps, summary: LoadSummary,
                  keep_failed: int) -> LoadSummary:
     started = dt.datetime.now(dt.timezone.utc)
-    summary.landing = steps.call(discover_files, landing)
+    with timed(summary, "discover"):
+        summary.landing = steps.call(discover_files, landing)
     files = summary.landing.files
     seen = _previously_seen(published)
     loaded_as = {sha: name for (sha, name), status in seen.items() if status in ("loaded", "superseded")}
@@ -500,7 +518,9 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
     failures_before = _read_failures(published)
     failing: dict[tuple[str, str], int] = {}
     validated: list[ValidatedFile] = []
-    for f, result, error in steps.map(read_and_validate, new, steps.per_task(len(new))):
+    with timed(summary, "read"):
+        read = steps.map(read_and_validate, new, steps.per_task(len(new)))
+    for f, result, error in read:
         if error is not None:
             count = failures_before.get((f.source, f.name), 0) + 1
             if count < MAX_READ_ATTEMPTS:  # not recorded as seen: the next load tries again
@@ -525,17 +545,21 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
 
     previous = previous_counts(published, summary.as_of)
     dropouts_before = _dropout_keys(published)
-    candidate = start_candidate(published, summary.load_id)
+    with timed(summary, "copy"):  # the candidate starts as a copy of the published warehouse
+        candidate = start_candidate(published, summary.load_id)
     try:
-        summary.counts = steps.call(stage_files, candidate, validated, summary.load_id)
-        _record_landing(candidate, summary, failing)
-        summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
-            build_models, candidate, summary.as_of, summary.load_id)
-        if steps.audit:
-            summary.audit_failures = steps.call(audit_candidate, candidate, published, summary, previous, force)
-        else:
-            with duckdb.connect(str(candidate)) as con:
-                summary.audit_failures = models.test_keys(con)
+        with timed(summary, "stage"):
+            summary.counts = steps.call(stage_files, candidate, validated, summary.load_id)
+            _record_landing(candidate, summary, failing)
+        with timed(summary, "build"):
+            summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
+                build_models, candidate, summary.as_of, summary.load_id)
+        with timed(summary, "audit"):
+            if steps.audit:
+                summary.audit_failures = steps.call(audit_candidate, candidate, published, summary, previous, force)
+            else:
+                with duckdb.connect(str(candidate)) as con:
+                    summary.audit_failures = models.test_keys(con)
         outcome = "published" if not summary.audit_failures else "audit_failed"
         _record_run(candidate, summary, started, outcome, "; ".join(summary.audit_failures))
     except BaseException:
@@ -550,8 +574,9 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
         steps.report(summary, "Load refused by its audits")
         raise AuditFailed(f"audits failed, nothing published (candidate kept at {kept}): "
                           + "; ".join(summary.audit_failures[:5]))
-    _record_build(candidate, summary, started)
-    steps.call(publish_candidate, candidate, published)
+    with timed(summary, "publish"):
+        _record_build(candidate, summary, started)
+        steps.call(publish_candidate, candidate, published)
     summary.published = True
     if steps.prefect:
         summary.new_dropouts = alert_new_dropouts(published, dropouts_before, summary.load_id)
