@@ -87,11 +87,12 @@ def load(
 
 
 def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed):
+    from warehouse.audit import start_audit_process
+
+    start_audit_process()  # imports Great Expectations in its own process, from now on
     from flows.pipeline import AuditFailed, load as run
     from flows.settings import PathOutsideRoot
-    from warehouse.audit import import_great_expectations
 
-    import_great_expectations()  # ≈ 5 s, while the server starts
     if server is not None:
         server.wait()
     try:
