@@ -2,7 +2,7 @@
 """The two set-up commands of the README, for a fresh machine with only Python 3.11+.
 
     python3 tasks.py demo   # install, build the synthetic county, load it, open the dashboard
-    python3 tasks.py test   # install (plus Debian's Chromium for browser tests), run all tests
+    python3 tasks.py test   # install (plus Debian's Chromium and PostgreSQL for tests), run all tests
 
 Why a script and not a Makefile: a fresh machine is only promised Python. Everything
 the project needs is installed from here, into `.venv/` beside this file, from the
@@ -68,6 +68,19 @@ def ensure_chromium() -> None:
     run("apt-get", "install", "-y", "-qq", "chromium", env=env)
 
 
+def ensure_postgresql() -> None:
+    """The scale-out test runs Prefect's server on Debian's PostgreSQL (started by the test)."""
+    import glob
+
+    if glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("The scale-out test needs PostgreSQL: install Debian's 'postgresql' package.")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run("apt-get", "update", "-qq", env=env)
+    run("apt-get", "install", "-y", "-qq", "postgresql", env=env)
+
+
 def demo(persons: str = "5000") -> None:
     ensure_venv()
     pathways = VENV / "bin" / "pathways"
@@ -104,6 +117,7 @@ def test(*pytest_args: str) -> None:
     cores roughly halve the time. Arguments are passed on to pytest."""
     ensure_venv()
     ensure_chromium()
+    ensure_postgresql()
     workers = os.environ.get("PATHWAYS_TEST_WORKERS", str(max(2, os.cpu_count() or 2)))
     parallel = ["-n", workers, "--dist", "loadfile"] if workers != "1" else []
     run(PY, "-m", "pytest", *parallel, *pytest_args, cwd=ROOT)

@@ -192,6 +192,26 @@ def serve(
 
 
 @app.command()
+def deploy(
+    pool: str = typer.Option(..., help="Process work pool to register on (created if missing)."),
+    landing: Path = typer.Option(..., file_okay=False, help="Landing root the workers read."),
+    warehouse: Path = typer.Option(..., help="Published warehouse file the workers write."),
+    debounce: int = typer.Option(30, help="Seconds from the first arrival to the load."),
+) -> None:
+    """Register the nightly and file-arrival loads on a work pool of an existing Prefect
+    server (PREFECT_API_URL), for workers started with `prefect worker start --pool POOL`."""
+    from flows.deploy import deploy_to_pool
+
+    try:
+        ids = deploy_to_pool(pool, landing, warehouse, debounce)
+    except RuntimeError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2)
+    typer.echo(f"Registered nightly-load and file-arrived on work pool {pool!r} ({len(ids)} deployments). "
+               f"Start workers with: prefect worker start --pool {pool}")
+
+
+@app.command()
 def dashboard(
     warehouse: Path = typer.Option(..., exists=True, dir_okay=False, help="Published warehouse file."),
     config: Optional[Path] = typer.Option(

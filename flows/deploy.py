@@ -47,12 +47,19 @@ TIMEZONE = "Europe/Oslo"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def deployments(landing: str, warehouse: str, debounce_seconds: int = 30):
+def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_source: bool = False):
+    """The nightly and file-arrival deployments of the load. `from_source`: the flow as
+    a worker loads it, from this project folder (for a work pool); else this process's."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.events import DeploymentEventTrigger
     from prefect.schedules import Cron
 
-    from flows.pipeline import load
+    if from_source:
+        from prefect import Flow
+
+        load = Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/pipeline.py:load")
+    else:
+        from flows.pipeline import load
     from flows.watch import EVENT
 
     parameters = {"landing": str(landing), "warehouse": str(warehouse)}
@@ -178,6 +185,40 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
             remove_serve_record()
             server.terminate()
             server.wait(timeout=30)
+
+
+def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: int = 30) -> list[str]:
+    """`pathways deploy`: register both deployments on a process work pool of the server
+    PREFECT_API_URL points at (the pool is created if missing), so loads run on whichever
+    worker polls the pool (`prefect worker start --pool POOL`), one at a time.
+
+    The workers run the flow from this project folder (Prefect's pull step sets it as the
+    working directory), so every worker machine needs the project at the same path, the
+    landing zone and the warehouse's folder. Each run gets the roots as environment
+    variables (the pool's job variables), so a run started with other paths is refused as
+    under `pathways serve`."""
+    from prefect import deploy
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise RuntimeError("PREFECT_API_URL is not set: deploy registers on an existing Prefect server")
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        except ObjectAlreadyExists:
+            pass
+    roots = {"PATHWAYS_LANDING_ROOT": str(landing.resolve()), "PATHWAYS_WAREHOUSE_ROOT": str(warehouse.resolve().parent)}
+    for name in ("PATHWAYS_HOME", "PATHWAYS_GROUP", "PATHWAYS_UMASK"):
+        if os.environ.get(name):
+            roots[name] = os.environ[name]
+    nightly, arrived = deployments(str(landing.resolve()), str(warehouse.resolve()), debounce_seconds, from_source=True)
+    for d in (nightly, arrived):
+        d.job_variables = {"env": roots}
+    ids = deploy(nightly, arrived, work_pool_name=pool, build=False, push=False, print_next_steps_message=False,
+                 ignore_warnings=True)
+    return [str(i) for i in ids]
 
 
 if __name__ == "__main__":  # the serving child process of `pathways serve`

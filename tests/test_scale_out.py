@@ -1,0 +1,185 @@
+"""The scale-out path, real and small: Prefect's server on PostgreSQL (Debian's package,
+started and stopped here), a process work pool, two workers, the deployments registered
+with `pathways deploy`, and loads that run on the workers and publish.
+
+PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
+account that Debian's package creates (`runuser`); as anyone else, to that user.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name)]
+    if not found[-1]:
+        pytest.fail(f"PostgreSQL's {name} is not installed (python3 tasks.py test installs Debian's postgresql)")
+    return found[-1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    folder = Path(tempfile.mkdtemp(prefix="pathways-pg-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    port = _free_port()
+    subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                 "--encoding=UTF8", "--no-instructions"]), check=True, capture_output=True)
+    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(folder / "pg.log"), "-w", "-o",
+                                 f"-p {port} -k {folder} -h 127.0.0.1", "start"]), check=True, capture_output=True)
+    try:
+        subprocess.run(_as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
+                                     "create database prefect"]), check=True, capture_output=True)
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"
+    finally:
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait(condition, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def pool(postgres, tmp_path_factory):
+    """A Prefect server on PostgreSQL, the deployments on a process pool, two workers."""
+    root = tmp_path_factory.mktemp("scale-out")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_HOME=str(root / "home" / "prefect"),
+               PREFECT_API_DATABASE_CONNECTION_URL=postgres, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
+               PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2")
+    env.pop("PREFECT_API_URL", None)
+    procs = []
+    logs = root / "logs"
+    logs.mkdir()
+
+    def start(name: str, cmd: list[str], extra: dict | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, stdout=open(logs / f"{name}.log", "w"),
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+        procs.append(proc)
+        return proc
+    try:
+        start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                         "--port", str(port)])
+        _wait(lambda: _healthy(api), 120, "the Prefect server on PostgreSQL")
+        client_env = dict(env, PREFECT_API_URL=api)
+        landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
+        landing.mkdir()
+        out = subprocess.run([sys.executable, "-m", "flows.cli", "deploy", "--pool", "pathways", "--landing",
+                              str(landing), "--warehouse", str(warehouse)], env=client_env, capture_output=True,
+                             text=True, timeout=180, cwd=root)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        for name in ("worker-1", "worker-2"):
+            start(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", "pathways", "--name", name],
+                  {"PREFECT_API_URL": api})
+        _wait(lambda: len(_post(api, "/work_pools/pathways/workers/filter", {})) >= 2, 120, "two workers")
+        yield {"api": api, "landing": landing, "warehouse": warehouse, "logs": logs, "env": client_env}
+    finally:
+        for proc in reversed(procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _post(api: str, path: str, body: dict):
+    return httpx.post(f"{api}{path}", json=body, timeout=10).json()
+
+
+def test_the_server_keeps_its_state_in_postgresql(pool, postgres):
+    """Not SQLite: the deployments are rows in PostgreSQL's database."""
+    port = postgres.rsplit(":", 1)[1].split("/")[0]
+    out = subprocess.run(_as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d",
+                                       "prefect", "-Atc", "select name from deployment order by name"]),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["file-arrived", "nightly-load"]
+
+
+def test_deployments_are_on_the_pool_with_schedule_limit_and_roots(pool):
+    deps = {d["name"]: d for d in _post(pool["api"], "/deployments/filter", {})}
+    assert set(deps) == {"nightly-load", "file-arrived"}
+    for d in deps.values():
+        assert d["work_pool_name"] == "pathways"
+        assert d["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+        env = d["job_variables"]["env"]
+        assert env["PATHWAYS_LANDING_ROOT"] == str(pool["landing"].resolve())
+        assert env["PATHWAYS_WAREHOUSE_ROOT"] == str(pool["warehouse"].resolve().parent)
+    [schedule] = deps["nightly-load"]["schedules"]
+    assert schedule["schedule"]["cron"] == "0 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Oslo"
+
+
+def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
+    """Two runs asked for at once: both run on the pool's workers, never together (the
+    deployment's limit of one), and the second finds the first's files already loaded."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from tests import helpers as h
+
+    h.write_intro(pool["landing"], "intro_5001_20260301.csv",
+                  [h.intro_row(), h.intro_row(h.PID_B, date="20.03.2023")])
+    with temporary_settings({PREFECT_API_URL: pool["api"]}):
+        runs = [run_deployment("pathways-load/nightly-load", timeout=0) for _ in range(2)]
+    finals = []
+    for run in runs:
+        finals.append(_wait(lambda: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
+                                     else None)(httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()),
+                            420, "a run on a worker"))
+    logs = "".join((pool["logs"] / f"worker-{i}.log").read_text() for i in (1, 2))
+    assert all(f["state_type"] == "COMPLETED" for f in finals), [f["state"]["message"] for f in finals] + [logs[-3000:]]
+    assert all(f["work_pool_name"] == "pathways" for f in finals)
+    spans = sorted((f["start_time"], f["end_time"]) for f in finals)
+    assert spans[0][1] <= spans[1][0], "the two loads overlapped"
+    with duckdb.connect(str(pool["warehouse"]), read_only=True) as con:
+        assert con.execute("select count(*) from core.person").fetchone()[0] == 2
+        assert con.execute("select count(*) from meta.build").fetchone()[0] == 2
+    records = [json.loads(line) for line in (pool["warehouse"].parent / "load_runs.jsonl").read_text().splitlines()]
+    assert [r["files_new"] for r in records] == [1, 0]
