@@ -197,17 +197,19 @@ def deploy(
     landing: Path = typer.Option(..., file_okay=False, help="Landing root the workers read."),
     warehouse: Path = typer.Option(..., help="Published warehouse file the workers write."),
     debounce: int = typer.Option(30, help="Seconds from the first arrival to the load."),
+    spread_reading: bool = typer.Option(False, help="Read and validate a load's files in several runs on "
+                                                    "the pool's workers (the build stays in one)."),
 ) -> None:
     """Register the nightly and file-arrival loads on a work pool of an existing Prefect
     server (PREFECT_API_URL), for workers started with `prefect worker start --pool POOL`."""
     from flows.deploy import deploy_to_pool
 
     try:
-        ids = deploy_to_pool(pool, landing, warehouse, debounce)
+        ids = deploy_to_pool(pool, landing, warehouse, debounce, spread_reading)
     except RuntimeError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2)
-    typer.echo(f"Registered nightly-load and file-arrived on work pool {pool!r} ({len(ids)} deployments). "
+    typer.echo(f"Registered the loads on work pool {pool!r} ({len(ids)} deployments). "
                f"Start workers with: prefect worker start --pool {pool}")
 
 

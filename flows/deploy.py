@@ -187,7 +187,8 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
             server.wait(timeout=30)
 
 
-def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: int = 30) -> list[str]:
+def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: int = 30,
+                   spread_reading: bool = False) -> list[str]:
     """`pathways deploy`: register both deployments on a process work pool of the server
     PREFECT_API_URL points at (the pool is created if missing), so loads run on whichever
     worker polls the pool (`prefect worker start --pool POOL`), one at a time.
@@ -196,7 +197,11 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
     working directory), so every worker machine needs the project at the same path, the
     landing zone and the warehouse's folder. Each run gets the roots as environment
     variables (the pool's job variables), so a run started with other paths is refused as
-    under `pathways serve`."""
+    under `pathways serve`.
+
+    `spread_reading` also registers `pathways-read/read-files` and tells the loads to use
+    it: a load's files are then read and validated by several runs on the pool's workers
+    (flows.remote_read), and only the build stays in the load's own run."""
     from prefect import deploy
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
@@ -214,10 +219,20 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
         if os.environ.get(name):
             roots[name] = os.environ[name]
     nightly, arrived = deployments(str(landing.resolve()), str(warehouse.resolve()), debounce_seconds, from_source=True)
+    extra = []
+    if spread_reading:
+        from prefect import Flow
+
+        from flows.remote_read import DEPLOYMENT_ENV, DEPLOYMENT_NAME
+
+        reader = Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/remote_read.py:read_files")
+        extra.append(reader.to_deployment(name=DEPLOYMENT_NAME, job_variables={"env": dict(roots)}, tags=["pathways"],
+                                          description="Reads and validates a group of files for a load."))
+        roots[DEPLOYMENT_ENV] = f"pathways-read/{DEPLOYMENT_NAME}"
     for d in (nightly, arrived):
         d.job_variables = {"env": roots}
-    ids = deploy(nightly, arrived, work_pool_name=pool, build=False, push=False, print_next_steps_message=False,
-                 ignore_warnings=True)
+    ids = deploy(nightly, arrived, *extra, work_pool_name=pool, build=False, push=False,
+                 print_next_steps_message=False, ignore_warnings=True)
     return [str(i) for i in ids]
 
 

@@ -28,7 +28,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import isolation
+from flows import isolation, remote_read
 from flows.landing import REFUSED, WAITING, Landing, LandingFile, scan
 from flows.sources import SOURCES
 from flows.sources.common import Problem
@@ -521,7 +521,10 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
     failing: dict[tuple[str, str], int] = {}
     validated: list[ValidatedFile] = []
     with timed(summary, "read"):
-        read = steps.map(read_and_validate, new, steps.per_task(len(new)))
+        if steps.prefect and remote_read.deployment() and new:  # spread over the work pool's workers
+            read = remote_read.read_remotely(new, Path(landing), published, summary.load_id, logger)
+        else:
+            read = steps.map(read_and_validate, new, steps.per_task(len(new)))
     for f, result, error in read:
         if error is not None:
             count = failures_before.get((f.source, f.name), 0) + 1

@@ -1,6 +1,7 @@
 """The scale-out path, real and small: Prefect's server on PostgreSQL (Debian's package,
 started and stopped here), a process work pool, two workers, the deployments registered
-with `pathways deploy`, and loads that run on the workers and publish.
+with `pathways deploy --spread-reading`, and loads that run on the workers, have their
+files read by several runs on the pool, and publish.
 
 PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
 account that Debian's package creates (`runuser`); as anyone else, to that user.
@@ -103,7 +104,7 @@ def pool(postgres, tmp_path_factory):
         landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
         landing.mkdir()
         out = subprocess.run([sys.executable, "-m", "flows.cli", "deploy", "--pool", "pathways", "--landing",
-                              str(landing), "--warehouse", str(warehouse)], env=client_env, capture_output=True,
+                              str(landing), "--warehouse", str(warehouse), "--spread-reading"], env=client_env, capture_output=True,
                              text=True, timeout=180, cwd=root)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         for name in ("worker-1", "worker-2"):
@@ -141,18 +142,21 @@ def test_the_server_keeps_its_state_in_postgresql(pool, postgres):
     out = subprocess.run(_as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d",
                                        "prefect", "-Atc", "select name from deployment order by name"]),
                          capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["file-arrived", "nightly-load"]
+    assert out.stdout.split() == ["file-arrived", "nightly-load", "read-files"]
 
 
 def test_deployments_are_on_the_pool_with_schedule_limit_and_roots(pool):
     deps = {d["name"]: d for d in _post(pool["api"], "/deployments/filter", {})}
-    assert set(deps) == {"nightly-load", "file-arrived"}
+    assert set(deps) == {"nightly-load", "file-arrived", "read-files"}
     for d in deps.values():
         assert d["work_pool_name"] == "pathways"
-        assert d["concurrency_options"]["collision_strategy"] == "ENQUEUE"
         env = d["job_variables"]["env"]
         assert env["PATHWAYS_LANDING_ROOT"] == str(pool["landing"].resolve())
         assert env["PATHWAYS_WAREHOUSE_ROOT"] == str(pool["warehouse"].resolve().parent)
+    for name in ("nightly-load", "file-arrived"):  # loads one at a time, reading spread over the pool
+        assert deps[name]["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+        assert deps[name]["job_variables"]["env"]["PATHWAYS_READ_DEPLOYMENT"] == "pathways-read/read-files"
+    assert deps["read-files"]["concurrency_options"] is None  # groups of one load read at once
     [schedule] = deps["nightly-load"]["schedules"]
     assert schedule["schedule"]["cron"] == "0 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Oslo"
 
@@ -166,6 +170,8 @@ def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
 
     h.write_intro(pool["landing"], "intro_5001_20260301.csv",
                   [h.intro_row(), h.intro_row(h.PID_B, date="20.03.2023")])
+    h.write_intro(pool["landing"], "intro_5001_20260401.csv",
+                  [h.intro_row(h.PID_B, event="startet", date="02.04.2023"), "not;a;valid;row"])
     with temporary_settings({PREFECT_API_URL: pool["api"]}):
         runs = [run_deployment("pathways-load/nightly-load", timeout=0) for _ in range(2)]
     finals = []
@@ -181,5 +187,46 @@ def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
     with duckdb.connect(str(pool["warehouse"]), read_only=True) as con:
         assert con.execute("select count(*) from core.person").fetchone()[0] == 2
         assert con.execute("select count(*) from meta.build").fetchone()[0] == 2
+        logged = dict(con.execute("select file_name, rows_loaded || '/' || rows_quarantined "
+                                  "from audit.file_log").fetchall())
+    assert logged == {"intro_5001_20260301.csv": "2/0", "intro_5001_20260401.csv": "1/1"}
     records = [json.loads(line) for line in (pool["warehouse"].parent / "load_runs.jsonl").read_text().splitlines()]
-    assert [r["files_new"] for r in records] == [1, 0]
+    assert [r["files_new"] for r in records] == [2, 0]
+    # the first load's two files were read by two runs of read-files on the pool, as its subflows
+    reads = [r for r in _post(pool["api"], "/flow_runs/filter", {}) if r["name"] and r["deployment_id"]
+             and r["parameters"].get("spool_dir")]
+    assert len(reads) == 2 and all(r["state_type"] == "COMPLETED" and r["parent_task_run_id"] for r in reads), \
+        [(r["state_type"], r["parent_task_run_id"]) for r in reads]
+    assert not (pool["warehouse"].parent / "spool").exists() or not any((pool["warehouse"].parent / "spool").iterdir())
+
+
+def test_the_spool_gives_back_exactly_what_was_read(tmp_path):
+    """Rows (types included), quarantined rows' reasons and dates in the file's metadata."""
+    from flows import spool
+    from flows.landing import scan
+    from flows.pipeline import read_file
+    from tests import helpers as h
+
+    h.write_intro(tmp_path / "landing", "intro_5001_20260301.csv", [h.intro_row(), "not;a;valid;row"])
+    [file] = scan(tmp_path / "landing", settle_seconds=0).files
+    original = read_file(file)
+    spool.write_one(tmp_path / "spool", 0, original, None)
+    back, transient = spool.read_one(tmp_path / "spool", 0)
+    assert transient is None and back.rows.equals(original.rows) and back.rows.schema == original.rows.schema
+    assert back.quarantine == original.quarantine and back.quarantine
+    assert back.meta == original.meta and back.status == original.status and back.rows_read == original.rows_read
+    spool.write_one(tmp_path / "spool", 1, None, "PermissionError")
+    assert spool.read_one(tmp_path / "spool", 1) == (None, "PermissionError")
+    assert spool.read_one(tmp_path / "spool", 2) == (None, "NotSpooled")
+
+
+def test_groups_balance_bytes_and_keep_every_file():
+    from flows.landing import LandingFile
+    from flows.remote_read import groups
+
+    files = [LandingFile("intro", Path(f"/l/intro/{i}.csv"), str(i), size) for i, size in
+             enumerate([900, 100, 500, 400, 300, 300])]
+    parts = groups(files, 2)
+    assert sorted(f.sha256 for p in parts for f in p) == sorted(f.sha256 for f in files)
+    assert sorted(sum(f.size for f in p) for p in parts) == [1200, 1300]
+    assert len(groups(files[:1], 4)) == 1
