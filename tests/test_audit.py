@@ -68,3 +68,22 @@ def test_audits_pass_on_the_loaded_county(loaded, tmp_path):
     collapsed = run_audits(warehouse, tmp_path / "w.duckdb", "test-guard", dt.date(2026, 11, 1),
                            {"core.event": 10 ** 9}, force=False)
     assert not collapsed.success and any("core.event" in f for f in collapsed.failures)
+
+
+def test_reports_of_old_builds_are_pruned_to_the_newest(tmp_path):
+    """Data Docs keep the pages of the newest N builds, so years of nightly builds never
+    fill the disk or slow the report; every suite's folder of a removed build goes."""
+    import os
+
+    from warehouse.audit import prune_reports
+
+    docs = tmp_path / "data_docs"
+    for age, build in enumerate(["b3", "b2", "b1"]):  # b1 the oldest
+        for suite in ("core__event", "marts__funnel"):
+            folder = docs / "validations" / suite / build / "20261126T000000Z"
+            folder.mkdir(parents=True)
+            (folder / "page.html").write_text("x")
+            os.utime(docs / "validations" / suite / build, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
+    assert prune_reports(docs, 2) == ["b1"]
+    assert sorted(p.name for p in (docs / "validations" / "core__event").iterdir()) == ["b2", "b3"]
+    assert sorted(p.name for p in (docs / "validations" / "marts__funnel").iterdir()) == ["b2", "b3"]

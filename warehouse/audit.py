@@ -169,6 +169,28 @@ def _describe(result) -> str:
     return what
 
 
+# Validation pages of earlier builds kept in data_docs/validations (the newest N builds).
+KEEP_REPORTS = int(os.environ.get("PATHWAYS_KEEP_REPORTS", 60))
+
+
+def prune_reports(docs_dir: Path, keep: int) -> list[str]:
+    """Remove the validation pages of all but the newest `keep` builds; returns the
+    removed build ids. Pages live in validations/<suite>/<build id>/…, so a build's pages
+    are every suite's folder of that name; their age is the folder's modification time."""
+    import shutil
+
+    folders: dict[str, list[Path]] = {}
+    for folder in (docs_dir / "validations").glob("*/*"):
+        if folder.is_dir():
+            folders.setdefault(folder.name, []).append(folder)
+    newest = sorted(folders, key=lambda b: max(f.stat().st_mtime for f in folders[b]), reverse=True)
+    removed = newest[max(keep, 1):]
+    for build_id in removed:
+        for folder in folders[build_id]:
+            shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
 def import_great_expectations():
     """GX with its telemetry off. Importing it takes ≈ 5 s: a one-off load does it while
     its Prefect server starts (`flows.cli`), not on the audit's clock."""
@@ -266,6 +288,7 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         datasource.get_engine().dispose()
     # Once for the whole build (an UpdateDataDocsAction rebuilds the site once per suite).
     context.build_data_docs(site_names=["pathways"])
+    prune_reports(docs_dir, KEEP_REPORTS)
     from flows.settings import restrict
     from schemas.privacy import redact
 
