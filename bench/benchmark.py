@@ -241,7 +241,6 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, wi
     import subprocess
     import sys
 
-    from flows.deploy import start_server
     from synthetic.generator import generate
 
     root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-orch-"))
@@ -249,9 +248,7 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, wi
     generate(persons, seed, land, clean=True)
     env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING")
     env.pop("PREFECT_HOME", None)
-    os.environ["PATHWAYS_HOME"] = env["PATHWAYS_HOME"]
-    os.environ.pop("PREFECT_HOME", None)
-    server, api_url = start_server(port=_free_port())
+    server, served = _running_server(root)
     modes = ("without", "prefect-auto", "prefect-1") if with_single else ("without", "prefect-auto")
     times: dict[str, list[float]] = {m: [] for m in modes}
     try:
@@ -259,7 +256,7 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, wi
             for mode in modes:
                 warehouse = root / f"wh-{mode}-{i}" / "warehouse.duckdb"
                 shutil.rmtree(warehouse.parent, ignore_errors=True)
-                run_env = dict(env, PREFECT_API_URL=api_url) if mode != "without" else env
+                run_env = dict(env, **served) if mode != "without" else env
                 out = subprocess.run([sys.executable, "-c", _ONE_LOAD, mode, str(land), str(warehouse)],
                                      env=run_env, capture_output=True, text=True)
                 if out.returncode != 0:
@@ -436,6 +433,26 @@ def statistics_median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _running_server(root: Path):
+    """A local Prefect server with its own home under `root`; (process, environment for clients)."""
+    import os
+    import secrets
+
+    from flows.deploy import start_server
+
+    home = root / "home" / "prefect-served"
+    home.mkdir(parents=True, exist_ok=True)
+    auth = f"bench:{secrets.token_urlsafe(12)}"
+    before = os.environ.get("PREFECT_HOME")
+    os.environ["PREFECT_HOME"] = str(home)
+    try:
+        server, api_url = start_server(_free_port(), auth)
+    finally:
+        if before is not None:
+            os.environ["PREFECT_HOME"] = before
+    return server, {"PREFECT_API_URL": api_url, "PREFECT_API_AUTH_STRING": auth}
+
+
 def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) -> dict:
     """Issue 13's table: for each county size, the floor, the fixed cost of a load (empty
     landing zone), a first full load, one new file on top of it, peak memory, the
@@ -456,6 +473,10 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
     empty_land.mkdir(parents=True, exist_ok=True)
     # not measured: the very first load of a machine creates Prefect's database
     _load_measured(pathways, empty_land, root / "warm-up" / "warehouse.duckdb", env)
+    # A county's own server, as `pathways serve` runs it: the loads below use it (as the
+    # nightly and file-arrival runs do), except the one empty load that shows the cost of
+    # a one-off command's temporary server.
+    server, served = _running_server(root)
     for persons in sizes:
         print(f"\n== {persons:,} persons", flush=True)
         land = root / f"county-{persons}"
@@ -471,11 +492,13 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
             runs = {}
             wh = root / f"wh-{persons}"
             shutil.rmtree(wh, ignore_errors=True)
-            runs["empty"] = _load_measured(pathways, empty_land, wh / "empty" / "warehouse.duckdb", env)
-            runs["full"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", env)
+            runs["empty_temporary_server"] = _load_measured(pathways, empty_land, wh / "empty-t" / "warehouse.duckdb",
+                                                            env)
+            runs["empty"] = _load_measured(pathways, empty_land, wh / "empty" / "warehouse.duckdb", {**env, **served})
+            runs["full"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
         finally:
             shutil.move(aside, held.path)
-        runs["one_new_file"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", env)
+        runs["one_new_file"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
         pages = _p95_page_ms(wh / "full" / "warehouse.duckdb")
         full, empty, one = runs["full"]["wall_s"], runs["empty"]["wall_s"], runs["one_new_file"]["wall_s"]
         result = {"persons": persons, "rows": rows, "files": len(files), "floor_s": floor_s, "runs": runs,
@@ -487,21 +510,26 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
         for name, run in runs.items():
             print(f"  {name:<13} " + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items())
                   + f", start and exit {run['start_and_exit_s']:.1f} (s)")
+    server.terminate()
+    server.wait(timeout=30)
     first = results[sizes[0]]
     if audit_builds > 1:
         one, last = _audit_over_history(root / f"wh-{sizes[0]}" / "full" / "warehouse.duckdb", audit_builds)
         first["audit_first_s"], first["audit_last_s"] = one, last
     print("\nIssue 13's targets on this machine (ratios measured in this run)")
-    header = (f"{'persons':>9}{'rows':>11}{'floor s':>9}{'empty s':>9}{'full s':>8}{'(full-empty)/floor':>20}"
+    header = (f"{'persons':>9}{'rows':>11}{'floor s':>9}{'empty s':>9}{'(temp.)':>9}{'full s':>8}"
+              f"{'(full-empty)/floor':>20}"
               f"{'one file s':>12}{'one/full':>10}{'peak MB':>9}{'worst page p95 ms':>19}")
     print(header)
     print("-" * len(header))
     for persons, r in results.items():
         runs = r["runs"]
         print(f"{persons:>9,}{r['rows']:>11,}{r['floor_s']:>9.1f}{runs['empty']['wall_s']:>9.1f}"
+              f"{runs['empty_temporary_server']['wall_s']:>9.1f}"
               f"{runs['full']['wall_s']:>8.1f}{r['marginal_over_floor']:>19.1f}x"
               f"{runs['one_new_file']['wall_s']:>12.1f}{r['one_file_share_of_full']:>9.0%} {r['peak_mb']:>9.0f}"
               f"{max(r['page_p95_ms'].values()):>19.0f}")
+    print("loads use a running Prefect server as `pathways serve` does; (temp.): a one-off command's own server")
     print("targets: empty ≤ 10 s; (full − empty)/floor ≤ 3×; one file ≤ 10 s and ≤ 10 % of full; peak ≤ 2 GB; "
           "page p95 ≤ 150 ms")
     if "audit_first_s" in first:
