@@ -102,3 +102,32 @@ def self_contained(page: Page, warehouse: Path) -> str:
     if "</head>" in html:
         return html.replace("</head>", style + "\n</head>", 1)
     return style + html
+
+
+# -- the other records beside the warehouse ---------------------------------------------------------
+def load_runs(warehouse: Path, limit: int = 50) -> list[dict]:
+    """The newest attempts of `load_runs.jsonl` (published, refused by the audits, crashed),
+    newest first; a line that cannot be read is skipped."""
+    import json
+
+    path = Path(warehouse).parent / "load_runs.jsonl"
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text("utf-8", errors="replace").splitlines()[-limit * 4:]:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            runs.append(record)
+    return sorted(runs, key=lambda r: str(r.get("at", "")), reverse=True)[:limit]
+
+
+def failed_candidates(warehouse: Path) -> list[Path]:
+    """The refused candidates kept in `failed/` beside the warehouse, newest first."""
+    folder = Path(warehouse).parent / "failed"
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.glob("*.duckdb") if p.is_file()), key=lambda p: p.stat().st_mtime,
+                  reverse=True)

@@ -128,6 +128,21 @@ def date(value) -> str:
     return f"{value:%d.%m.%Y}"
 
 
+def moment(value) -> str:
+    """A moment as Norwegians write it, in Norwegian time: 26.11.2026 kl. 03.44."""
+    from zoneinfo import ZoneInfo
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo("Europe/Oslo"))
+        return f"{value:%d.%m.%Y} kl. {value:%H.%M}"
+    return date(value)
+
+
 def month(value: dt.date) -> str:
     return f"{MONTH[value.month - 1]} {value.year}"
 

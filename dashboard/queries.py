@@ -319,7 +319,7 @@ PAGE_QUERIES = {
     "forlop": ["flows", "flow_nodes", "pathway_variants"],
     "kohort": ["cohort_funnel"],
     "frafall": ["dropout_by_stage_and_time", "dropout_by_reason", "dropout_trend"],
-    "ventetid": ["wait_by_school", "waiting_summary", "waiting_now", "share_waiting_longer", "wait_by_school_year",
+    "ventetid": ["wait_by_school", "waiting_summary", "waiting_now", "wait_by_school_year",
                  "wait_trend"],
     "introprogram": ["intro_outcomes_by_municipality", "direct_transition", "november_indicator",
                      "november_by_municipality"],
