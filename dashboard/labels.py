@@ -84,7 +84,7 @@ FORBIDDEN_WORDS = ["eget_onske", "no_contact", "health", "privacy_incident", "qu
                    "withdrawn", "completed", "ongoing", "transferred", "settlement", "None", "NaN", "null",
                    "January", "February", "March", "April", "June", "July", "October", "December",
                    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-                   "Completed", "Status", "Expectation", "unknown_settlement"]
+                   "Completed", "unknown_settlement"]
 
 
 def label(mapping: dict, value):

@@ -24,7 +24,8 @@ def render(filters) -> None:
     if flows.height == 0:
         st.info(ui.SMALL)
         return
-    nodes_count = dict(zip(*ui.query("flow_nodes", filters).select("node", "persons")))
+    node_frame = ui.query("flow_nodes", filters)
+    nodes_count = dict(zip(node_frame["node"], node_frame["persons"]))
     visible = flows.filter(pl.col("persons").is_not_null()).sort("source", "target")
     nodes = sorted(set(visible["source"]) | set(visible["target"]),
                    key=lambda s: NODE_ORDER.index(s) if s in NODE_ORDER else 99)
@@ -48,6 +49,10 @@ def render(filters) -> None:
                "sitt – ikke alle som har avbrutt et trinn (se Frafall, som også teller dem som gikk videre). "
                "Strømmer under 5 personer er utelatt fra figuren, så en boks kan se litt mindre ut enn tallet "
                "sitt.")
+    ordered = node_frame.with_columns(pl.col("node").replace_strict({n: i for i, n in enumerate(NODE_ORDER)},
+                                                                    default=99).alias("o")).sort("o").drop("o")
+    ui.table(ui.stage_label(ordered, "node"), "forlop_trinn", ["persons"], {"node": "Trinn", "persons": "Personer"},
+             note="Personer som har vært på hvert trinn (tallene i figuren).")
     ui.table(ui.stage_label(flows, "source", "target"), "forlop_strommer", ["persons"],
              {"source": "Fra", "target": "Til", "persons": "Personer"})
 
