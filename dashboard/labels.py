@@ -15,7 +15,7 @@ STAGE = {"settlement": "Bosetting", "intro": "Introprogram", "norwegian": "Norsk
          "trade_certificate": "Fagbrev", "work": "Arbeid",
          # the Sankey's start and end nodes
          "unknown_settlement": "Ukjent bosetting", "dropped_out": "Avbrøt siste trinn",
-         "ongoing": "Pågår fortsatt", "ended": "Fullførte siste trinn"}
+         "ongoing": "Pågår fortsatt", "ended": "Uten nytt trinn"}
 # One colour per stage, the same on every page (colour-blind safe: Okabe–Ito plus greys).
 STAGE_COLOR = {"settlement": "#999999", "intro": "#E69F00", "norwegian": "#56B4E9", "primary": "#009E73",
                "combination": "#F0E442", "upper_secondary": "#0072B2", "work_training": "#D55E00",
@@ -74,6 +74,20 @@ RULE = {
     "uuid_format": ("Saksnummeret har feil format", "Sjekk eksporten fra Trøndelagsmodellen."),
     "orgnr": ("Ukjent organisasjonsnummer", "Sjekk skolens organisasjonsnummer (ni sifre)."),
     "duplicate": ("Dobbel rad", "Ingen handling nødvendig: raden er telt én gang."),
+    "birth_year_range": ("Fødselsår utenfor gyldig område", "Sjekk fødselsåret hos kilden."),
+    "status_dates": ("Status og datoer passer ikke sammen", "Sjekk status og datoer i elevlisten hos skolen."),
+    "unexpected_value": ("Uventet verdi", "Sjekk verdien mot kilde-kontrakten."),
+    "case_id_unique": ("Saksnummeret finnes flere ganger", "Sjekk eksporten fra Trøndelagsmodellen."),
+    "too_many_columns": ("For mange kolonner", "Be kilden levere filen med kolonnene i kontrakten."),
+    "too_deep": ("JSON-filen er for dypt nestet", "Be kilden levere filen på nytt i kontraktens format."),
+    "year_format": ("Skoleåret i filnavnet har feil format", "Skriv skoleåret som ÅÅÅÅ-ÅÅÅÅ i filnavnet."),
+    "schema": ("Filen følger ikke kontrakten", "Sjekk kolonnenavn og datatyper mot kilde-kontrakten."),
+    "file_changed": ("Filen ble endret mens den ble lest", "Ingen handling: filen leses på nytt ved neste "
+                     "innlasting."),
+    "duplicate_columns": ("Samme kolonne flere ganger", "Be kilden levere filen med hver kolonne én gang."),
+    "delivery_date_in_future": ("Leveringsdato i framtiden", "Rett datoen i filnavnet og legg filen i mottaket "
+                                "på nytt."),
+    "not_nullable": ("Påkrevd verdi mangler", "Fyll inn verdien hos kilden og lever på nytt."),
 }
 MONTH = ["januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
          "november", "desember"]

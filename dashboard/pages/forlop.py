@@ -44,8 +44,9 @@ def render(filters) -> None:
               "hovertemplate": "%{customdata}: %{value} personer<extra></extra>"}))
     fig.update_layout(height=560)
     ui.chart(labels.style(fig), visible.height)
-    st.caption("«Fullførte siste trinn»: personer som fullførte det siste trinnet de har vært på (og ikke er "
-               "registrert på noe trinn etter det). «Avbrøt siste trinn»: personer som avbrøt det siste trinnet "
+    st.caption("«Uten nytt trinn»: personer som fullførte det siste trinnet sitt eller flyttet, og ikke er "
+               "registrert på noe trinn etter det – også bosatte som aldri startet på et trinn (for eksempel barn "
+               "og eldre). «Pågår fortsatt»: det siste trinnet pågår. «Avbrøt siste trinn»: personer som avbrøt det siste trinnet "
                "sitt – ikke alle som har avbrutt et trinn (se Frafall, som også teller dem som gikk videre). "
                "Strømmer under 5 personer er utelatt fra figuren, så en boks kan se litt mindre ut enn tallet "
                "sitt.")
