@@ -130,7 +130,9 @@ def excel_bytes(frame: pl.DataFrame, sheet: str, counts: set, shares: set) -> by
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """CSV as Norwegian Excel reads it: `;` between fields, decimal comma, UTF-8 with BOM."""
-    return frame.write_csv(separator=";").encode("utf-8-sig")
+    blanks = frame.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+                                for c, t in frame.schema.items() if t == pl.String)
+    return blanks.write_csv(separator=";").encode("utf-8-sig")
 
 
 def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, str] | None = None,
