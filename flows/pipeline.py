@@ -446,12 +446,10 @@ def _flag_files_refused(summary: "LoadSummary") -> None:
     from prefect.client.orchestration import get_client
     from prefect.runtime import flow_run
 
-    import uuid as _uuid
-
     run_id = flow_run.get_id()
     if not run_id:
         return
-    run_id = _uuid.UUID(run_id)
+    run_id = uuid.UUID(run_id)
     try:
         create_markdown_artifact("**Warning: files were refused or could not be read.** The warehouse was "
                                  "published without them.\n\n" + summary.as_markdown(),
