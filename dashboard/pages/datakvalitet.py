@@ -39,7 +39,7 @@ def render(filters) -> None:
         bad = [r for r in runs[:1] if r.get("outcome") in ("audit_failed", "crashed")]
         if bad:
             st.error(f"Siste innlasting ble ikke publisert: {labels.RUN_OUTCOME[bad[0]['outcome']].lower()}. "
-                     "Se årsaken i tabellen og runbook for data staff (docs/runbook.md).")
+                     "Se årsaken i tabellen og driftsveiledningen (docs/runbook.md).")
         ui.table(frame, "datakvalitet_innlastinger", [])
     else:
         st.info("Ingen innlastinger er registrert ved siden av datavarehuset (load_runs.jsonl).")
