@@ -46,6 +46,17 @@ def render(filters) -> None:
         fig.update_traces(hovertemplate="%{x}, skoleåret %{fullData.name}: median %{y} dager<extra></extra>")
         fig.update_layout(yaxis_title="Median ventetid (dager), startede søknader")
         ui.chart(labels.style(fig, legend_title="Skoleår"), shown.height)
+        over = _stage_sorted(recent.filter(pl.col("share").is_not_null()))
+        fig = px.bar(ui.stage_label(over.with_columns((pl.col("share") * 100).round(0)), "stage")
+                     .rename({"stage": "Trinn", "share": "Andel"}),
+                     x="Trinn", y="Andel", color="Skoleår", barmode="group",
+                     category_orders={"Skoleår": [_school_year(latest - 1), _school_year(latest)],
+                                      "Trinn": stage_names},
+                     color_discrete_sequence=["#bbbbbb", "#D55E00"])
+        fig.update_traces(hovertemplate="%{x}, skoleåret %{fullData.name}: %{y} % ventet over "
+                          + f"{threshold} dager<extra></extra>")
+        fig.update_layout(yaxis_title=f"Andel som ventet over {threshold} dager (%)")
+        ui.chart(labels.style(fig, y_percent=True, legend_title="Skoleår"), over.height)
         st.caption(f"Skoleåret {_school_year(latest)} er ikke over: søknader som fortsatt venter er ikke med i "
                    "medianen, men de teller med i andelen over terskelen med ventetiden så langt.")
         table = _stage_sorted(years.with_columns((pl.col("share") * 100).round(0).cast(pl.Int64)))
