@@ -336,9 +336,10 @@ def _choose(page, label: str, option: str) -> None:
 
 def _empty_charts(page) -> int:
     """Plotly charts on the page with no data point (the 'axes from −1 to 1' chart)."""
-    return page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd =>
-        !(gd.data || []).some(t => (t.x && t.x.length) || (t.y && t.y.length) ||
-                                   (t.link && t.link.value && t.link.value.length))).length""")
+    return page.evaluate("""() => {
+        const n = v => !v ? 0 : (v.length ?? (v.bdata ? v.bdata.length : 0));   // lists or typed arrays
+        return [...document.querySelectorAll('.js-plotly-plot')].filter(gd =>
+            !(gd.data || []).some(t => n(t.x) || n(t.y) || (t.link && n(t.link.value)))).length; }""")
 
 
 def _walk(page, label: str, shots: bool, titles: list[str] = ALL_PAGES
