@@ -69,6 +69,11 @@ def stage_label(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 SMALL = "For få personer til å vise dette – velg flere år, en region eller færre filtre."
 
 
+def _plain(column: str) -> bool:
+    """Years and row numbers are written without a thousands separator."""
+    return column.lower().endswith("år") or column.lower() in ("kull", "rad", "year", "end_year", "cohort_year")
+
+
 def _is_statistic(column: str) -> bool:
     return column.startswith(("median", "p90"))
 
@@ -92,7 +97,7 @@ def _cell(value, column: str, counts: set, shares: set, for_screen: bool):
         else:
             return labels.decimal(value, 1)
     if isinstance(value, int):
-        return labels.integer(value) if for_screen else str(value)
+        return labels.integer(value) if for_screen and not _plain(column) else str(value)
     return str(value)
 
 

@@ -42,7 +42,7 @@ def render(filters) -> None:
                      x="Trinn", y="Median dager", color="Skoleår", barmode="group",
                      category_orders={"Skoleår": [_school_year(latest - 1), _school_year(latest)],
                                       "Trinn": stage_names},
-                     color_discrete_sequence=["#bbbbbb", "#0072B2"])
+                     color_discrete_map={_school_year(latest - 1): "#bbbbbb", _school_year(latest): "#0072B2"})
         fig.update_traces(hovertemplate="%{x}, skoleåret %{fullData.name}: median %{y} dager<extra></extra>")
         fig.update_layout(yaxis_title="Median ventetid (dager), startede søknader")
         ui.chart(labels.style(fig, legend_title="Skoleår"), shown.height)
@@ -52,14 +52,16 @@ def render(filters) -> None:
                      x="Trinn", y="Andel", color="Skoleår", barmode="group",
                      category_orders={"Skoleår": [_school_year(latest - 1), _school_year(latest)],
                                       "Trinn": stage_names},
-                     color_discrete_sequence=["#bbbbbb", "#D55E00"])
+                     color_discrete_map={_school_year(latest - 1): "#bbbbbb", _school_year(latest): "#D55E00"})
         fig.update_traces(hovertemplate="%{x}, skoleåret %{fullData.name}: %{y} % ventet over "
                           + f"{threshold} dager<extra></extra>")
         fig.update_layout(yaxis_title=f"Andel som ventet over {threshold} dager (%)")
         ui.chart(labels.style(fig, y_percent=True, legend_title="Skoleår"), over.height)
         st.caption(f"Skoleåret {_school_year(latest)} er ikke over: søknader som fortsatt venter er ikke med i "
                    "medianen, men de teller med i andelen over terskelen med ventetiden så langt.")
-        table = _stage_sorted(years.with_columns((pl.col("share") * 100).round(0).cast(pl.Int64)))
+        order = {s: i for i, s in enumerate(STAGE_ORDER)}
+        table = years.with_columns((pl.col("share") * 100).round(0).cast(pl.Int64)).sort(
+            [pl.col("stage").replace_strict(order, default=99), pl.col("school_year")], descending=[False, True])
         table = table.with_columns(pl.col("school_year").map_elements(_school_year, return_dtype=pl.String))
         ui.table(ui.stage_label(table.select("stage", "school_year", "persons", "median_days", "applicants",
                                              "longer", "share"), "stage"), "ventetid_skolear",
