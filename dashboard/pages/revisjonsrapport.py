@@ -37,7 +37,9 @@ def render(filters) -> None:
              note="Alle bygg med rapport på disk, nyeste først. Bygg som ikke ble publisert står som «ikke publisert».")
     names = {b["build_id"]: f"{b['build_id']} – {labels.moment(b['finished_at']) or 'ikke publisert'}" for b in with_pages}
     build_id = st.selectbox("Bygg", list(names), format_func=names.get, key="dd_build")
-    pages = [p for p in datadocs.pages(warehouse) if p.build_id == build_id]
+    # failed checks first, then the published tables (core, marts) before the audit tables
+    pages = sorted((p for p in datadocs.pages(warehouse) if p.build_id == build_id),
+                   key=lambda p: (p.success is not False, p.suite.startswith("audit"), p.suite))
     status = {True: "✔ bestått", False: "✘ feilet", None: "ukjent"}
     page = st.selectbox("Tabell", pages, key=f"dd_page_{build_id}",
                         format_func=lambda p: f"{_suite(p.suite)} – {status[p.success]}")
