@@ -126,9 +126,9 @@ def sidebar_filters() -> queries.Filters:
 
 
 st.session_state["filters"] = sidebar_filters()
-st.sidebar.caption(f"Data per {build['as_of']:%d.%m.%Y} · bygg {build.get('build_id')}. "
-                   "Tallene er avrundet til nærmeste 5 på en fast, tilfeldig måte; grupper under 5 vises "
-                   "som <5. Se «Om tallene».")
+st.sidebar.caption(f"Data per {build['as_of']:%d.%m.%Y}. Alle tall om personer er avrundet til et "
+                   "multiplum av 5. «<5»: færre enn 5 personer. «:»: andel skjult fordi et tall bak den er under 5. "
+                   "Se «Om tallene».")
 st.sidebar.divider()
 st.sidebar.caption(f"Innlogget som {access.name or 'ukjent navn'} ({acl.ROLE_LABEL[access.role]}"
                    f"{', demo' if DEMO else ''})")
@@ -137,7 +137,7 @@ st.sidebar.button("Logg ut", on_click=st.logout, key="logout")
 PAGES = [("oversikt", "Oversikt"), ("forlop", "Forløp"), ("kohort", "Kohort"), ("frafall", "Frafall"),
          ("ventetid", "Ventetid"), ("introprogram", "Introprogram"), ("om_tallene", "Om tallene")]
 if access.role == "data_staff":
-    PAGES.append(("datakvalitet", "Datakvalitet"))
+    PAGES += [("datakvalitet", "Datakvalitet"), ("revisjonsrapport", "Revisjonsrapport")]
 pages = [st.Page(f"pages/{name}.py", title=title, url_path=name.replace("_", "-"), default=name == "oversikt")
          for name, title in PAGES]
 st.navigation(pages).run()

@@ -62,6 +62,9 @@ MIN_COUNT = 5
 BASE = 5
 HIDDEN = "<5"
 NOT_SHOWN = "–"
+# A share hidden because a count behind it (the part or the rest of the group) is under 5:
+# showing it would reveal that count. Distinct from HIDDEN, which is a count under 5 itself.
+PROTECTED = ":"
 KEY_BITS = 52
 KEY_MOD = 1 << KEY_BITS
 KEY_SUFFIX = "_key"

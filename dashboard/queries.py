@@ -134,10 +134,36 @@ def november_indicator(con, f: Filters) -> pl.DataFrame:
 
 # -- Forløp -------------------------------------------------------------------------------------
 def flows(con, f: Filters) -> pl.DataFrame:
-    """Moves between the stages people reached, in the ladder's order (see dash.person_step)."""
+    """Moves between the stages people reached, in the ladder's order (see dash.person_step),
+    and for persons with no settlement on record a start node of their own
+    (`unknown_settlement` → their first stage), so no flow comes out of nowhere."""
     where, params = f.where("settlement_municipality_code")
-    return run(con, f"select source, target, {cell_sql()} from dash.person_step where {where} group by all",
-               params)
+    return run(con, f"""
+        select source, target, {cell_sql()} from (
+            select source, target, record_key from dash.person_step where {where}
+            union all
+            select 'unknown_settlement', arg_min(stage, rank), any_value(record_key)
+            from dash.person_stage where {where}
+            group by person_id having bool_and(stage <> 'settlement'))
+        group by all""", [*params, *params])
+
+
+def flow_nodes(con, f: Filters) -> pl.DataFrame:
+    """Each node of the Sankey as a cell of its own: persons who reached the stage (as on
+    Kohort, but with persons of unknown settlement), persons of unknown settlement, and
+    persons whose pathway ended in each end node. A node's size in the chart is the sum of
+    its visible flows; its label is this count."""
+    where, params = f.where("settlement_municipality_code")
+    return run(con, f"""
+        select stage as node, {cell_sql()} from dash.person_stage where {where} group by 1
+        union all
+        select 'unknown_settlement', {cell_sql()} from (
+            select any_value(record_key) as record_key from dash.person_stage where {where}
+            group by person_id having bool_and(stage <> 'settlement'))
+        union all
+        select target, {cell_sql()} from dash.person_step
+        where target in ('dropped_out', 'ongoing', 'ended') and {where} group by 1""",
+               [*params, *params, *params])
 
 
 def pathway_variants(con, f: Filters) -> pl.DataFrame:
@@ -179,10 +205,15 @@ def dropout_by_stage_and_time(con, f: Filters) -> pl.DataFrame:
         from dash.dropout where {where}""", "stage", "time_on_stage", params))
 
 
+# Drop-out reasons harmonised across sources before counting (one cell per reason).
+REASON_SQL = """case reason when 'health' then 'helse' when 'other' then 'annet' when 'moved' then 'flyttet'
+                else coalesce(reason, 'ikke oppgitt') end"""
+
+
 def dropout_by_reason(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("municipality_code")
     return run(con, *_with_total(f"""
-        select stage, record_key, coalesce(reason, 'ikke oppgitt') as reason
+        select stage, record_key, {REASON_SQL} as reason
         from dash.dropout where {where}""", "stage", "reason", params))
 
 
@@ -224,12 +255,32 @@ def share_waiting_longer(con, f: Filters, threshold_days: int) -> pl.DataFrame:
                [threshold_days, threshold_days, *params])  # the threshold appears in both aggregates
 
 
-def wait_trend(con, f: Filters) -> pl.DataFrame:
+SCHOOL_YEAR_SQL = "(year(applied_date) - if(month(applied_date) < 8, 1, 0))"
+
+
+def wait_by_school_year(con, f: Filters, threshold_days: int = 90) -> pl.DataFrame:
+    """Per stage and school year of the application (1 August–31 July, by its first year):
+    persons whose application started (`persons`, the base of the median) and the median
+    days they waited; applicants who started or are waiting, those of them who waited
+    longer than the threshold (so far, for those still waiting) and the rest."""
     where, params = f.where("municipality_code")
     return run(con, f"""
-        select date_trunc('month', applied_date)::date as month, {cell_sql()},
+        select *, {complement_sql("applicants", "longer", "not_longer")} from (
+            select stage, {SCHOOL_YEAR_SQL} as school_year,
+                   {cell_sql("persons", "status = 'started'")},
+                   median(wait_days) filter (where status = 'started') as median_days,
+                   {cell_sql("applicants")}, {cell_sql("longer", "wait_days > ?")}
+            from dash.wait where status in ('started', 'waiting') and {where} group by 1, 2)
+        order by 1, 2""", [threshold_days, threshold_days, *params])
+
+
+def wait_trend(con, f: Filters) -> pl.DataFrame:
+    """Started applications per quarter of application and stage, with the median wait."""
+    where, params = f.where("municipality_code")
+    return run(con, f"""
+        select stage, date_trunc('quarter', applied_date)::date as quarter, {cell_sql()},
                median(wait_days) as median_days
-        from dash.wait where status = 'started' and {where} group by 1 order by 1""", params)
+        from dash.wait where status = 'started' and {where} group by 1, 2 order by 1, 2""", params)
 
 
 # -- Introprogram --------------------------------------------------------------------------------
@@ -250,14 +301,28 @@ def direct_transition(con, f: Filters) -> pl.DataFrame:
                [*params, *params])
 
 
+def november_by_municipality(con, f: Filters) -> pl.DataFrame:
+    """The national indicator per municipality of the programme and end year (whole, part
+    and complement, each a cell)."""
+    where, params = f.where("municipality_code")
+    return run(con, f"""
+        select *, {complement_sql("persons", "in_work_or_education", "not_in_work_or_education")} from (
+            select municipality_name as municipality, year(end_date) as end_year, {cell_sql()},
+                   {cell_sql("in_work_or_education", "in_work_or_education_nov_next_year")}
+            from dash.outcome where in_work_or_education_nov_next_year is not null and {where}
+            group by 1, 2) order by 1, 2""", params)
+
+
 # What each page asks for (the differencing attacker in the tests runs all of them).
 PAGE_QUERIES = {
     "oversikt": ["persons_on_stage_now", "ended_this_year", "waiting_summary", "november_indicator"],
-    "forlop": ["flows", "pathway_variants"],
+    "forlop": ["flows", "flow_nodes", "pathway_variants"],
     "kohort": ["cohort_funnel"],
     "frafall": ["dropout_by_stage_and_time", "dropout_by_reason", "dropout_trend"],
-    "ventetid": ["wait_by_school", "waiting_now", "share_waiting_longer", "wait_trend"],
-    "introprogram": ["intro_outcomes_by_municipality", "direct_transition", "november_indicator"],
+    "ventetid": ["wait_by_school", "waiting_summary", "waiting_now", "wait_by_school_year",
+                 "wait_trend"],
+    "introprogram": ["intro_outcomes_by_municipality", "direct_transition", "november_indicator",
+                     "november_by_municipality"],
 }
 
 
@@ -309,6 +374,31 @@ def quarantine_by_rule(con, role: str) -> pl.DataFrame:
                        from audit.quarantine q join audit.file_log f using (sha256, file_name)
                        where f.status not in ('quarantined', 'privacy_incident')
                        group by all order by rows desc""")
+
+
+def files_newest_first(con, role: str, limit: int = 500) -> pl.DataFrame:
+    """Every landing file, the newest arrivals (last night's) first."""
+    require_data_staff(role)
+    return run(con, """select first_seen_at, file_name, source, status, rows_read, rows_loaded,
+                              rows_quarantined, rows_duplicate, message
+                       from audit.file_log order by first_seen_at desc, file_name limit ?""", [limit])
+
+
+def quarantined_rows(con, role: str, file_name: str, limit: int = 1000) -> pl.DataFrame:
+    """A file's quarantined rows (row number, column, rule, message: never a row's values)."""
+    require_data_staff(role)
+    return run(con, """select row_number, column_name, rule, message from audit.quarantine
+                       where file_name = ? order by row_number nulls first, column_name limit ?""",
+               [file_name, limit])
+
+
+def source_freshness(con) -> pl.DataFrame:
+    """Per source: the newest file loaded and the newest event in it (not about persons)."""
+    return run(con, """
+        select f.source, max(f.first_seen_at) as last_file, e.last_event
+        from audit.file_log f
+        left join (select source, max(event_date) as last_event from core.event group by 1) e using (source)
+        where f.status = 'loaded' group by f.source, e.last_event order by 1""")
 
 
 def municipality_choices(con) -> dict:

@@ -106,6 +106,8 @@ def server_env(port: int, auth: str) -> dict[str, str]:
     origins = f"http://127.0.0.1:{port},http://localhost:{port}"
     return dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
                 PREFECT_SERVER_API_AUTH_STRING=auth, PREFECT_SERVER_CORS_ALLOWED_ORIGINS=origins,
+                # the UI calls the API of this server, on this port (not the default 4200)
+                PREFECT_SERVER_UI_API_URL=f"http://127.0.0.1:{port}/api",
                 PREFECT_SERVER_CORS_ALLOWED_METHODS="GET,POST,PUT,PATCH,DELETE,OPTIONS",
                 PREFECT_SERVER_CORS_ALLOWED_HEADERS="Authorization,Content-Type,X-CSRF-Token,X-Prefect-Ui")
 

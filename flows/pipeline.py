@@ -456,6 +456,28 @@ class _Steps:
             create_markdown_artifact(summary.as_markdown(), key="pathways-load-summary", description=description)
 
 
+def _flag_files_refused(summary: "LoadSummary") -> None:
+    """A run that published but refused (or could not read) files ends *Completed*, so it
+    is marked where the Prefect UI shows it: the tag `files-refused` on the flow run and a
+    warning artifact. A failure to mark it never fails the load."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    if not run_id:
+        return
+    run_id = uuid.UUID(run_id)
+    try:
+        create_markdown_artifact("**Warning: files were refused or could not be read.** The warehouse was "
+                                 "published without them.\n\n" + summary.as_markdown(),
+                                 key="pathways-files-refused", description="Files refused")
+        with get_client(sync_client=True) as client:
+            tags = set(client.read_flow_run(run_id).tags or [])
+            client.update_flow_run(run_id, tags=sorted(tags | {"files-refused"}))
+    except Exception as err:  # noqa: BLE001 (the mark is a convenience; the load is done)
+        get_run_logger().warning("could not tag the run as files-refused: %s", type(err).__name__)
+
+
 def load_without_prefect(landing: str, warehouse: str, as_of: dt.date | None = None,
                          force: bool = False, audit: bool = True) -> LoadSummary:
     """The same load with no Prefect engine or server (no retries, artifacts or events).
@@ -588,5 +610,7 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
     outcome = "published" if summary.all_files_accounted_cleanly else "published_with_files_refused"
     _log_run(published, summary, outcome, "")
     steps.report(summary, "Load summary")
+    if steps.prefect and not summary.all_files_accounted_cleanly:
+        _flag_files_refused(summary)
     logger.info(summary.as_markdown())
     return summary

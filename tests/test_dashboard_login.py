@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboard import demo_idp, disclosure, queries
+from dashboard import demo_idp, disclosure, labels, queries
 
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["Oversikt", "Forløp", "Kohort", "Frafall", "Ventetid", "Introprogram", "Om tallene"]
@@ -123,7 +123,7 @@ def _downloads(page) -> dict[str, pl.DataFrame]:
             buttons.nth(i).click()
         download = info.value
         text = Path(download.path()).read_text("utf-8-sig")
-        out[download.suggested_filename] = pl.read_csv(io.StringIO(text), infer_schema=False)
+        out[download.suggested_filename] = pl.read_csv(io.StringIO(text), infer_schema=False, separator=";")
     return out
 
 
@@ -293,5 +293,152 @@ def test_a_leader_walks_every_page_with_a_filter(server, browser, loaded):
         expect(sex.locator("input")).to_have_value("Kvinner")  # the filter stays set
         page.screenshot(path=str(ARTIFACTS / f"{title.lower().replace('ø', 'o').replace(' ', '_')}.png"),
                         full_page=True)
+    assert not errors, errors
+    context.close()
+
+
+# -- issue 11: a dashboard people can read ------------------------------------------------------
+ALL_PAGES = [*PAGES, "Datakvalitet", "Revisjonsrapport"]
+GALLERY = Path(__file__).parent / "artifacts" / "gallery"   # copied to docs/img for the README
+# Columns that quote file names, paths or the pipeline's own (English) technical messages.
+TECHNICAL_COLUMNS = {"Fil", "Sti", "Årsak", "Teknisk melding (engelsk)", "Bygg", "Kolonne"}
+_FORBIDDEN = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in labels.FORBIDDEN_WORDS) + r")(?![\w-])")
+_NOISE = [re.compile(p) for p in (r"\d\.\d{5,}", r"\d,\d{3}\.\d", r"\b\d{4}-\d{2}-\d{2}\b", r"\d{2}:\d{2}:\d{2}",
+                                  r"\bnan\b|\bNone\b")]
+
+
+def _text_problems(where: str, text: str) -> list[str]:
+    problems = [f"{where}: raw code or English word {m.group(0)!r}" for m in _FORBIDDEN.finditer(text)]
+    problems += [f"{where}: {m.group(0)!r}" for p in _NOISE for m in p.finditer(text)]
+    return problems
+
+
+def _download_problems(name: str, frame: pl.DataFrame) -> list[str]:
+    problems = []
+    for column in frame.columns:
+        if column in TECHNICAL_COLUMNS:
+            continue
+        problems += _text_problems(f"{name}[{column}] header", column)
+        for value in frame[column].drop_nulls().unique().to_list():
+            problems += _text_problems(f"{name}[{column}]", value)
+    return problems
+
+
+def _choose(page, label: str, option: str) -> None:
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"], '
+                       '[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text=label).first
+    box.locator("input").click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    _settle(page)
+
+
+def _empty_charts(page) -> int:
+    """Plotly charts on the page with no data point (the 'axes from −1 to 1' chart)."""
+    return page.evaluate("""() => {
+        const n = v => !v ? 0 : (v.length ?? (v.bdata ? v.bdata.length : 0));   // lists or typed arrays
+        return [...document.querySelectorAll('.js-plotly-plot')].filter(gd =>
+            !(gd.data || []).some(t => n(t.x) || n(t.y) || (t.link && n(t.link.value)))).length; }""")
+
+
+def _walk(page, label: str, shots: bool, titles: list[str] = ALL_PAGES
+          ) -> tuple[dict[str, pl.DataFrame], dict[str, str], list[str]]:
+    """Every page: (downloads, metrics by page/label, problems); the pages' texts are
+    kept under metrics["text/<page>"]."""
+    downloads: dict[str, pl.DataFrame] = {}
+    metrics: dict[str, str] = {}
+    problems: list[str] = []
+    for title in titles:
+        _go(page, title)
+        assert page.locator('[data-testid="stException"]').count() == 0, (label, title)
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        metrics[f"text/{title}"] = text
+        if title != "Revisjonsrapport":
+            problems += _text_problems(f"{label}/{title}", text)
+        if _empty_charts(page):
+            problems.append(f"{label}/{title}: an empty chart")
+        for m in page.locator('[data-testid="stMetric"]').all():
+            metrics[f"{title}/{m.locator('[data-testid=stMetricLabel]').inner_text().strip()}"] = \
+                m.locator('[data-testid="stMetricValue"]').inner_text().strip()
+        if shots:   # before the downloads scroll the page
+            GALLERY.mkdir(parents=True, exist_ok=True)
+            slug = title.lower().replace("ø", "o").replace(" ", "-")
+            page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(GALLERY / f"dashboard-{slug}.png"))
+        downloads.update(_downloads(page))
+    for name, frame in downloads.items():
+        problems += _download_problems(f"{label}/{name}", frame)
+    return downloads, metrics, problems
+
+
+def _row(frame: pl.DataFrame, key: str, value: str, column: str = "Personer") -> str:
+    return frame.filter(pl.col(key) == value)[column][0]
+
+
+def test_every_page_reads_in_norwegian_and_agrees_with_the_others(server, browser, loaded):
+    """Issue 11, in a real browser after a real login: every page for the whole county and
+    for one small municipality and cohort; no raw code, English word, float noise or ISO
+    date/time on a page or in a download; the same quantity is the same figure on every
+    page; no empty chart; the audit report opens from the dashboard's link with its styles.
+    Screenshots of every page (whole county) go to tests/artifacts/gallery/ (the README's
+    gallery in docs/img is copied from there)."""
+    url, _, _ = server
+    _, warehouse = loaded
+    context, page = _login(browser, url, DATA)
+    page.set_viewport_size({"width": 1400, "height": 1800})   # the gallery's screenshots
+    _settle(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    county, metrics, problems = _walk(page, "fylket", shots=True)
+
+    # the same quantity, the same figure
+    assert _row(county["forlop_trinn.csv"], "Trinn", "Bosetting") == _row(county["kohort_trakt.csv"], "Trinn",
+                                                                           "Bosetting")
+    assert int(_row(county["forlop_trinn.csv"], "Trinn", "Ukjent bosetting")) >= 5
+    assert county["oversikt_november.csv"].equals(county["intro_november.csv"])
+    assert metrics["Oversikt/Personer som venter på skoleplass"] == \
+        metrics["Ventetid/Personer som venter på skoleplass nå"]
+    shares = [int(v) for v in county["kohort_trakt.csv"]["Andel av bosatte (%)"].to_list() if v.isdigit()]
+    assert shares and max(shares) <= 100
+    assert set(county["frafall_arsak.csv"].columns) >= {"Helse", "Annet"}
+
+    # the audit report opens from Datakvalitet's link, styled by the dashboard's own stylesheet
+    _go(page, "Datakvalitet")
+    page.get_by_role("link", name="Åpne revisjonsrapporten").click()
+    _settle(page)
+    assert page.locator("h1", has_text="Revisjonsrapport").count() == 1
+    frame = page.frame_locator("iframe").first
+    frame.locator("table").first.wait_for(timeout=30000)
+    collapse = frame.locator("table").first.evaluate("t => getComputedStyle(t).borderCollapse")
+    external = frame.locator("body").evaluate(
+        "() => document.querySelectorAll('link[href^=\"http\"], script[src^=\"http\"]').length")
+    assert collapse == "collapse" and external == 0
+
+    # one small municipality and one cohort: sentences instead of empty charts, the same rules
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        name, year = con.execute("""
+            with per as (
+                select m.municipality_name as name, year(p.settlement_date) as y, count(*) as n
+                from core.person p
+                join reference.municipality m on m.municipality_code = p.settlement_municipality_code
+                where p.settlement_date is not null group by all),
+            total as (select name, sum(n) as t from per group by 1)
+            select name, y from per join total using (name) where t >= 5
+            order by t, n desc, name, y limit 1""").fetchone()
+    _go(page, "Oversikt")
+    _choose(page, "Kommune eller region", name)
+    _choose(page, "Bosettingskull", str(year))
+    # (Datakvalitet and Revisjonsrapport do not depend on the filters)
+    small, small_metrics, small_problems = _walk(page, f"{name} {year}", shots=False, titles=PAGES)
+    problems += small_problems
+    assert any("For få personer" in v for k, v in small_metrics.items() if k.startswith("text/"))
+    assert small["forlop_trinn.csv"]["Personer"].to_list() != county["forlop_trinn.csv"]["Personer"].to_list()
+    if "kohort_trakt.csv" in small and "Bosetting" in small["kohort_trakt.csv"]["Trinn"].to_list() and \
+            "Bosetting" in small["forlop_trinn.csv"]["Trinn"].to_list():
+        assert _row(small["forlop_trinn.csv"], "Trinn", "Bosetting") == _row(small["kohort_trakt.csv"], "Trinn",
+                                                                             "Bosetting")
+    assert not problems, problems[:20]
     assert not errors, errors
     context.close()

@@ -74,7 +74,7 @@ def _bad_counts(frame: pl.DataFrame) -> list[tuple[str, str]]:
     return bad
 
 
-@pytest.mark.parametrize("page", [*PAGES, "datakvalitet"])
+@pytest.mark.parametrize("page", [*PAGES, "datakvalitet", "revisjonsrapport"])
 def test_page_renders_for_data_staff(app_env, page):
     at = _open(app_env, "data@test.no", page)
     assert not at.exception, [e.value for e in at.exception]
@@ -96,10 +96,48 @@ def test_counts_on_screen_and_in_downloads_are_protected(app_env, page):
         shown = pl.from_pandas(df.value) if not isinstance(df.value, pl.DataFrame) else df.value
         assert _bad_counts(shown) == []
     for metric in at.metric:
-        value = metric.value.replace(" ", "")
+        value = metric.value.replace(" ", "").replace("\u00a0", "")
         assert not (value.isdigit() and not disclosure.is_publishable(int(value))), metric.label
     if page in ("frafall", "introprogram", "kohort", "ventetid"):
         assert hidden_somewhere, "a small region must show some hidden cells"
+
+
+def _small_place_and_cohort(warehouse) -> tuple[str, int]:
+    """A municipality with few settled persons (but some) and its largest cohort."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        name, year = con.execute("""
+            with per as (
+                select m.municipality_name as name, year(p.settlement_date) as y, count(*) as n
+                from core.person p
+                join reference.municipality m on m.municipality_code = p.settlement_municipality_code
+                where p.settlement_date is not null group by all),
+            total as (select name, sum(n) as t from per group by 1)
+            select name, y from per join total using (name) where t >= 5
+            order by t, n desc, name, y limit 1""").fetchone()
+    return name, year
+
+
+@pytest.mark.parametrize("page", ["kohort", "frafall", "ventetid", "introprogram", "forlop"])
+def test_a_small_municipality_and_cohort_get_a_sentence_not_an_empty_chart(app_env, loaded, page):
+    import json
+
+    name, year = _small_place_and_cohort(loaded[1])
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets = app_env
+    at.user = {"is_logged_in": True, "email": "leder@test.no", "sub": "sub-leder", "name": "Leder"}
+    at.session_state["f_place"] = name
+    at.session_state["f_cohorts"] = [year]
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["filters"].cohorts == (year,)
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        points = sum(len(t.get("x") or t.get("y") or t.get("link", {}).get("value") or []) for t in spec["data"])
+        assert points > 0, f"an empty chart on {page}"
+    sentences = [i.value for i in at.info]
+    assert at.get("plotly_chart") or any("For få personer" in s for s in sentences), page
 
 
 def test_an_adviser_sees_only_their_municipality(app_env, loaded):

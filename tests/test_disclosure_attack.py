@@ -51,7 +51,8 @@ def places(con):
 def _args(name: str, as_of) -> list[tuple]:
     """Every call a page makes of a query (extra arguments besides the filters)."""
     return {"persons_on_stage_now": [(as_of,)], "ended_this_year": [(as_of,)],
-            "share_waiting_longer": [(30,), (90,), (180,)], "cohort_funnel": [(True,), (False,)]}.get(name, [()])
+            "share_waiting_longer": [(30,), (90,), (180,)],
+            "wait_by_school_year": [(30,), (90,), (180,)], "cohort_funnel": [(True,), (False,)]}.get(name, [()])
 
 
 def _calls(as_of) -> list[tuple[str, tuple]]:

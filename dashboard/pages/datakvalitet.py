@@ -1,9 +1,20 @@
-"""Datakvalitet: for data staff — builds, files loaded and refused, and the audit report."""
+"""Datakvalitet: for data staff — the last loads (refused and crashed ones too), files newest
+first, from a refused file to its quarantined rows and what to do, and the audit report."""
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import streamlit as st
 
-from dashboard import ui
+from dashboard import datadocs, labels, ui
+
+when = labels.moment
+
+
+def _moments(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    return frame.with_columns(pl.Series(c, [when(v) for v in frame[c].to_list()], dtype=pl.String)
+                              for c in columns)
 
 
 def render(filters) -> None:
@@ -12,27 +23,107 @@ def render(filters) -> None:
         st.error("Denne siden er bare for datateamet.")
         st.stop()
     st.title("Datakvalitet")
-    st.caption("Tallene her gjelder filer og rader, ikke personer. Detaljer per rad finnes i tabellen "
-               "audit.quarantine i datavarehuset.")
-    st.subheader("Siste bygg")
-    st.dataframe(ui.query("recent_builds", role), hide_index=True, width="stretch")
-    st.subheader("Filer per kilde og status")
-    st.dataframe(ui.query("files_by_status", role), hide_index=True, width="stretch")
-    st.subheader("Avviste filer")
-    st.dataframe(ui.query("refused_files", role), hide_index=True, width="stretch")
+    st.caption("Tallene her gjelder filer og rader, ikke personer, og er derfor ikke avrundet.")
+    warehouse = ui.warehouse_path()
+
+    st.subheader("Siste innlastinger")
+    st.caption("Hvert forsøk på å laste inn, også de som ble stoppet av kontrollene eller av en feil (da er det "
+               "forrige datavarehuset fortsatt i bruk).")
+    runs = datadocs.load_runs(warehouse, 20)
+    if runs:
+        frame = pl.DataFrame([{
+            "Tidspunkt": when(r.get("at")), "Resultat": labels.label(labels.RUN_OUTCOME, r.get("outcome")),
+            "Nye filer": r.get("files_new"), "Lastet inn": r.get("files_loaded"), "Avvist": r.get("files_refused"),
+            "Rader lastet": r.get("rows_loaded"), "Rader avvist": r.get("rows_quarantined"),
+            "Årsak": r.get("message") or ""} for r in runs])
+        bad = [r for r in runs[:1] if r.get("outcome") in ("audit_failed", "crashed")]
+        if bad:
+            st.error(f"Siste innlasting ble ikke publisert: {labels.RUN_OUTCOME[bad[0]['outcome']].lower()}. "
+                     "Se årsaken i tabellen og driftsveiledningen (docs/runbook.md).")
+        ui.table(frame, "datakvalitet_innlastinger", [])
+    else:
+        st.info("Ingen innlastinger er registrert ved siden av datavarehuset (load_runs.jsonl).")
+    failed = datadocs.failed_candidates(warehouse)
+    if failed:
+        st.markdown("**Avviste bygg som er tatt vare på** (i mappen `failed/` ved siden av datavarehuset):")
+        ui.table(pl.DataFrame({"Fil": [p.name for p in failed],
+                               "Lagt til side": [when(dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc))
+                                                 for p in failed]}), "datakvalitet_avviste_bygg", [])
+
+    st.subheader("Filer, nyeste først")
+    files = ui.query("files_newest_first", role)
+    status_choice = st.selectbox("Vis", ["Alle filer", "Bare avviste filer", "Filer med avviste rader"],
+                                 key="dq_status")
+    if status_choice == "Bare avviste filer":
+        files = files.filter(pl.col("status").is_in(["quarantined", "privacy_incident"]))
+    elif status_choice == "Filer med avviste rader":
+        files = files.filter(pl.col("rows_quarantined") > 0)
+    shown = _moments(files, "first_seen_at").with_columns(
+        pl.col("source").replace_strict(labels.SOURCE, default=pl.col("source")),
+        pl.col("status").replace_strict(labels.FILE_STATUS, default=pl.col("status"))).drop("message")
+    ui.table(shown, "datakvalitet_filer", [],
+             {"first_seen_at": "Mottatt", "file_name": "Fil", "source": "Kilde", "status": "Status",
+              "rows_read": "Rader lest", "rows_loaded": "Lastet inn", "rows_quarantined": "Avvist",
+              "rows_duplicate": "Dobbelt"})
+
+    st.subheader("Fra fil til avviste rader")
+    candidates = files.filter(pl.col("status").is_in(["quarantined", "privacy_incident"])
+                              | (pl.col("rows_quarantined") > 0))["file_name"].to_list()
+    if not candidates:
+        st.success("Ingen filer med avviste rader i utvalget.")
+    else:
+        chosen = st.selectbox("Velg fil (nyeste først)", candidates, key="dq_file")
+        info = files.filter(pl.col("file_name") == chosen).row(0, named=True)
+        st.markdown(f"**{chosen}** · {labels.label(labels.SOURCE, info['source'])} · "
+                    f"{labels.label(labels.FILE_STATUS, info['status'])} · mottatt {when(info['first_seen_at'])} · "
+                    f"{labels.integer(info['rows_quarantined'] or 0)} av {labels.integer(info['rows_read'] or 0)} "
+                    "rader avvist")
+        rows = ui.query("quarantined_rows", role, chosen)
+        if rows.height:
+            first_rule = rows["rule"][0]
+            if info["status"] in ("quarantined", "privacy_incident"):
+                st.warning(f"Hele filen er avvist: {labels.rule_label(first_rule).lower()}. "
+                           f"Hva du gjør: {labels.rule_action(first_rule)}")
+            table = rows.with_columns(
+                pl.col("rule").map_elements(labels.rule_label, return_dtype=pl.String).alias("what"),
+                pl.col("rule").map_elements(labels.rule_action, return_dtype=pl.String).alias("action"))
+            ui.table(table.select("row_number", "column_name", "what", "action", "message"),
+                     "datakvalitet_avviste_rader", [],
+                     {"row_number": "Rad", "column_name": "Kolonne", "what": "Feil", "action": "Hva du gjør",
+                      "message": "Teknisk melding (engelsk)"},
+                     note="Raden er nummerert slik den står i filen. Verdiene i raden vises aldri.")
+        else:
+            st.info("Filen har ingen avviste rader registrert.")
+        if info.get("message"):
+            with st.expander("Teknisk melding for filen (engelsk)"):
+                st.code(info["message"], language=None)
+
+    st.subheader("Avviste rader per regel")
+    st.caption("Rader som ble avvist i filer som ellers ble lastet inn.")
+    rules = ui.query("quarantine_by_rule", role)
+    rules = rules.with_columns(
+        pl.col("source").replace_strict(labels.SOURCE, default=pl.col("source")),
+        pl.col("rule").map_elements(labels.rule_action, return_dtype=pl.String).alias("action"),
+        pl.col("rule").map_elements(labels.rule_label, return_dtype=pl.String))
+    ui.table(rules, "datakvalitet_regler", [],
+             {"source": "Kilde", "rule": "Feil", "rows": "Rader", "files": "Filer", "action": "Hva du gjør"})
+
     st.subheader("Annet i mottaksområdet ved siste innlasting")
     st.caption("Lenker og spesialfiler (avvist), filer som fortsatt skrives (venter til neste innlasting), "
                "og mapper eller filer utenfor kildemappene (ikke lest).")
-    st.dataframe(ui.query("landing_anomalies", role), hide_index=True, width="stretch")
-    st.subheader("Avviste rader per regel")
-    st.dataframe(ui.query("quarantine_by_rule", role), hide_index=True, width="stretch")
-    docs = ui.warehouse_path().parent / "data_docs" / "index.html"
-    st.subheader("Revisjonsrapport (Great Expectations Data Docs)")
-    if docs.exists():
-        st.markdown(f"Rapporten for hvert bygg: [{docs}](file://{docs}) — åpne filen i en nettleser på "
-                    "maskinen der datavarehuset ligger.")
+    anomalies = ui.query("landing_anomalies", role)
+    if anomalies.height:
+        anomalies = anomalies.with_columns(
+            pl.col("kind").replace_strict(labels.LANDING_KIND, default=pl.col("kind")),
+            pl.col("action").replace_strict(labels.LANDING_ACTION, default=pl.col("action")))
+        ui.table(anomalies, "datakvalitet_mottak", [],
+                 {"path": "Sti", "kind": "Hva", "action": "Behandling", "message": "Teknisk melding (engelsk)"})
     else:
-        st.warning("Fant ingen revisjonsrapport ved siden av datavarehuset.")
+        st.success("Ingenting annet enn kildefiler i mottaksområdet.")
+
+    st.subheader("Revisjonsrapport")
+    st.caption("Kontrollene (Great Expectations) av hvert bygg, med rapporten for hver tabell.")
+    st.page_link("pages/revisjonsrapport.py", label="Åpne revisjonsrapporten", icon="📋")
 
 
 if __name__ == "__main__":  # run by Streamlit as a page of dashboard/app.py

@@ -1,9 +1,62 @@
-"""Om tallene: how the figures are protected (the cell-key method), in plain bokmål."""
+"""Om tallene: the help page — where the data come from, what each stage and indicator
+means, how fresh each source is, and how the figures are protected (the cell-key method),
+in plain bokmål."""
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import disclosure
+import polars as pl
+
+from dashboard import disclosure, labels, ui
+
+SOURCES = """
+Dashbordet setter sammen pseudonymiserte opplysninger fra fire kilder, som hver for seg bare
+ser sin del av løpet. Ingen navn eller fødselsnumre finnes i datavarehuset.
+
+| Kilde | Hva den leverer |
+|---|---|
+| **Introprogrammet** (kommunene) | bosetting, start og slutt på introduksjonsprogrammet, permisjoner, overgang etterpå |
+| **Voksenopplæringen** | søknad, start og slutt på norskopplæring, grunnskole og videregående for voksne |
+| **Kombinasjonsklasser** (skolene) | elevlister per skoleår: søknadsdato, start og status |
+| **Trøndelagsmodellen** | skoleplass, arbeidstrening, læretid, fagbrev og arbeid |
+
+### Trinnene
+
+| Trinn | Betyr |
+|---|---|
+| Bosetting | personen ble bosatt i en kommune (en hendelse, ikke en periode) |
+| Introprogram | introduksjonsprogrammet i kommunen |
+| Norskopplæring | opplæring i norsk i voksenopplæringen |
+| Grunnskole for voksne | grunnskoleopplæring i voksenopplæringen |
+| Kombinasjonsklasse | klasse som kombinerer grunnskole og videregående |
+| Videregående | videregående opplæring (voksenopplæringen eller skoleplass i Trøndelagsmodellen) |
+| Arbeidstrening | arbeidstrening i Trøndelagsmodellen |
+| Læretid | lærling i Trøndelagsmodellen |
+| Fagbrev | bestått fag- eller svenneprøve (en hendelse) |
+| Arbeid | registrert i arbeid (ingen kilde melder når en jobb slutter) |
+
+### Hva tallene teller
+
+- **Personer på et trinn nå** (Oversikt): personer med et pågående forløp på trinnet på datoen dataene gjelder.
+- **Personer som har vært på et trinn** (Kohort, Forløp): hver person telles én gang per trinn.
+  Kohort teller bare personer med kjent bosetting; på Forløp starter de andre i «Ukjent bosetting».
+- **Avbrutt** (Frafall): personer som har avbrutt trinnet minst én gang, også de som gikk videre.
+  «Avbrøt siste trinn» på Forløp teller bare dem som avbrøt det siste trinnet sitt.
+- **Fullført / avsluttet**: et trinn er avsluttet når det er fullført, avbrutt eller personen er
+  overført (for eksempel flyttet til en annen kommune).
+- **Ventetid**: dager fra søknad om skoleplass til oppstart. De som fortsatt venter, har ventet
+  «så langt». Skoleåret går fra 1. august til 31. juli.
+- **Målet på 70 %**: andelen av dem som avsluttet introprogrammet et år, som er i arbeid eller
+  utdanning 30. november året etter – slik den nasjonale indikatoren regnes.
+
+### Tegn i tabellene
+
+| Tegn | Betyr |
+|---|---|
+| **<5** | færre enn 5 personer (også 0) |
+| **:** | andelen vises ikke fordi et av tallene bak den er under 5 personer |
+| tom celle | median eller 90-persentil for en gruppe som er for liten (under 5 eller under 10 personer) |
+"""
 
 TEXT = f"""
 Dashbordet viser tall om personer som er i en sårbar situasjon. Ingen skal kunne finne ut
@@ -46,11 +99,11 @@ samme avrundingen.
   tall fra et annet («alle» minus «kvinner» minus «menn», en region minus kommunene,
   ett utvalg av kull minus et annet) gir alltid et multiplum av 5, og aldri antallet
   i en liten gruppe.
-- **Andeler** regnes ut fra de avrundede tallene, og vises ikke («{disclosure.NOT_SHOWN}») når
+- **Andeler** regnes ut fra de avrundede tallene, og vises ikke («{disclosure.PROTECTED}») når
   teller eller resten av gruppen er under 5 personer.
 - **Medianer** vises bare for grupper på minst {disclosure.STATISTIC_MIN['median']} personer, og
   **90-persentilen** bare for grupper på minst {disclosure.STATISTIC_MIN['p90']} personer;
-  ellers står det «{disclosure.NOT_SHOWN}».
+  ellers står cellen tom.
 - Nedlastinger (CSV og Excel) inneholder nøyaktig det som vises på skjermen.
 - Du ser bare kommunene og regionene du har tilgang til. Rådgivere ser sin kommune eller
   region, ledere hele fylket.
@@ -64,6 +117,16 @@ derfor ikke avrundet.
 
 def render(filters) -> None:
     st.title("Om tallene")
+    st.header("Hvor tallene kommer fra")
+    st.markdown(SOURCES)
+    st.subheader("Hvor ferske dataene er")
+    fresh = ui.query_unscoped("source_freshness")
+    if fresh.height:
+        st.dataframe(pl.DataFrame({
+            "Kilde": [labels.label(labels.SOURCE, s) for s in fresh["source"]],
+            "Siste fil mottatt": [labels.date(v) for v in fresh["last_file"]],
+            "Nyeste hendelse i dataene": [labels.date(v) for v in fresh["last_event"]]}), hide_index=True)
+    st.header("Slik beskyttes tallene")
     st.markdown(TEXT)
 
 
