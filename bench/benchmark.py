@@ -167,17 +167,17 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
 PAGE_QUERIES = {  # the queries each dashboard page runs (with the shared filters)
     "Oversikt": lambda q, c, f, a: [q.persons_on_stage_now(c, f, a), q.ended_this_year(c, f, a),
                                     q.waiting_summary(c, f), q.november_indicator(c, f)],
-    "Forløp": lambda q, c, f, a: [q.flows(c, f), q.pathway_variants(c, f)],
-    "Kohort": lambda q, c, f, a: [q.cohort_funnel(c, f), q.cohort_funnel(c, f, False)],
+    "Forløp": lambda q, c, f, a: [q.flows(c, f), q.flow_nodes(c, f), q.pathway_variants(c, f)],
+    "Kohort": lambda q, c, f, a: [q.cohort_funnel(c, f), q.municipality_choices(c)],
     "Frafall": lambda q, c, f, a: [q.dropout_by_stage_and_time(c, f), q.dropout_by_reason(c, f),
                                    q.dropout_trend(c, f)],
-    "Ventetid": lambda q, c, f, a: [q.wait_by_school(c, f), q.waiting_now(c, f), q.share_waiting_longer(c, f, 90),
-                                    q.wait_trend(c, f)],
+    "Ventetid": lambda q, c, f, a: [q.wait_by_school(c, f), q.waiting_now(c, f), q.waiting_summary(c, f),
+                                    q.wait_by_school_year(c, f), q.wait_trend(c, f)],
     "Introprogram": lambda q, c, f, a: [q.intro_outcomes_by_municipality(c, f), q.direct_transition(c, f),
-                                        q.november_indicator(c, f)],
-    "Datakvalitet": lambda q, c, f, a: [q.recent_builds(c, "data_staff"), q.files_by_status(c, "data_staff"),
-                                        q.refused_files(c, "data_staff"), q.quarantine_by_rule(c, "data_staff"),
+                                        q.november_indicator(c, f), q.november_by_municipality(c, f)],
+    "Datakvalitet": lambda q, c, f, a: [q.files_newest_first(c, "data_staff"), q.quarantine_by_rule(c, "data_staff"),
                                         q.landing_anomalies(c, "data_staff")],
+    "Om tallene": lambda q, c, f, a: [q.source_freshness(c)],
 }
 
 
