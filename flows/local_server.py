@@ -34,6 +34,7 @@ from pathlib import Path
 
 from flows.settings import data_home
 
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 STARTUP_TIMEOUT = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
 
 
@@ -68,8 +69,8 @@ def healthy(api_url: str, auth_string: str | None = None, timeout: float = 2.0) 
         import base64
 
         request.add_header("Authorization", "Basic " + base64.b64encode(auth_string.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+    try:  # never through a proxy: the server is on this machine
+        with _NO_PROXY.open(request, timeout=timeout) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError, ValueError):
         return False
