@@ -117,10 +117,13 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
         ],
     }
     if not force:
+        from flows.config import current
+
+        settings = current()  # [audit] max_drop, min_guarded_rows (defaults MAX_DROP, MIN_GUARDED_ROWS)
         for table in GUARDED_TABLES:
-            if previous.get(table, 0) >= MIN_GUARDED_ROWS:
+            if previous.get(table, 0) >= settings.min_guarded_rows:
                 suites[table].append(gxe.ExpectTableRowCountToBeBetween(
-                    min_value=math.ceil(previous[table] * (1 - MAX_DROP))))
+                    min_value=math.ceil(previous[table] * (1 - settings.max_drop))))
     return suites
 
 
