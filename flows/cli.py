@@ -39,6 +39,7 @@ def _say(message: str) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     config: Optional[Path] = typer.Option(
         None, "--config", dir_okay=False,
         help="Settings file (default: $PATHWAYS_CONFIG, else ./pathways.toml if present)."),
@@ -62,7 +63,8 @@ def main(
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
     if process.CONFIG_ERROR is not None:
         typer.echo(f"Configuration refused: {process.CONFIG_ERROR}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        # `status` speaks the monitoring convention (3 = UNKNOWN); the others exit 5
+        raise typer.Exit(3 if ctx.invoked_subcommand == "status" else EXIT_CONFIG)
 
 
 def _settings(**flags):
