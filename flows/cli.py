@@ -326,11 +326,9 @@ def show_config(
     warehouse: Optional[Path] = typer.Option(None, help="As a command given --warehouse would see it."),
 ) -> None:
     """Print every effective setting and where it came from: default, file, environment or
-    flag (later ones win). Exit code 5 if the configuration cannot be used."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from flows.config import ConfigError, config_file, effective
+    flag (later ones win). The output is itself a valid pathways.toml. Exit code 5 if the
+    configuration cannot be used."""
+    from flows.config import ConfigError, config_file, effective, toml_value
 
     try:
         rows = effective(landing=landing, warehouse=warehouse)
@@ -338,16 +336,16 @@ def show_config(
         typer.echo(f"Configuration refused: {err}", err=True)
         raise typer.Exit(EXIT_CONFIG)
     file = config_file()
-    table = Table(title=f"Settings (file: {file or 'none; looked for $PATHWAYS_CONFIG and ./pathways.toml'})",
-                  title_justify="left")
-    for column in ("section", "setting", "value", "from", "environment variable"):
-        table.add_column(column)
-    for section, name, value, (kind, where) in rows:
-        shown = "" if value is None else (", ".join(f"{k}={v}" for k, v in value.items())
-                                          if isinstance(value, dict) else str(value))
-        table.add_row(f"[{section}]", name, shown, kind if kind != "file" else f"file {where}",
-                      f"PATHWAYS_{name.upper()}", style="bold" if kind != "default" else None)
-    Console(width=200).print(table, markup=False, highlight=False)
+    typer.echo(f"# configuration file: {file or 'none ($PATHWAYS_CONFIG, --config or ./pathways.toml)'}")
+    typer.echo("# precedence: default < file < environment (PATHWAYS_<SETTING>) < flag")
+    section_now = None
+    for section, name, key, value, (kind, where) in rows:
+        if section != section_now:
+            typer.echo(f"\n[{section}]")
+            section_now = section
+        line = f"{key} = {toml_value(value)}" if value is not None else f"# {key} = (not set)"
+        origin = {"file": "file", "environment": f"environment {where}", "flag": "flag"}.get(kind, "default")
+        typer.echo(f"{line:<60} # {origin}")
 
 
 @app.command()

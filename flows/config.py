@@ -22,6 +22,7 @@ import time, before `--config` or a flag could be applied.
 """
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from contextvars import ContextVar
@@ -103,9 +104,12 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a time zone name (IANA, e.g. Europe/Oslo)") from None
         return value
 
     @field_validator("cron")
@@ -259,9 +263,21 @@ def describe_origin(origin: Origin) -> str:
     return f"{kind} {where}".strip()
 
 
-def effective(**flags: Any) -> list[tuple[str, str, Any, Origin]]:
-    """(section, name, value, origin) of every setting, for `pathways config`. The origin
-    is taken from pydantic-settings' own sources, so it is the precedence they applied."""
+def toml_value(value: Any) -> str:
+    """A setting's value written as TOML (so `pathways config` prints a usable file)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def effective(**flags: Any) -> list[tuple[str, str, str, Any, Origin]]:
+    """(section, name, key in the section, value, origin) of every setting, for `pathways
+    config`. Env and file values come from pydantic-settings' own sources, so the origin
+    shown is the precedence they applied."""
     flags = {**_flags, **{k: v for k, v in flags.items() if v is not None}}
     file = config_file()
     settings = _build(flags, file)
@@ -278,5 +294,5 @@ def effective(**flags: Any) -> list[tuple[str, str, Any, Origin]]:
                 origin = ("file", str(file))
             else:
                 origin = ("default", "")
-            rows.append((section, name, getattr(settings, name), origin))
+            rows.append((section, name, _KEY_IN_SECTION.get(name, name), getattr(settings, name), origin))
     return rows

@@ -52,7 +52,7 @@ def configure() -> None:
     if "PREFECT_HOME" not in os.environ:
         _derived_prefect_home = os.environ["PREFECT_HOME"] = str(settings.home.resolve() / "prefect")
     home = Path(os.environ["PREFECT_HOME"])
-    if not home.exists():  # an existing folder (maybe shared, maybe /tmp) keeps its mode
+    if not home.exists() and CONFIG_ERROR is None:  # an existing folder (maybe shared, maybe /tmp) keeps its mode
         home.mkdir(parents=True, exist_ok=True)  # its SQLite file goes here (created under the umask)
         restrict(home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -91,7 +91,7 @@ def test_environment_overrides_the_file_and_flags_override_both(clean, monkeypat
     assert origins["keep_failed"] == ("flag", "")
     assert origins["read_timeout_s"] == ("environment", "PATHWAYS_READ_TIMEOUT_S")
     assert origins["max_read_attempts"] == ("file", str(file))
-    assert origins["landing"] == ("file", str(file)) and origins["landing"][1].startswith(str(clean / "elsewhere"))
+    assert origins["landing"] == ("file", str(file)) and settings.landing == clean / "elsewhere" / "landing"
     assert origins["max_drop"] == ("default", "")
 
 
@@ -128,10 +128,15 @@ def test_pathways_config_prints_each_setting_and_its_origin(clean):
                           "--warehouse", str(clean / "w.duckdb")], env=env, cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    lines = {line.split("│")[2].strip(): line for line in out.stdout.splitlines() if line.count("│") >= 5}
-    assert "30 3 * * 1-5" in lines["cron"] and f"file {file}" in lines["cron"]
-    assert "1024" in lines["read_memory_mb"] and "environment" in lines["read_memory_mb"]
-    assert "flag" in lines["warehouse"] and "default" in lines["max_drop"]
+    lines = {line.split(" = ")[0]: line for line in out.stdout.splitlines() if " = " in line}
+    assert lines["cron"].startswith('cron = "30 3 * * 1-5"') and lines["cron"].endswith("# file")
+    assert lines["read_memory_mb"].endswith("# environment PATHWAYS_READ_MEMORY_MB")
+    assert lines["warehouse"].endswith("# flag") and lines["max_drop"].endswith("# default")
+    assert f"# configuration file: {file}" in out.stdout
+
+    printed = clean / "printed.toml"
+    printed.write_text(out.stdout)
+    assert config.read_file(printed)["cron"] == "30 3 * * 1-5"
     # a broken file stops every command before it reads or writes anything
     _write(clean, "[retention]\nkeep_failed = -1\n")
     bad = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(file), "status"], env=env, cwd=ROOT,
