@@ -98,7 +98,7 @@ def generate(
     from synthetic.generator import generate as run
 
     result = run(persons, seed, out, fault_rate, clean)
-    typer.echo(f"{result.files} landing files for {result.persons} persons in {result.out} "
+    _say(f"{result.files} landing files for {result.persons} persons in {result.out} "
                f"({result.faults} planted faults listed in {result.out / '_synthetic' / 'faults.json'})")
 
 
@@ -423,12 +423,14 @@ def restore(
          "The next load loads only the files this build has not seen.")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False)
 def bench(ctx: typer.Context) -> None:
-    """Run the benchmark script (see `pathways bench --help` of bench/benchmark.py)."""
+    """Run the benchmarks: ingest, build, dashboard, orchestration, hostile
+    (`pathways bench --help`, `pathways bench build --help` show their real options)."""
     from bench.benchmark import main
 
-    main(ctx.args)
+    main(ctx.args)  # --help included: the benchmark's own parser answers it
 
 
 if __name__ == "__main__":

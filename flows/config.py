@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict,
-                               TomlConfigSettingsSource)
+                               SettingsError, TomlConfigSettingsSource)
 
 from warehouse.audit import MAX_DROP, MIN_GUARDED_ROWS  # the audit's documented defaults (stdlib only)
 
@@ -231,6 +231,8 @@ def _build(flags: dict[str, Any], file: Path | None) -> Settings:
             where = describe_origin(origin_of(name, flags, file))
             problems.append(f"{name} ({where}): {e['msg']}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+    except SettingsError as err:  # e.g. an environment value that should be JSON (overdue_days) is not
+        raise ConfigError(f"invalid setting: {err}") from None
     finally:
         _FILE.reset(token)
 
@@ -280,7 +282,7 @@ def effective(**flags: Any) -> list[tuple[str, str, str, Any, Origin]]:
     shown is the precedence they applied."""
     flags = {**_flags, **{k: v for k, v in flags.items() if v is not None}}
     file = config_file()
-    settings = _build(flags, file)
+    settings = _build(flags, file)  # raises ConfigError first if anything is wrong
     env_found = EnvSettingsSource(Settings)()
     file_found = read_file(file) if file is not None else {}
     rows = []

@@ -70,8 +70,8 @@ def publish(candidate: Path, published: Path, build_id: str | None = None, keep_
             kept.unlink(missing_ok=True)  # never keep a build that was not published
         raise
     _fsync(published.parent)
-    if kept is not None:
-        prune_builds(published, keep_builds)
+    if build_id:
+        prune_builds(published, keep_builds)  # also when keep_builds was lowered (0: none kept)
 
 
 BUILD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
