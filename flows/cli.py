@@ -310,7 +310,8 @@ def dashboard(
         typer.echo(f"Dashboard configuration refused: {err}", err=True)
         raise typer.Exit(2)
     if settings is None:
-        typer.echo("No --config: the dashboard starts, but nobody can log in (no configuration, no access).",
+        typer.echo("No dashboard configuration (--config or [dashboard] config): the dashboard starts, but "
+                   "nobody can log in (no configuration, no access).",
                    err=True)
     secrets_file = write_secrets(settings, data_home() / "dashboard" / str(port))
     os.environ["PATHWAYS_WAREHOUSE"] = str(warehouse.resolve())
