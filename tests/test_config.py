@@ -65,7 +65,7 @@ def test_defaults_without_a_file(clean):
     assert config.config_file() is None
     assert (settings.cron, settings.timezone, settings.keep_failed, settings.max_drop) == ("0 2 * * *", "Europe/Oslo",
                                                                                          5, 0.2)
-    assert {kind for _, _, _, (kind, _) in config.effective()} == {"default"}
+    assert {kind for _, _, _, _, (kind, _) in config.effective()} == {"default"}
 
 
 def test_the_file_in_the_current_folder_is_read_with_paths_relative_to_it(clean):
@@ -87,7 +87,7 @@ def test_environment_overrides_the_file_and_flags_override_both(clean, monkeypat
     config.set_flags(keep_failed=1, landing=None)            # None: flag not given
     settings = config.current()
     assert (settings.keep_failed, settings.read_timeout_s, settings.max_read_attempts) == (1, 45.0, 4)
-    origins = {name: (kind, where) for _, name, _, (kind, where) in config.effective()}
+    origins = {name: (kind, where) for _, name, _, _, (kind, where) in config.effective()}
     assert origins["keep_failed"] == ("flag", "")
     assert origins["read_timeout_s"] == ("environment", "PATHWAYS_READ_TIMEOUT_S")
     assert origins["max_read_attempts"] == ("file", str(file))
