@@ -31,16 +31,28 @@ def _build_id(path: Path) -> str:
         return con.execute("select build_id from meta.build order by finished_at desc limit 1").fetchone()[0]
 
 
-@pytest.fixture()
-def three_builds(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
     """Three published builds, each with one more intro file; two kept (keep_builds = 2)."""
-    monkeypatch.setenv("PATHWAYS_KEEP_BUILDS", "2")
-    land, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
+    root = tmp_path_factory.mktemp("restore")
+    land, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
     ids = []
-    for i, pid in enumerate((h.PID_A, h.PID_B, h.PID_C)):
-        h.write_intro(land, f"intro_5001_2024010{i + 1}.csv", [h.intro_row(pid)])
-        ids.append(load_without_prefect(str(land), str(warehouse), AS_OF, audit=False).load_id)
-    return warehouse, ids
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATHWAYS_KEEP_BUILDS", "2")
+        for i, pid in enumerate((h.PID_A, h.PID_B, h.PID_C)):
+            h.write_intro(land, f"intro_5001_2024010{i + 1}.csv", [h.intro_row(pid)])
+            ids.append(load_without_prefect(str(land), str(warehouse), AS_OF, audit=False).load_id)
+    return root, ids
+
+
+@pytest.fixture()
+def three_builds(template, tmp_path, monkeypatch):
+    """A copy of the template for one test (`cp -a` keeps the hard links between builds/
+    and the published file, as a publish leaves them)."""
+    root, ids = template
+    subprocess.run(["cp", "-a", f"{root}/.", str(tmp_path)], check=True)
+    monkeypatch.setenv("PATHWAYS_KEEP_BUILDS", "2")
+    return tmp_path / "wh" / "warehouse.duckdb", ids
 
 
 def test_the_newest_builds_are_kept_and_one_is_restored_atomically(three_builds):
