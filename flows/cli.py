@@ -10,7 +10,9 @@ import typer
 import flows.settings  # noqa: F401  (before anything imports Prefect)
 
 # pretty_exceptions_show_locals=False: a traceback's local variables may hold raw rows
+# rich_markup_mode=None: help texts name settings as "[section] key", which is not markup
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  rich_markup_mode=None,
                   help="Track integration pathways in Trøndelag: generate, load, serve, look. "
                        "Settings: pathways.toml (see `pathways config`).")
 
@@ -431,6 +433,9 @@ def bench(ctx: typer.Context) -> None:
     (`pathways bench --help`, `pathways bench build --help` show their real options)."""
     from bench.benchmark import main
 
+    import sys
+
+    sys.argv[0] = "pathways bench"  # argparse names the program after it in its usage line
     main(ctx.args)  # --help included: the benchmark's own parser answers it
 
 
