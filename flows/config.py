@@ -33,8 +33,6 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict,
                                SettingsError, TomlConfigSettingsSource)
 
-from warehouse.audit import MAX_DROP, MIN_GUARDED_ROWS  # the audit's documented defaults (stdlib only)
-
 CONFIG_ENV = "PATHWAYS_CONFIG"
 DEFAULT_FILE = "pathways.toml"
 
@@ -65,9 +63,10 @@ class Settings(BaseSettings):
     debounce_seconds: int = Field(30, ge=0, description="Files arriving within this many seconds share one load.")
     port: int = Field(4200, ge=1, le=65535, description="Port of `pathways serve`'s Prefect server and UI.")
     # [audit]
-    max_drop: float = Field(MAX_DROP, ge=0, le=1, description="Largest accepted drop in rows of a guarded table "
+    max_drop: float = Field(0.20, ge=0, le=1, description="Largest accepted drop in rows of a guarded table "
                                                           "(without --force).")
-    min_guarded_rows: int = Field(MIN_GUARDED_ROWS, ge=0, description="Tables smaller than this are not guarded against drops.")
+    min_guarded_rows: int = Field(100, ge=0, description="Tables smaller than this are not guarded "
+                                                         "against drops.")
     # [retention]
     keep_builds: int = Field(7, ge=0, description="Published builds kept in builds/ for `pathways restore`.")
     keep_failed: int = Field(5, ge=0, description="Refused candidates kept in failed/.")

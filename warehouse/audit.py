@@ -27,8 +27,7 @@ SOURCES = ["intro", "adult_education", "combination_classes", "trondelag_model"]
 END_TYPES = ["completed", "dropped_out", "transferred", "ongoing"]
 FILE_STATUSES = ["loaded", "quarantined", "privacy_incident", "superseded"]
 GUARDED_TABLES = ("core.event", "core.person", "marts.stage_spell")
-MAX_DROP = 0.20
-MIN_GUARDED_ROWS = 100
+# The drop guard's thresholds are settings: [audit] max_drop (0.20), min_guarded_rows (100).
 
 
 @dataclass
@@ -119,7 +118,7 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
     if not force:
         from flows.config import current
 
-        settings = current()  # [audit] max_drop, min_guarded_rows (defaults MAX_DROP, MIN_GUARDED_ROWS)
+        settings = current()  # [audit] max_drop, min_guarded_rows
         for table in GUARDED_TABLES:
             if previous.get(table, 0) >= settings.min_guarded_rows:
                 suites[table].append(gxe.ExpectTableRowCountToBeBetween(
