@@ -62,7 +62,8 @@ def publish(candidate: Path, published: Path, build_id: str | None = None, keep_
     with a build id and `keep_builds` > 0, keep it in builds/ (then prune to the newest)."""
     restrict(candidate)  # owner and the configured group only, before it becomes visible
     _fsync(candidate)
-    kept = _keep_build(candidate, published, build_id) if build_id and keep_builds > 0 else None
+    keep = bool(build_id) and keep_builds > 0 and BUILD_ID.match(build_id) is not None  # ids are uuid hex
+    kept = _keep_build(candidate, published, build_id) if keep else None
     try:
         os.replace(candidate, published)
     except BaseException:
@@ -82,8 +83,6 @@ def builds_folder(published: Path) -> Path:
 
 
 def _keep_build(candidate: Path, published: Path, build_id: str) -> Path:
-    if not BUILD_ID.match(build_id):
-        raise ValueError("a build id is letters, digits, '-' and '_' only")
     folder = builds_folder(published)
     folder.mkdir(exist_ok=True)
     restrict(folder)
