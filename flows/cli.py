@@ -2,12 +2,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-import flows.settings  # noqa: F401  (before anything imports Prefect)
+
+def _global_config_option(argv: list[str]) -> str | None:
+    """`pathways --config FILE …`, read before anything else is imported: the file decides
+    PATHWAYS_HOME, hence Prefect's home, which must be set (and, with a broken file, not
+    created) before flows.settings runs. Only options before the command count (the
+    dashboard's own --config is another file)."""
+    for i, arg in enumerate(argv):
+        if arg == "--config":
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
+if _global_config_option(sys.argv[1:]):
+    from flows.config import use_file
+
+    use_file(Path(_global_config_option(sys.argv[1:])))
+
+import flows.settings  # noqa: E402,F401  (before anything imports Prefect)
 
 # pretty_exceptions_show_locals=False: a traceback's local variables may hold raw rows
 # rich_markup_mode=None: help texts name settings as "[section] key", which is not markup
@@ -432,8 +454,6 @@ def bench(ctx: typer.Context) -> None:
     """Run the benchmarks: ingest, build, dashboard, orchestration, hostile
     (`pathways bench --help`, `pathways bench build --help` show their real options)."""
     from bench.benchmark import main
-
-    import sys
 
     sys.argv[0] = "pathways bench"  # argparse names the program after it in its usage line
     main(ctx.args)  # --help included: the benchmark's own parser answers it

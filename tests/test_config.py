@@ -139,10 +139,16 @@ def test_pathways_config_prints_each_setting_and_its_origin(clean):
     assert config.read_file(printed)["cron"] == "30 3 * * 1-5"
     # a broken file stops every command before it reads or writes anything
     _write(clean, "[retention]\nkeep_failed = -1\n")
+    env = dict(env, PATHWAYS_HOME=str(clean / "home-bad"))
+    env.pop("PREFECT_HOME", None)  # so a command would create PATHWAYS_HOME/prefect if it went on
     bad = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(file), "status"], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     # (status speaks the monitoring convention: 3 UNKNOWN; the other commands exit 5)
     assert bad.returncode == 3 and "keep_failed" in bad.stderr and "Traceback" not in bad.stderr
+    bad_load = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(file), "load"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert bad_load.returncode == 5 and "keep_failed" in bad_load.stderr
+    assert not (clean / "home-bad").exists()  # nothing written, not even Prefect's folder
     version = subprocess.run([sys.executable, "-m", "flows.cli", "--version"], env=env, cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("pathways 0.")
