@@ -1,6 +1,7 @@
 """Deployments of the load, served from this project, and `pathways serve`.
 
-- `nightly-load`: cron `0 2 * * *` in Europe/Oslo (Prefect's scheduler handles summer time).
+- `nightly-load`: the `cron` setting in its `timezone` (default `0 2 * * *` in Europe/Oslo;
+  pathways.toml `[schedule]`; Prefect's scheduler handles summer time).
 - `file-arrived`: triggered by `pathways.file.arrived` events from the landing watcher. The
   trigger is *reactive with a window* of `debounce` seconds: the first event fires it, the
   run is scheduled `debounce` seconds later, and further events within the window start
@@ -42,8 +43,6 @@ from pathlib import Path
 
 import flows.settings  # noqa: F401
 
-NIGHTLY_CRON = "0 2 * * *"
-TIMEZONE = "Europe/Oslo"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,6 +53,8 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
     from prefect.events import DeploymentEventTrigger
     from prefect.schedules import Cron
 
+    from flows.config import current
+
     if from_source:
         from prefect import Flow
 
@@ -62,12 +63,13 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
         from flows.pipeline import load
     from flows.watch import EVENT
 
+    settings = current()  # [schedule] cron, timezone
     parameters = {"landing": str(landing), "warehouse": str(warehouse)}
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     nightly = load.to_deployment(
         name="nightly-load", parameters=parameters, concurrency_limit=one_at_a_time,
-        schedules=[Cron(NIGHTLY_CRON, timezone=TIMEZONE)],
-        description="The whole journey every night at 02:00 (Europe/Oslo).", tags=["pathways"])
+        schedules=[Cron(settings.cron, timezone=settings.timezone)],
+        description=f"The whole journey on the schedule `{settings.cron}` ({settings.timezone}).", tags=["pathways"])
     arrived = load.to_deployment(
         name="file-arrived", parameters=parameters, concurrency_limit=one_at_a_time,
         triggers=[DeploymentEventTrigger(
@@ -152,11 +154,15 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
     from flows.local_server import remove_serve_record, write_serve_record
     from flows.settings import check_paths
 
+    from flows.config import current
+
     server = None
     env = dict(os.environ)
-    # the served runs may only touch this landing folder and the warehouse's folder
-    env.setdefault("PATHWAYS_LANDING_ROOT", str(landing.resolve()))
-    env.setdefault("PATHWAYS_WAREHOUSE_ROOT", str(warehouse.resolve().parent))
+    settings = current()
+    # the served runs may only touch this landing folder and the warehouse's folder (or the
+    # roots configured in pathways.toml)
+    env.setdefault("PATHWAYS_LANDING_ROOT", str(settings.landing_root or landing.resolve()))
+    env.setdefault("PATHWAYS_WAREHOUSE_ROOT", str(settings.warehouse_root or warehouse.resolve().parent))
     os.environ.update({k: env[k] for k in ("PATHWAYS_LANDING_ROOT", "PATHWAYS_WAREHOUSE_ROOT")})
     check_paths(landing, warehouse)  # the deployments' own parameters must be inside them
     api_url = os.environ.get("PREFECT_API_URL")

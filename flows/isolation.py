@@ -13,8 +13,8 @@ time:
 - at most `workers` files are read at once, whatever the number of Prefect threads: on
   a 2-core, 8 GB machine two workers of 2 GB each, plus the load process, fit.
 
-Limits come from the environment (documented in the runbook), with defaults for a
-2-core 8 GB machine: `PATHWAYS_READ_MEMORY_MB` (2048, on top of the worker's own
+Limits come from the configuration (pathways.toml `[limits]`, or the environment;
+documented in the runbook), with defaults for a 2-core 8 GB machine: `PATHWAYS_READ_MEMORY_MB` (2048, on top of the worker's own
 footprint), `PATHWAYS_READ_TIMEOUT_S` (120), `PATHWAYS_READ_WORKERS` (by cores and
 memory), `PATHWAYS_MAX_FILE_MB` (1024: larger files are refused unread).
 """
@@ -52,14 +52,16 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> "Limits":
-        env = os.environ
-        memory = int(env.get("PATHWAYS_READ_MEMORY_MB", 2048))
+        """From the configuration (pathways.toml, overridden by the PATHWAYS_* variables)."""
+        from flows.config import current
+
+        settings = current()
+        memory = settings.read_memory_mb
         # each worker may use `memory` plus ≈ 1 GB of its own; leave room for the load itself
         by_memory = max(1, _physical_memory_mb() // (memory + 1024 + 1024))
-        workers = int(env.get("PATHWAYS_READ_WORKERS", max(1, min(os.cpu_count() or 1, by_memory))))
-        return cls(memory, float(env.get("PATHWAYS_READ_TIMEOUT_S", 120)),
-                   int(env.get("PATHWAYS_MAX_FILE_MB", 1024)), max(1, workers),
-                   int(env.get("PATHWAYS_READ_TASKS_PER_WORKER", 100)))
+        workers = settings.read_workers or max(1, min(os.cpu_count() or 1, by_memory))
+        return cls(memory, settings.read_timeout_s, settings.max_file_mb, max(1, workers),
+                   settings.read_tasks_per_worker)
 
     @property
     def memory_text(self) -> str:

@@ -180,8 +180,12 @@ def _scan_folder(root: Path, folder: Path, source: str, out: Landing, now: float
 def scan(root: Path, settle_seconds: float | None = None) -> Landing:
     """Every entry of the landing zone, as files to read and anomalies to report."""
     root = Path(root)
-    settle = float(os.environ.get("PATHWAYS_SETTLE_SECONDS", SETTLE_SECONDS)) if settle_seconds is None \
-        else settle_seconds
+    if settle_seconds is None:
+        from flows.config import current
+
+        settle = current().settle_seconds  # pathways.toml [limits], or PATHWAYS_SETTLE_SECONDS
+    else:
+        settle = settle_seconds
     now = time.time()
     out = Landing()
     folders = {m.FOLDER: name for name, m in SOURCES.items()}

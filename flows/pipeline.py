@@ -29,6 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import isolation, remote_read
+from flows.config import current as current_settings
 from flows.landing import REFUSED, WAITING, Landing, LandingFile, scan
 from flows.sources import SOURCES
 from flows.sources.common import Problem
@@ -47,10 +48,8 @@ READ_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 # read tasks, with the files grouped and each still isolated inside its task.
 MAX_READ_TASKS = 12
 # A file that fails with an operating-system error after Prefect's retries is tried again
-# at the next load; after this many loads in a row it is refused with the reason.
-MAX_READ_ATTEMPTS = int(os.environ.get("PATHWAYS_MAX_READ_ATTEMPTS", 3))
-# Refused candidates kept in failed/ (the oldest are removed).
-KEEP_FAILED = int(os.environ.get("PATHWAYS_KEEP_FAILED", 5))
+# at the next load; after `max_read_attempts` loads in a row it is refused with the reason.
+# Refused candidates kept in failed/: `keep_failed`. Both are settings (flows/config.py).
 
 
 class AuditFailed(RuntimeError):
@@ -101,7 +100,8 @@ class LoadSummary:
         if self.files_refused:
             lines.append(f"- files refused: {', '.join(self.files_refused)}")
         if self.files_unreadable:
-            lines.append(f"- could not be read this time (retried next load, refused after {MAX_READ_ATTEMPTS} "
+            lines.append(f"- could not be read this time (retried next load, refused after "
+                         f"{current_settings().max_read_attempts} "
                          f"loads): {', '.join(self.files_unreadable)}")
         for action, title in ((WAITING, "left for a later load"), (REFUSED, "refused in the landing zone"),
                               ("ignored", "not read (not a source file)")):
@@ -328,8 +328,9 @@ def audit_candidate(candidate: Path, published: Path, summary: LoadSummary, prev
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_candidate(candidate: Path, published: Path) -> None:
-    publish(candidate, published)
+def publish_candidate(candidate: Path, published: Path, build_id: str | None = None) -> None:
+    """Publish, keeping the build in builds/ for `pathways restore` (`keep_builds`)."""
+    publish(candidate, published, build_id, current_settings().keep_builds)
 
 
 def _previously_seen(published: Path) -> dict[tuple[str, str], str]:
@@ -342,11 +343,17 @@ def _previously_seen(published: Path) -> dict[tuple[str, str], str]:
             return {}
 
 
+def _insert(con, table: str, row: dict) -> None:
+    """Bookkeeping inserts name their columns: a column a migration adds never shifts a value."""
+    con.execute(f"insert into {table} ({', '.join(row)}) values ({', '.join('?' * len(row))})", list(row.values()))
+
+
 def _record_build(candidate: Path, summary: LoadSummary, started: dt.datetime) -> None:
     with duckdb.connect(str(candidate)) as con:
-        con.execute("insert into meta.build values (?, ?, ?, ?, ?, ?, ?, ?)", [
-            summary.load_id, summary.as_of, started, dt.datetime.now(dt.timezone.utc),
-            summary.counts.files_loaded, summary.events, summary.persons, models.code_version()])
+        _insert(con, "meta.build", dict(
+            build_id=summary.load_id, as_of=summary.as_of, started_at=started,
+            finished_at=dt.datetime.now(dt.timezone.utc), files_loaded=summary.counts.files_loaded,
+            events=summary.events, persons=summary.persons, code_version=models.code_version()))
         con.execute("checkpoint")
 
 
@@ -354,10 +361,12 @@ def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, out
     c = summary.counts
     with duckdb.connect(str(candidate)) as con:
         ensure_tables(con)
-        con.execute("insert into audit.load_run values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            summary.load_id, started, dt.datetime.now(dt.timezone.utc), summary.as_of, summary.files_seen,
-            summary.files_new, c.files_loaded, c.files_refused, c.rows_loaded, c.rows_quarantined,
-            c.rows_duplicate, outcome, message])
+        _insert(con, "audit.load_run", dict(
+            load_id=summary.load_id, started_at=started, finished_at=dt.datetime.now(dt.timezone.utc),
+            as_of=summary.as_of, files_seen=summary.files_seen, files_new=summary.files_new,
+            files_loaded=c.files_loaded, files_refused=c.files_refused, rows_loaded=c.rows_loaded,
+            rows_quarantined=c.rows_quarantined, rows_duplicate=c.rows_duplicate, outcome=outcome,
+            message=message, code_version=models.code_version()))
         for table, attr in (("core.person", "persons"), ("core.event", "events")):
             try:
                 setattr(summary, attr, con.execute(f"select count(*) from {table}").fetchone()[0])
@@ -376,7 +385,7 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     `files_per_task`: 1 gives every file its own task run, retry and line in the UI; more
     reads files in groups (each file still isolated); None (default) chooses: one task per
     file up to MAX_READ_TASKS new files, groups beyond that.
-    `keep_failed`: refused candidates kept in `failed/` (default KEEP_FAILED).
+    `keep_failed`: refused candidates kept in `failed/` (default: the `keep_failed` setting).
     """
     logger = get_run_logger()
     landing_path, published = check_paths(landing, warehouse)  # before anything is read or written
@@ -392,7 +401,7 @@ def _guarded(landing: str, published: Path, as_of: dt.date | None, force: bool, 
     try:
         with warehouse_lock(published, logger), isolation.in_use():
             return _load_locked(landing, published, force, logger, steps, summary,
-                                KEEP_FAILED if keep_failed is None else keep_failed)
+                                current_settings().keep_failed if keep_failed is None else keep_failed)
     except AuditFailed:
         raise  # recorded already
     except BaseException as err:
@@ -514,10 +523,12 @@ def _record_landing(candidate: Path, summary: LoadSummary, failing: dict[tuple[s
         ensure_tables(con)
         anomalies = [[summary.load_id, now, a.path, a.kind, a.action, a.message] for a in summary.landing.anomalies]
         if anomalies:
-            con.executemany("insert into audit.landing_anomaly values (?, ?, ?, ?, ?, ?)", anomalies)
+            con.executemany("insert into audit.landing_anomaly (load_id, seen_at, path, kind, action, message) "
+                            "values (?, ?, ?, ?, ?, ?)", anomalies)
         con.execute("delete from audit.read_failure")
         if failing:
-            con.executemany("insert into audit.read_failure values (?, ?, ?, ?, ?)",
+            con.executemany("insert into audit.read_failure (source, file_name, failures, last_load_id, "
+                            "last_failed_at) values (?, ?, ?, ?, ?)",
                             [[source, name, count, summary.load_id, now] for (source, name), count in failing.items()])
         con.execute("checkpoint")
 
@@ -540,6 +551,7 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
                 len(summary.landing.by_action(REFUSED)))
 
     failures_before = _read_failures(published)
+    max_attempts = current_settings().max_read_attempts
     failing: dict[tuple[str, str], int] = {}
     validated: list[ValidatedFile] = []
     with timed(summary, "read"):
@@ -550,11 +562,11 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
     for f, result, error in read:
         if error is not None:
             count = failures_before.get((f.source, f.name), 0) + 1
-            if count < MAX_READ_ATTEMPTS:  # not recorded as seen: the next load tries again
+            if count < max_attempts:  # not recorded as seen: the next load tries again
                 failing[(f.source, f.name)] = count
                 summary.files_unreadable.append(f.name)
                 logger.error("could not read %s this time (%s; attempt %d of %d loads)", f.name, error, count,
-                             MAX_READ_ATTEMPTS)
+                             max_attempts)
                 continue
             result = refused_file(f, "unreadable", f"could not be read in {count} loads in a row "
                                                    "(an operating-system error each time)")
@@ -603,9 +615,9 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
                           + "; ".join(summary.audit_failures[:5]))
     with timed(summary, "publish"):
         _record_build(candidate, summary, started)
-        steps.call(publish_candidate, candidate, published)
+        steps.call(publish_candidate, candidate, published, summary.load_id)
     summary.published = True
-    if steps.prefect:
+    if steps.prefect and current_settings().dropout_events:
         summary.new_dropouts = alert_new_dropouts(published, dropouts_before, summary.load_id)
     outcome = "published" if summary.all_files_accounted_cleanly else "published_with_files_refused"
     _log_run(published, summary, outcome, "")

@@ -11,8 +11,8 @@ Docs, `load_runs.jsonl`, Prefect's database and logs) is readable by the owner a
 group only: the process umask is `PATHWAYS_UMASK` (default `027`), and `restrict()` sets
 the mode explicitly (files 0640, folders 0750) and, with `PATHWAYS_GROUP`, the group.
 
-**Roots.** `PATHWAYS_LANDING_ROOT` and `PATHWAYS_WAREHOUSE_ROOT` bound where a load may
-read and write. `pathways serve` always sets them (to its landing folder and the folder
+**Roots.** `PATHWAYS_LANDING_ROOT` and `PATHWAYS_WAREHOUSE_ROOT` (or `landing_root` and
+`warehouse_root` in pathways.toml) bound where a load may read and write. `pathways serve` always sets them (to its landing folder and the folder
 of its warehouse), so a flow run started through Prefect's API with other paths in its
 parameters is refused before it touches anything (`check_paths`).
 """
@@ -22,18 +22,37 @@ import grp
 import os
 from pathlib import Path
 
+from flows import config
+
 FILE_MODE, DIR_MODE = 0o640, 0o750
+# A configuration that cannot be used, found at import: the command line reports it
+# (exit code 2) instead of a traceback at import time.
+CONFIG_ERROR: config.ConfigError | None = None
+_derived_prefect_home: str | None = None
 
 
 def data_home() -> Path:
-    return Path(os.environ.get("PATHWAYS_HOME", "data")).resolve()
+    return config.current().home.resolve()
 
 
 def configure() -> None:
-    os.umask(int(os.environ.get("PATHWAYS_UMASK", "027"), 8))
-    os.environ.setdefault("PREFECT_HOME", str(data_home() / "prefect"))
+    """Umask and Prefect's home from the configuration. Called at import and again after
+    `pathways --config FILE` (a PREFECT_HOME derived from an earlier file is replaced;
+    one set by the operator never is)."""
+    global CONFIG_ERROR, _derived_prefect_home
+    try:
+        settings = config.current()
+        CONFIG_ERROR = None
+    except config.ConfigError as err:
+        CONFIG_ERROR = err
+        settings = config.Settings.model_construct()  # defaults only, until the command reports it
+    os.umask(int(settings.umask, 8))
+    if _derived_prefect_home is not None and os.environ.get("PREFECT_HOME") == _derived_prefect_home:
+        del os.environ["PREFECT_HOME"]
+    if "PREFECT_HOME" not in os.environ:
+        _derived_prefect_home = os.environ["PREFECT_HOME"] = str(settings.home.resolve() / "prefect")
     home = Path(os.environ["PREFECT_HOME"])
-    if not home.exists():  # an existing folder (maybe shared, maybe /tmp) keeps its mode
+    if not home.exists() and CONFIG_ERROR is None:  # an existing folder (maybe shared, maybe /tmp) keeps its mode
         home.mkdir(parents=True, exist_ok=True)  # its SQLite file goes here (created under the umask)
         restrict(home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -45,7 +64,7 @@ def configure() -> None:
 
 
 def _group_id() -> int | None:
-    group = os.environ.get("PATHWAYS_GROUP")
+    group = config.current().group
     if not group:
         return None
     return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
@@ -74,7 +93,7 @@ class PathOutsideRoot(PermissionError):
 
 
 def _root(name: str) -> Path | None:
-    value = os.environ.get(name)
+    value = getattr(config.current(), name.removeprefix("PATHWAYS_").lower())
     return Path(value).resolve() if value else None
 
 

@@ -64,8 +64,14 @@ def _runs(warehouse: Path) -> list[dict]:
 def test_exit_codes_published_and_published_with_files_refused(tmp_path):
     land, warehouse, home = tmp_path / "landing", tmp_path / "wh" / "w.duckdb", tmp_path / "home"
     h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row()])
-    clean = subprocess.run(_load(land, warehouse, home), env=_env(home), capture_output=True, text=True, timeout=600)
+    # the first load takes its paths from pathways.toml (issue 12), quietly
+    settings = tmp_path / "pathways.toml"
+    settings.write_text('[paths]\nlanding = "landing"\nwarehouse = "wh/w.duckdb"\n')
+    clean = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(settings), "--quiet", "load",
+                            "--as-of", "2026-11-01"], env=_env(home), capture_output=True, text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr[-2000:]
+    assert warehouse.exists() and "Published" not in clean.stdout
+    assert len(list((warehouse.parent / "builds").glob("w-*.duckdb"))) == 1  # kept for `pathways restore`
     corpus.CASE_BY_ID["combination_classes:one cell at XFD1048576 (calamine asks for 512 GB)"].build(land)
     os.symlink("/etc/passwd", land / "intro" / "intro_5001_20240201.csv")
     _age_everything(land)

@@ -42,9 +42,19 @@ def served(tmp_path_factory, county):
                PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2", PREFECT_LOGGING_LEVEL="INFO")
     for key in ("PREFECT_HOME", "PREFECT_API_URL"):
         env.pop(key, None)
+    # paths, schedule and debounce from pathways.toml (issue 12), the port as a flag
+    (root / "pathways.toml").write_text("""
+[paths]
+landing = "landing"
+warehouse = "wh/warehouse.duckdb"
+[schedule]
+cron = "15 3 * * *"
+timezone = "Europe/Oslo"
+debounce_seconds = 4
+""")
+    env["PATHWAYS_CONFIG"] = str(root / "pathways.toml")
     log = open(root / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--landing", str(landing), "--warehouse",
-                             str(warehouse), "--port", str(port), "--debounce", "4"],
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
     auth_file = root / "home" / "prefect" / "api-auth-string"
@@ -114,7 +124,7 @@ def _drop(served, files: list[Path]) -> None:
 def test_deployments_have_the_right_schedule_timezone_and_trigger(served):
     nightly = _deployment(served["api"], "nightly-load")
     (schedule,) = nightly["schedules"]
-    assert schedule["schedule"]["cron"] == "0 2 * * *"
+    assert schedule["schedule"]["cron"] == "15 3 * * *"  # as configured in pathways.toml
     assert schedule["schedule"]["timezone"] == "Europe/Oslo"
     assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     arrived = _deployment(served["api"], "file-arrived")

@@ -253,8 +253,9 @@ def test_published_files_are_for_the_owner_and_the_group_only(tmp_path, prefect_
     finally:
         os.umask(old)
     paths = [warehouse, warehouse.parent / "load_runs.jsonl", warehouse.parent / "failed", kept,
-             warehouse.parent / "data_docs", *(warehouse.parent / "data_docs").rglob("*")]
-    assert len(paths) > 6
+             warehouse.parent / "data_docs", *(warehouse.parent / "data_docs").rglob("*"),
+             warehouse.parent / "builds", *(warehouse.parent / "builds").iterdir()]  # kept builds (issue 12)
+    assert len(paths) > 8
     for path in paths:
         mode = path.stat().st_mode & 0o777
         assert mode & 0o007 == 0, (path, oct(mode))          # nothing for others

@@ -27,8 +27,7 @@ SOURCES = ["intro", "adult_education", "combination_classes", "trondelag_model"]
 END_TYPES = ["completed", "dropped_out", "transferred", "ongoing"]
 FILE_STATUSES = ["loaded", "quarantined", "privacy_incident", "superseded"]
 GUARDED_TABLES = ("core.event", "core.person", "marts.stage_spell")
-MAX_DROP = 0.20
-MIN_GUARDED_ROWS = 100
+# The drop guard's thresholds are settings: [audit] max_drop (0.20), min_guarded_rows (100).
 
 
 @dataclass
@@ -117,10 +116,13 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
         ],
     }
     if not force:
+        from flows.config import current
+
+        settings = current()  # [audit] max_drop, min_guarded_rows
         for table in GUARDED_TABLES:
-            if previous.get(table, 0) >= MIN_GUARDED_ROWS:
+            if previous.get(table, 0) >= settings.min_guarded_rows:
                 suites[table].append(gxe.ExpectTableRowCountToBeBetween(
-                    min_value=math.ceil(previous[table] * (1 - MAX_DROP))))
+                    min_value=math.ceil(previous[table] * (1 - settings.max_drop))))
     return suites
 
 
@@ -169,10 +171,6 @@ def _describe(result) -> str:
     return what
 
 
-# Validation pages of earlier builds kept in data_docs/validations (the newest N builds).
-KEEP_REPORTS = int(os.environ.get("PATHWAYS_KEEP_REPORTS", 60))
-
-
 def prune_reports(docs_dir: Path, keep: int) -> list[str]:
     """Remove the validation pages of all but the newest `keep` builds; returns the
     removed build ids. Pages live in validations/<suite>/<build id>/…, so a build's pages
@@ -218,6 +216,20 @@ def start_audit_process():
         _AUDIT_PROCESS = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         _AUDIT_PROCESS.submit(import_great_expectations_quietly)
     return _AUDIT_PROCESS
+
+
+def stop_audit_process() -> None:
+    """End the audit process now, without waiting for it to wind down (a one-off command
+    has no further use for it; letting it exit by itself kept the command waiting ≈ 1–3 s
+    while Python tore Great Expectations down). `_processes` is the executor's own map of
+    its worker processes (stable since Python 3.8; there is no public kill)."""
+    global _AUDIT_PROCESS
+    if _AUDIT_PROCESS is None:
+        return
+    for process in list(getattr(_AUDIT_PROCESS, "_processes", {}).values()):
+        process.kill()
+    _AUDIT_PROCESS.shutdown(wait=True, cancel_futures=True)
+    _AUDIT_PROCESS = None
 
 
 def import_great_expectations_quietly() -> None:
@@ -288,7 +300,9 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         datasource.get_engine().dispose()
     # Once for the whole build (an UpdateDataDocsAction rebuilds the site once per suite).
     context.build_data_docs(site_names=["pathways"])
-    prune_reports(docs_dir, KEEP_REPORTS)
+    from flows.config import current
+
+    prune_reports(docs_dir, current().keep_reports)  # [retention] keep_reports, 60
     from flows.settings import restrict
     from schemas.privacy import redact
 

@@ -1,6 +1,10 @@
+-- Migration 0001: the schema as released in 0.1.0 (until issue 12 this was ddl.sql).
 -- Tables the loader writes (raw.*: validated, typed rows exactly as delivered, with their
 -- lineage) and the bookkeeping every load appends to (audit.*, meta.*). Everything else in
 -- the warehouse is built from these by the SQL models under models/.
+-- Written with IF NOT EXISTS, so it applies both to an empty candidate and to a warehouse
+-- built before migrations were recorded (which has these tables already). Never edit an
+-- applied migration: add the next number (see warehouse/migrate.py).
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS audit;
 CREATE SCHEMA IF NOT EXISTS meta;
