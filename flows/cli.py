@@ -192,12 +192,11 @@ def load(
 
 
 def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed):
-    from warehouse.audit import start_audit_process, stop_audit_process
-
-    start_audit_process()  # imports Great Expectations in its own process, from now on
     from flows.pipeline import AuditFailed, load as run
     from flows.settings import PathOutsideRoot
+    from warehouse.audit import import_great_expectations
 
+    import_great_expectations()  # ≈ 5 s, while the server starts
     if server is not None:
         server.wait()
     try:
@@ -209,8 +208,6 @@ def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_fai
     except PathOutsideRoot as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(EXIT_PATH_REFUSED)
-    finally:
-        stop_audit_process()
 
 
 def _supervise(warehouse: Path) -> int:

@@ -36,7 +36,7 @@ from flows.sources.common import Problem
 from flows.stage import StageCounts, ensure_tables, reconcile, seen_files, stage
 from flows.validate import STATUS_QUARANTINED, ValidatedFile, changed_file
 from warehouse import build as models
-from warehouse.audit import previous_counts, run_audits_isolated, start_audit_process
+from warehouse.audit import previous_counts, run_audits
 from warehouse.publish import keep_aside, prune_failed, publish, start_candidate
 
 
@@ -322,7 +322,7 @@ def audit_candidate(candidate: Path, published: Path, summary: LoadSummary, prev
     """The models' key tests, then the Great Expectations checkpoint; empty list = passed."""
     with duckdb.connect(str(candidate)) as con:
         failures = models.test_keys(con)
-    result = run_audits_isolated(candidate, published, summary.load_id, summary.as_of, previous, force)
+    result = run_audits(candidate, published, summary.load_id, summary.as_of, previous, force)
     summary.expectations, summary.data_docs = result.expectations, str(result.docs_index)
     return failures + result.failures
 
@@ -536,8 +536,6 @@ def _record_landing(candidate: Path, summary: LoadSummary, failing: dict[tuple[s
 def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Steps, summary: LoadSummary,
                  keep_failed: int) -> LoadSummary:
     started = dt.datetime.now(dt.timezone.utc)
-    if steps.audit:
-        start_audit_process()  # imports Great Expectations in its own process while this load reads
     with timed(summary, "discover"):
         summary.landing = steps.call(discover_files, landing)
     files = summary.landing.files

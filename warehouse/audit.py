@@ -198,58 +198,6 @@ def import_great_expectations():
     return great_expectations
 
 
-_AUDIT_PROCESS = None
-
-
-def start_audit_process():
-    """A process of its own for the audits, started early: it imports Great Expectations
-    (≈ 5 s of CPU) on the other core while the load imports Prefect and reads its files,
-    so the audit is ready when the candidate is. It also keeps GX's DuckDB connections
-    out of the load's process (notes.md: GX cannot reopen a file a process already opened
-    with other settings). One per process, reused by every load it runs."""
-    global _AUDIT_PROCESS
-    if _AUDIT_PROCESS is None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: the load process runs threads (Prefect), which a fork would copy mid-flight
-        _AUDIT_PROCESS = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        _AUDIT_PROCESS.submit(import_great_expectations_quietly)
-    return _AUDIT_PROCESS
-
-
-def stop_audit_process() -> None:
-    """End the audit process now, without waiting for it to wind down (a one-off command
-    has no further use for it; letting it exit by itself kept the command waiting ≈ 1–3 s
-    while Python tore Great Expectations down). `_processes` is the executor's own map of
-    its worker processes (stable since Python 3.8; there is no public kill)."""
-    global _AUDIT_PROCESS
-    if _AUDIT_PROCESS is None:
-        return
-    for process in list(getattr(_AUDIT_PROCESS, "_processes", {}).values()):
-        process.kill()
-    _AUDIT_PROCESS.shutdown(wait=True, cancel_futures=True)
-    _AUDIT_PROCESS = None
-
-
-def import_great_expectations_quietly() -> None:
-    import_great_expectations()
-
-
-def run_audits_isolated(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
-                        previous: dict[str, int], force: bool = False) -> AuditResult:
-    """`run_audits` in the audit process (started now if it is not running yet)."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    global _AUDIT_PROCESS
-    try:
-        return start_audit_process().submit(run_audits, candidate, warehouse, build_id, as_of, previous,
-                                            force).result()
-    except BrokenProcessPool:
-        _AUDIT_PROCESS = None  # it died (killed, out of memory): the next load starts a new one
-        raise RuntimeError("the audit process ended unexpectedly; nothing was published") from None
-
-
 def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
                previous: dict[str, int], force: bool = False) -> AuditResult:
     """Run every suite on the candidate file; write Data Docs beside the published warehouse."""
