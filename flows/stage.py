@@ -100,6 +100,17 @@ def _kept_rows(v: ValidatedFile) -> tuple[pl.DataFrame, int]:
     return batch, 0
 
 
+def _by_schema(frames: list[pl.DataFrame]) -> list[list[pl.DataFrame]]:
+    """Frames grouped by identical column types, one insert per group. Valid files of one
+    source can differ (an all-empty column, an export time with or without a UTC offset),
+    and Polars cannot always combine such frames, while DuckDB casts each insert to the
+    table's own types: so frames are only concatenated where nothing needs casting."""
+    groups: dict[tuple, list[pl.DataFrame]] = {}
+    for frame in frames:
+        groups.setdefault(tuple(frame.schema.items()), []).append(frame)
+    return list(groups.values())
+
+
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """One insert for many files' rows, by column name (the table's own columns)."""
     columns = [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
@@ -171,7 +182,8 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
     con.execute("begin transaction")
     try:
         for source, frames in rows.items():
-            _insert_frame(con, RAW_TABLES[source], pl.concat(frames, how="diagonal_relaxed", rechunk=False))
+            for same_types in _by_schema(frames):
+                _insert_frame(con, RAW_TABLES[source], pl.concat(same_types, rechunk=False))
         for v in files:
             if v.source == "trondelag_model" and v.status == STATUS_LOADED and v.rows is not None:
                 _insert_cases(con, v)

@@ -334,3 +334,17 @@ def test_an_open_case_missing_from_a_newer_export_was_withdrawn_and_does_not_hid
                              (False, "work", None, "ongoing")]   # a case closed > 24 months ago may drop out
     assert rows(warehouse, "select count(*) from core.event where person_id = ? and event_type = 'mobilised'",
                 [PID_A]) == [(1,)]
+
+
+def test_exports_with_and_without_a_utc_offset_load_together(tmp_path):
+    """Review finding: two valid Trøndelag-model exports, one stamped with an offset and
+    one without, in the same load. Staging batches files per table; a batch that Polars
+    cannot combine must never stop the load (it stopped every load, every night)."""
+    landing = tmp_path / "landing"
+    write_tm(landing, "tm_20240301.json", [tm_case()], exported_at="2024-03-01T02:00:00+01:00")
+    write_tm(landing, "tm_20240302.json", [tm_case(), tm_case(case_id="TM-2023-00002", pid=PID_B)],
+             exported_at="2024-03-02T02:00:00")
+    summary = load(landing, tmp_path / "wh" / "warehouse.duckdb")
+    assert summary.counts.files_loaded == 2 and summary.counts.files_refused == 0
+    with duckdb.connect(str(tmp_path / "wh" / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(distinct person_id) from core.person").fetchone()[0] == 2
