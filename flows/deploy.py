@@ -195,6 +195,52 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
             server.wait(timeout=30)
 
 
+ROOTS = ("PATHWAYS_LANDING_ROOT", "PATHWAYS_WAREHOUSE_ROOT")
+
+
+def enforce_pool_roots() -> None:
+    """On a work pool, take the roots from the pool's own job template, not from the
+    environment the run was given.
+
+    Prefect merges a run's job variables into the environment (even over values the
+    template fixes), so whoever can start a run could otherwise set the roots to `/`.
+    The pool's template can only be changed by an administrator of the server; a run
+    cannot. Outside a pool (the command line, `pathways serve`), nothing changes."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    if not flow_run.id:
+        return
+    with get_client(sync_client=True) as client:
+        pool = client.read_flow_run(flow_run.id).work_pool_name
+        if not pool:
+            return
+        env = client.read_work_pool(pool).base_job_template.get("job_configuration", {}).get("env")
+    if isinstance(env, dict) and all(isinstance(env.get(name), str) for name in ROOTS):
+        os.environ.update({name: env[name] for name in ROOTS})
+
+
+def locked_job_template(env: dict[str, str]) -> dict:
+    """Prefect's process-worker template with the environment, the command and the
+    working folder fixed, not variables.
+
+    Prefect lets whoever starts a run set its job variables, and merges them over the
+    deployment's: with the default template a run could replace the command with any
+    program or run it elsewhere; with these literal, a run's job variables cannot reach
+    them. The environment is still merged with a run's own (Prefect always does that), so
+    the flows read the roots back from this template (`enforce_pool_roots`)."""
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    config = template["job_configuration"]
+    config["env"] = dict(env)
+    config["command"] = None  # Prefect's own `python -m prefect.engine`
+    config["working_dir"] = str(PROJECT_ROOT)
+    for name in ("env", "command", "working_dir"):
+        template["variables"]["properties"].pop(name, None)
+    return template
+
+
 def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: int = 30,
                    spread_reading: bool = False) -> list[str]:
     """`pathways deploy`: register both deployments on a process work pool of the server
@@ -203,30 +249,25 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
 
     The workers run the flow from this project folder (Prefect's pull step sets it as the
     working directory), so every worker machine needs the project at the same path, the
-    landing zone and the warehouse's folder. Each run gets the roots as environment
-    variables (the pool's job variables), so a run started with other paths is refused as
-    under `pathways serve`.
+    landing zone and the warehouse's folder. The roots are fixed in the pool's job
+    template (`locked_job_template`) and the flows take them from there
+    (`enforce_pool_roots`), so a run started with other paths is refused as under
+    `pathways serve`, whatever job variables it asks for.
 
     `spread_reading` also registers `pathways-read/read-files` and tells the loads to use
     it: a load's files are then read and validated by several runs on the pool's workers
     (flows.remote_read), and only the build stays in the load's own run."""
     from prefect import deploy
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectAlreadyExists
 
     if not os.environ.get("PREFECT_API_URL"):
         raise RuntimeError("PREFECT_API_URL is not set: deploy registers on an existing Prefect server")
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-        except ObjectAlreadyExists:
-            pass
-    roots = {"PATHWAYS_LANDING_ROOT": str(landing.resolve()), "PATHWAYS_WAREHOUSE_ROOT": str(warehouse.resolve().parent)}
-    for name in ("PATHWAYS_HOME", "PATHWAYS_GROUP", "PATHWAYS_UMASK"):
+    env = {"PATHWAYS_LANDING_ROOT": str(landing.resolve()), "PATHWAYS_WAREHOUSE_ROOT": str(warehouse.resolve().parent)}
+    for name in ("PATHWAYS_HOME", "PATHWAYS_GROUP", "PATHWAYS_UMASK", "PATHWAYS_CONFIG"):
         if os.environ.get(name):
-            roots[name] = os.environ[name]
-    nightly, arrived = deployments(str(landing.resolve()), str(warehouse.resolve()), debounce_seconds, from_source=True)
+            env[name] = os.environ[name]
     extra = []
     if spread_reading:
         from prefect import Flow
@@ -234,11 +275,16 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
         from flows.remote_read import DEPLOYMENT_ENV, DEPLOYMENT_NAME
 
         reader = Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/remote_read.py:read_files")
-        extra.append(reader.to_deployment(name=DEPLOYMENT_NAME, job_variables={"env": dict(roots)}, tags=["pathways"],
+        extra.append(reader.to_deployment(name=DEPLOYMENT_NAME, tags=["pathways"],
                                           description="Reads and validates a group of files for a load."))
-        roots[DEPLOYMENT_ENV] = f"pathways-read/{DEPLOYMENT_NAME}"
-    for d in (nightly, arrived):
-        d.job_variables = {"env": roots}
+        env[DEPLOYMENT_ENV] = f"pathways-read/{DEPLOYMENT_NAME}"
+    template = locked_job_template(env)
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process", base_job_template=template))
+        except ObjectAlreadyExists:
+            client.update_work_pool(pool, WorkPoolUpdate(base_job_template=template))
+    nightly, arrived = deployments(str(landing.resolve()), str(warehouse.resolve()), debounce_seconds, from_source=True)
     ids = deploy(nightly, arrived, *extra, work_pool_name=pool, build=False, push=False,
                  print_next_steps_message=False, ignore_warnings=True)
     return [str(i) for i in ids]

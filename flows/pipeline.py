@@ -387,7 +387,10 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     file up to MAX_READ_TASKS new files, groups beyond that.
     `keep_failed`: refused candidates kept in `failed/` (default: the `keep_failed` setting).
     """
+    from flows.deploy import enforce_pool_roots
+
     logger = get_run_logger()
+    enforce_pool_roots()  # on a work pool: the pool's roots, whatever the run's environment says
     landing_path, published = check_paths(landing, warehouse)  # before anything is read or written
     return _guarded(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task), keep_failed)
 
@@ -558,6 +561,11 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
         else:
             read = steps.map(read_and_validate, new, steps.per_task(len(new)))
     for f, result, error in read:
+        if error == remote_read.REMOTE_FAILED:  # the pool failed, not the file: next load, uncounted
+            summary.files_unreadable.append(f.name)
+            if failures_before.get((f.source, f.name)):  # keep the file's own count as it was
+                failing[(f.source, f.name)] = failures_before[(f.source, f.name)]
+            continue
         if error is not None:
             count = failures_before.get((f.source, f.name), 0) + 1
             if count < max_attempts:  # not recorded as seen: the next load tries again

@@ -27,6 +27,7 @@ from flows.settings import check_paths
 
 DEPLOYMENT_ENV = "PATHWAYS_READ_DEPLOYMENT"   # e.g. pathways-read/read-files, set by `pathways deploy`
 GROUPS_ENV = "PATHWAYS_READ_GROUPS"           # groups (read runs) per load, default 4
+TIMEOUT_ENV = "PATHWAYS_READ_REMOTE_TIMEOUT_S"  # how long a load waits for its read runs, default 3600
 DEPLOYMENT_NAME = "read-files"
 
 
@@ -46,21 +47,28 @@ def _inside(path: Path, root: Path) -> Path:
 
 
 @flow(name="pathways-read", log_prints=True)
-def read_files(landing: str, warehouse: str, files: list[dict], spool_dir: str) -> int:
-    """Read and validate a group of landing files; leave each result in the spool.
+def read_files(landing: str, warehouse: str, spool_dir: str) -> int:
+    """Read and validate the group of landing files listed in the spool folder's
+    manifest; leave each result beside it.
 
-    Paths are checked as in the load (roots), and every file must lie inside the landing
-    folder and the spool inside the warehouse's folder."""
+    The file names travel in the manifest, not in the run's parameters: Prefect keeps
+    parameters in its database and shows them in its UI, and a delivered file's name may
+    hold a number that looks like a national identity number (or bytes that are not text).
+    Paths are checked as in the load (roots); every file must lie inside the landing folder
+    and the spool inside the warehouse's folder."""
+    from flows.deploy import enforce_pool_roots
     from flows.pipeline import read_with_retries
 
+    enforce_pool_roots()
     landing_path, published = check_paths(landing, warehouse)
     folder = _inside(Path(spool_dir), published.parent / "spool")
-    for index, item in enumerate(files):
+    manifest = spool.read_manifest(folder)
+    for index, item in enumerate(manifest):
         file = LandingFile(item["source"], _inside(landing_path / item["relpath"], landing_path), item["sha256"],
                            int(item["size"]))
         result, transient = read_with_retries(file)
         spool.write_one(folder, index, result, transient)
-    return len(files)
+    return len(manifest)
 
 
 def groups(items: list[LandingFile], count: int) -> list[list[LandingFile]]:
@@ -74,27 +82,44 @@ def groups(items: list[LandingFile], count: int) -> list[list[LandingFile]]:
     return [b for b in bins if b]
 
 
+REMOTE_FAILED = "RemoteReadFailed"  # the group's run failed: its files wait for the next load, uncounted
+
+
 def read_remotely(items: list[LandingFile], landing: Path, published: Path, load_id: str, logger
                   ) -> list[tuple[LandingFile, object | None, str | None]]:
-    """(file, result, transient error) per file, in the order given, read by the pool."""
+    """(file, result, transient error) per file, in the order given, read by the pool.
+
+    A group whose run does not complete (failed, crashed, no worker within the time
+    limit, or the API refused it) gives REMOTE_FAILED for its files: not read this time,
+    tried again at the next load, and never counted against the file."""
     from prefect.deployments import run_deployment
+
+    from flows.settings import restrict
 
     name = deployment()
     count = int(os.environ.get(GROUPS_ENV, 4))
+    timeout = float(os.environ.get(TIMEOUT_ENV, 3600))
     parts = groups(items, count)
+    # the load holds the warehouse lock: whatever is in the spool is left by a load that died
+    shutil.rmtree(published.parent / "spool", ignore_errors=True)
     root = spool_folder(published, load_id)
 
     def run(index: int, part: list[LandingFile]):
         folder = root / str(index)
-        params = {"landing": str(landing), "warehouse": str(published), "spool_dir": str(folder),
-                  "files": [{"source": f.source, "relpath": str(f.path.resolve().relative_to(landing)),
-                             "sha256": f.sha256, "size": f.size} for f in part]}
-        state = run_deployment(name, parameters=params, timeout=None, poll_interval=1).state
+        spool.write_manifest(folder, [{"source": f.source, "relpath": os.fsdecode(f.path.resolve().relative_to(landing)),
+                                       "sha256": f.sha256, "size": f.size} for f in part])
+        restrict(root, recursive=True)
+        params = {"landing": str(landing), "warehouse": str(published), "spool_dir": str(folder)}
+        try:
+            state = run_deployment(name, parameters=params, timeout=timeout, poll_interval=1).state
+        except Exception as err:  # noqa: BLE001 — the API refused or failed: a later load tries again
+            logger.error("the read run for group %d could not be started (%s)", index, type(err).__name__)
+            state = None
         if state is None or not state.is_completed():
             logger.error("the read run for group %d (%d files) did not complete: its files are tried again "
                          "at the next load", index, len(part))
-            return {id(f): (None, "RemoteReadFailed") for f in part}
-        return {id(f): spool.read_one(folder, i) for i, f in enumerate(part)}
+            return {id(f): (None, REMOTE_FAILED) for f in part}
+        return {id(f): spool.read_one(folder, i, expect=f) for i, f in enumerate(part)}
     try:
         outcome: dict = {}
         # each thread runs in a copy of this flow run's context, so the read runs are its
@@ -104,7 +129,7 @@ def read_remotely(items: list[LandingFile], landing: Path, published: Path, load
             futures = [pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts))]
             for future in futures:
                 outcome.update(future.result())
-        logger.info("%d files read in %d groups on the work pool (%s)", len(items), len(parts), name)
+        logger.info("%d files read in %d groups on the work pool", len(items), len(parts))
         return [(f, *outcome[id(f)]) for f in items]
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -55,15 +55,37 @@ def write_one(folder: Path, index: int, result: ValidatedFile | None, transient:
     tmp.rename(folder / f"{index}.json")  # complete, or absent
 
 
-def read_one(folder: Path, index: int) -> tuple[ValidatedFile | None, str | None]:
-    """The outcome `write_one` left; a missing one reads as a transient failure."""
+def write_manifest(folder: Path, files: list[dict]) -> None:
+    """The files a read run must read (written by the load). File names may hold bytes
+    that are not text: JSON keeps them as escaped surrogates, and they come back as the
+    same name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(files), "utf-8")
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    return json.loads((folder / "manifest.json").read_text("utf-8"))
+
+
+class SpoolError(ValueError):
+    """A spooled result that does not belong to the file it was read for."""
+
+
+def read_one(folder: Path, index: int, expect=None) -> tuple[ValidatedFile | None, str | None]:
+    """The outcome `write_one` left; a missing one reads as a transient failure. With
+    `expect` (the LandingFile it was read for), a result for another file or of the wrong
+    shape is refused as not read (tried again at the next load)."""
     path = folder / f"{index}.json"
     if not path.exists():
         return None, "NotSpooled"
     record = json.loads(path.read_text("utf-8"), object_hook=_decode)
     data = record.get("result")
     if data is None:
-        return None, record.get("transient") or "NotSpooled"
+        return None, str(record.get("transient") or "NotSpooled")
+    if expect is not None and (data.get("sha256") != expect.sha256 or data.get("source") != expect.source
+                               or not isinstance(data.get("rows_read"), int) or not isinstance(data.get("meta"), dict)
+                               or not isinstance(data.get("quarantine"), list)):
+        return None, "SpoolMismatch"
     rows = pl.read_parquet(folder / f"{index}.parquet") if data["has_rows"] else None
     problems = [Problem(rule, message, row, column) for rule, message, row, column in data["quarantine"]]
     return ValidatedFile(data["source"], data["file_name"], data["sha256"], data["status"], data["rows_read"], rows,

@@ -148,15 +148,18 @@ def test_the_server_keeps_its_state_in_postgresql(pool, postgres):
 def test_deployments_are_on_the_pool_with_schedule_limit_and_roots(pool):
     deps = {d["name"]: d for d in _post(pool["api"], "/deployments/filter", {})}
     assert set(deps) == {"nightly-load", "file-arrived", "read-files"}
-    for d in deps.values():
-        assert d["work_pool_name"] == "pathways"
-        env = d["job_variables"]["env"]
-        assert env["PATHWAYS_LANDING_ROOT"] == str(pool["landing"].resolve())
-        assert env["PATHWAYS_WAREHOUSE_ROOT"] == str(pool["warehouse"].resolve().parent)
+    assert all(d["work_pool_name"] == "pathways" for d in deps.values())
     for name in ("nightly-load", "file-arrived"):  # loads one at a time, reading spread over the pool
         assert deps[name]["concurrency_options"]["collision_strategy"] == "ENQUEUE"
-        assert deps[name]["job_variables"]["env"]["PATHWAYS_READ_DEPLOYMENT"] == "pathways-read/read-files"
     assert deps["read-files"]["concurrency_options"] is None  # groups of one load read at once
+    # the roots, the command and the working folder are fixed in the pool's template
+    template = httpx.get(f"{pool['api']}/work_pools/pathways", timeout=10).json()["base_job_template"]
+    env = template["job_configuration"]["env"]
+    assert env["PATHWAYS_LANDING_ROOT"] == str(pool["landing"].resolve())
+    assert env["PATHWAYS_WAREHOUSE_ROOT"] == str(pool["warehouse"].resolve().parent)
+    assert env["PATHWAYS_READ_DEPLOYMENT"] == "pathways-read/read-files"
+    assert template["job_configuration"]["command"] is None
+    assert not {"env", "command", "working_dir"} & set(template["variables"]["properties"])
     [schedule] = deps["nightly-load"]["schedules"]
     assert schedule["schedule"]["cron"] == "0 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Oslo"
 
@@ -197,6 +200,9 @@ def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
              and r["parameters"].get("spool_dir")]
     assert len(reads) == 2 and all(r["state_type"] == "COMPLETED" and r["parent_task_run_id"] for r in reads), \
         [(r["state_type"], r["parent_task_run_id"]) for r in reads]
+    # no file name reaches Prefect's database: the names travel in the spool's manifest
+    assert all(set(r["parameters"]) == {"landing", "warehouse", "spool_dir"} for r in reads)
+    assert "intro_5001" not in json.dumps([r["parameters"] for r in reads])
     assert not (pool["warehouse"].parent / "spool").exists() or not any((pool["warehouse"].parent / "spool").iterdir())
 
 
@@ -230,3 +236,22 @@ def test_groups_balance_bytes_and_keep_every_file():
     assert sorted(f.sha256 for p in parts for f in p) == sorted(f.sha256 for f in files)
     assert sorted(sum(f.size for f in p) for p in parts) == [1200, 1300]
     assert len(groups(files[:1], 4)) == 1
+
+
+def test_a_run_cannot_widen_its_roots_through_job_variables(pool, tmp_path):
+    """Review finding: Prefect merges a run's job variables over the deployment's. A run
+    asking for roots at `/` and a landing folder elsewhere still gets the pool's roots,
+    and is refused before it reads or writes anything."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with temporary_settings({PREFECT_API_URL: pool["api"]}):
+        run = run_deployment("pathways-load/nightly-load", timeout=0, parameters={"landing": str(foreign)},
+                             job_variables={"env": {"PATHWAYS_LANDING_ROOT": "/", "PATHWAYS_WAREHOUSE_ROOT": "/"},
+                                            "command": "touch /tmp/pathways-pwned"})
+    final = _wait(lambda: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None)(
+        httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()), 300, "the widened run")
+    assert final["state_type"] == "FAILED" and "outside the configured" in final["state"]["message"], final["state"]
+    assert not Path("/tmp/pathways-pwned").exists()
