@@ -48,7 +48,9 @@ def write_serve_record(api_url: str, auth_string: str) -> Path:
     path = serve_record()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+    tmp.unlink(missing_ok=True)  # never write through a link someone left there
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with open(os.open(tmp, flags, 0o600), "w", encoding="utf-8") as handle:
         json.dump({"api_url": api_url, "auth_string": auth_string, "pid": os.getpid()}, handle)
     os.replace(tmp, path)
     return path
@@ -63,12 +65,9 @@ def remove_serve_record() -> None:
         pass
 
 
-def healthy(api_url: str, auth_string: str | None = None, timeout: float = 2.0) -> bool:
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether a Prefect API answers /health (which needs no login: none is sent)."""
     request = urllib.request.Request(f"{api_url.rstrip('/')}/health")
-    if auth_string:
-        import base64
-
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth_string.encode()).decode())
     try:  # never through a proxy: the server is on this machine
         with _NO_PROXY.open(request, timeout=timeout) as response:
             return response.status == 200
@@ -76,14 +75,36 @@ def healthy(api_url: str, auth_string: str | None = None, timeout: float = 2.0) 
         return False
 
 
-def running_serve() -> dict | None:
-    """The record of a `pathways serve` that is alive and answering, else None."""
+def _is_serve_process(pid: int) -> bool:
+    """The process is this account's `pathways serve` (not a process that reused the pid)."""
     try:
-        record = json.loads(serve_record().read_text("utf-8"))
-        os.kill(int(record["pid"]), 0)
+        proc = Path(f"/proc/{pid}")
+        if proc.stat().st_uid != os.geteuid():
+            return False
+        argv = proc.joinpath("cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"serve" in argv and any(a.endswith((b"pathways", b"flows.cli")) for a in argv)
+
+
+def running_serve() -> dict | None:
+    """The record of this account's `pathways serve`, alive and answering, else None.
+
+    The record holds the API login, so it is trusted only when it is this account's own
+    file, readable by nobody else, and its process is still a `pathways serve` of this
+    account (a record left by a serve that was killed may name a pid now reused)."""
+    path = serve_record()
+    try:
+        info = path.lstat()
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not path.is_file() or path.is_symlink():
+            return None
+        record = json.loads(path.read_text("utf-8"))
+        pid = int(record["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return record if healthy(record["api_url"], record.get("auth_string")) else None
+    if not _is_serve_process(pid):
+        return None
+    return record if healthy(record["api_url"]) else None
 
 
 @dataclass
@@ -115,25 +136,30 @@ class TemporaryServer:
                 self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_temporary_server() -> TemporaryServer:
     """Prefect's own temporary server (as `prefect.server.api.server.SubprocessASGIServer`
-    runs it: UI off, ephemeral mode), started now; call `.wait()` before the flow."""
+    runs it: UI off, ephemeral mode), started now; call `.wait()` before the flow.
+
+    The listening socket is bound here and handed to uvicorn (`--fd`), so no other
+    process can take the port between choosing it and the server starting (Prefect picks
+    a free port and lets uvicorn bind it seconds later, after its imports)."""
     import importlib.util
 
     prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
-    port = _free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     env.pop("PREFECT_API_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
-         "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
+             "prefect.server.api.server:create_app", "--fd", str(sock.fileno()),
+             "--log-level", "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL,
+            pass_fds=(sock.fileno(),))
+    finally:
+        sock.close()  # the server holds its own copy
     return TemporaryServer(process, port)
 
 
