@@ -87,3 +87,17 @@ def test_reports_of_old_builds_are_pruned_to_the_newest(tmp_path):
     assert prune_reports(docs, 2) == ["b1"]
     assert sorted(p.name for p in (docs / "validations" / "core__event").iterdir()) == ["b2", "b3"]
     assert sorted(p.name for p in (docs / "validations" / "marts__funnel").iterdir()) == ["b2", "b3"]
+
+
+def test_a_burst_of_refused_builds_never_removes_the_published_builds_report(tmp_path):
+    import os
+
+    from warehouse.audit import prune_reports
+
+    docs = tmp_path / "data_docs"
+    for age, build in enumerate(["r3", "r2", "r1", "published"]):
+        folder = docs / "validations" / "core__event" / build
+        folder.mkdir(parents=True)
+        os.utime(folder, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
+    assert prune_reports(docs, 2, protect={"published"}) == ["r1"]
+    assert sorted(p.name for p in (docs / "validations" / "core__event").iterdir()) == ["published", "r2", "r3"]

@@ -171,7 +171,20 @@ def _describe(result) -> str:
     return what
 
 
-def prune_reports(docs_dir: Path, keep: int) -> list[str]:
+def _published_build_ids(warehouse: Path) -> set[str]:
+    """Build ids the published warehouse records (its own and the kept ones' history)."""
+    import duckdb
+
+    if not Path(warehouse).exists():
+        return set()
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return {r[0] for r in con.execute("select build_id from meta.build").fetchall()}
+    except duckdb.Error:
+        return set()
+
+
+def prune_reports(docs_dir: Path, keep: int, protect: set[str] = frozenset()) -> list[str]:
     """Remove the validation pages of all but the newest `keep` builds; returns the
     removed build ids. Pages live in validations/<suite>/<build id>/…, so a build's pages
     are every suite's folder of that name; their age is the folder's modification time."""
@@ -182,7 +195,7 @@ def prune_reports(docs_dir: Path, keep: int) -> list[str]:
         if folder.is_dir():
             folders.setdefault(folder.name, []).append(folder)
     newest = sorted(folders, key=lambda b: max(f.stat().st_mtime for f in folders[b]), reverse=True)
-    removed = newest[max(keep, 1):]
+    removed = [b for b in newest[max(keep, 1):] if b not in protect]  # a published build keeps its report
     for build_id in removed:
         for folder in folders[build_id]:
             shutil.rmtree(folder, ignore_errors=True)
@@ -250,7 +263,9 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
     context.build_data_docs(site_names=["pathways"])
     from flows.config import current
 
-    prune_reports(docs_dir, current().keep_reports)  # [retention] keep_reports, 60
+    # [retention] keep_reports (60); never the report of a build the published warehouse
+    # records, however many refused builds came after it
+    prune_reports(docs_dir, current().keep_reports, _published_build_ids(warehouse))
     from flows.settings import restrict
     from schemas.privacy import redact
 
