@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(home: Path) -> dict:
     env = dict(os.environ, PATHWAYS_HOME=str(home), PYTHONPATH=str(ROOT), PATHWAYS_SETTLE_SECONDS="0")
-    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PATHWAYS_LOAD_CHILD", "PATHWAYS_LOAD_ID"):
+    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PATHWAYS_LOAD_CHILD", "PATHWAYS_LOAD_ID", "PATHWAYS_WAREHOUSE",
+                "PATHWAYS_LANDING", "PATHWAYS_CONFIG"):
         env.pop(key, None)
     return env
 

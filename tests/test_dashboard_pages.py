@@ -44,6 +44,9 @@ def app_env(loaded, tmp_path_factory):
                     "client_id": "test", "client_secret": "test",
                     "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"},
            "pathways": {"roles_file": str(roles), "demo": False}}
+    # PATHWAYS_WAREHOUSE is also the loads' `[paths] warehouse`: a later test's load in this
+    # worker would otherwise write into this warehouse
+    os.environ.pop("PATHWAYS_WAREHOUSE", None)
 
 
 def _open(secrets: dict, email: str | None, page: str = "oversikt", place: str | None = None) -> AppTest:
