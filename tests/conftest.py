@@ -68,3 +68,18 @@ def loaded(county, prefect_server, tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
     summary = load(str(county), str(warehouse), dt.date.fromisoformat(AS_OF))
     return summary, warehouse
+
+
+# The longest test files first: `tasks.py test` runs the suite on two workers, one file per
+# worker at a time (pytest-xdist, loadfile) in collection order, so a long file collected
+# last would run alone at the end while the other worker idles. Measured durations, longest
+# first; the order of tests inside a file is kept.
+LONGEST_FIRST = ["test_scale_out.py", "test_orchestration.py", "test_dashboard_login.py", "test_concurrency.py",
+                 "test_cli_load.py", "test_hostile_load.py", "test_properties.py", "test_privacy.py",
+                 "test_publish.py", "test_load.py", "test_dashboard_pages.py", "test_dashboard_figures.py",
+                 "test_disclosure_attack.py", "test_migrations.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -60,8 +60,6 @@ def test_the_temporary_servers_port_is_taken_before_it_starts(home):
         with pytest.raises(OSError) as err:
             other.bind(("127.0.0.1", server.port))
         other.close()
-        assert err.value.errno == errno.EADDRINUSE
-        server.wait()
-        assert local_server.healthy(server.api_url)
+        assert err.value.errno == errno.EADDRINUSE  # (that it then serves: every CLI load test)
     finally:
         server.stop()
