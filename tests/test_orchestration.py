@@ -63,7 +63,10 @@ debounce_seconds = 4
         try:
             _HTTP.auth = tuple(auth_file.read_text().strip().split(":", 1))
             names = {d["name"] for d in _HTTP.post(f"{api}/deployments/filter", json={}, timeout=5).json()}
-            if {"nightly-load", "file-arrived"} <= names:
+            # `serve` creates the file-arrival trigger's automation just after the deployments:
+            # a file dropped before it exists would start no run
+            automations = _HTTP.post(f"{api}/automations/filter", json={}, timeout=5).json()
+            if {"nightly-load", "file-arrived"} <= names and automations:
                 break
         except (httpx.HTTPError, ValueError, TypeError, OSError):
             pass
