@@ -102,7 +102,7 @@ def ensure_cell_key_secret(con: duckdb.DuckDBPyConnection) -> None:
     row = con.execute("select secret from meta.cell_key_secret order by created_at limit 1").fetchone()
     if row is None:
         secret = "".join(secrets.choice(string.ascii_letters) for _ in range(48))
-        con.execute("insert into meta.cell_key_secret values (?, now()::timestamp)", [secret])
+        con.execute("insert into meta.cell_key_secret (secret, created_at) values (?, now()::timestamp)", [secret])
     else:
         secret = row[0]
     con.execute("set variable cell_key_secret = ?", [secret])
