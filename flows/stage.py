@@ -13,6 +13,9 @@ still wins as the first delivery, whatever order the files arrive in. After the 
 - intro and adult education: every valid row is kept in raw; the copy in the earliest
   delivery (then the lowest row number) is *loaded*, every other copy of the same event
   (pid + event + date; `event_id`) is a *duplicate*;
+- settlement plans: the newest delivery for a (kommunenr, aar) wins; an older file's
+  rows are replaced, not duplicated, and a file is `superseded` once newer deliveries
+  hold every municipality and year it held; a row repeated inside one file is a duplicate;
 - combination classes and the Trøndelag model deliver snapshots, so an earlier file's
   rows are replaced, not duplicated: only a row repeated inside the same file is a
   duplicate (pupil + application date; case + identical event), and a file is
@@ -34,6 +37,7 @@ RAW_TABLES = {
     "adult_education": "raw.adult_education_event",
     "combination_classes": "raw.combination_class_row",
     "trondelag_model": "raw.trondelag_model_event",
+    "settlement_plan": "raw.settlement_plan_row",
 }
 # Event keys of the sources whose events count once across all files (the winner is
 # chosen in staging, by delivery order).
@@ -45,6 +49,9 @@ EVENT_KEYS = {
 SNAPSHOT_KEYS = {
     "combination_classes": ["elev_pid", "soknadsdato"],
     "trondelag_model": ["case_id", "type", "date", "trade", "sector", "reason"],
+    # the same municipality, year and figures twice in one plan file (different figures
+    # for one municipality and year are refused by the schema)
+    "settlement_plan": ["kommunenr", "aar", "anmodet", "vedtatt", "herav_ema"],
 }
 
 
@@ -248,8 +255,28 @@ def mark_superseded(con: duckdb.DuckDBPyConnection) -> None:
 
     Combination classes: a newer delivery for the same school and school year.
     Trøndelag model: every case the export lists is listed by a newer export.
+    Settlement plans: every (kommunenr, aar) the file holds is held by a newer delivery.
     "Newer" is the delivery order of `staging.stg_delivery`.
     """
+    con.execute("""
+        with rows as (
+            select distinct p.kommunenr, p.aar, d.file_name, d.sha256, d.delivery_order
+            from raw.settlement_plan_row p
+            join staging.stg_delivery d on d.sha256 = p.source_sha256 and d.file_name = p.source_file
+        ),
+        newest as (
+            select kommunenr, aar, max(delivery_order) as newest_order from rows group by all
+        ),
+        still_in_force as (
+            select distinct r.file_name, r.sha256
+            from rows r join newest n using (kommunenr, aar)
+            where r.delivery_order = n.newest_order
+        )
+        update audit.file_log set status = 'superseded'
+        where source = 'settlement_plan' and status = 'loaded'
+          and (file_name, sha256) in (select file_name, sha256 from rows)
+          and (file_name, sha256) not in (select file_name, sha256 from still_in_force)
+    """)
     con.execute("""
         update audit.file_log set status = 'superseded'
         where source = 'combination_classes' and status = 'loaded'

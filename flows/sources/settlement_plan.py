@@ -1,0 +1,102 @@
+"""Settlement plans: `settlement_plan/bosetting_<YYYYMMDD>.csv` (source contract §5).
+
+IMDi's requests (`anmodet`) and the municipal councils' decisions (`vedtatt`) per
+municipality and year: no person data, but the privacy guard still reads the whole file
+(a national id typed into a cell refuses it like any other source). UTF-8 with or
+without BOM, `;`, one header row, columns in any order; `herav_ema` may be left out.
+Row numbers are line numbers in the file (the header is line 1).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import polars as pl
+
+from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, missing_columns, parse_yyyymmdd,
+                                  read_bytes, tidy_text, unreserved, with_row_numbers)
+from schemas.privacy import decoded_fallback, describe
+
+NAME = "settlement_plan"
+FOLDER = "settlement_plan"
+FILE_NAME = re.compile(r"^bosetting_(?P<date>\d{8})\.csv$")
+COLUMNS = ["kommunenr", "aar", "anmodet", "vedtatt", "herav_ema"]
+REQUIRED = ["kommunenr", "aar", "anmodet", "vedtatt"]  # herav_ema is optional (contract)
+FREE_TEXT: list[str] = []
+INTEGER_COLUMNS = ["aar", "anmodet", "vedtatt", "herav_ema"]
+
+
+def file_meta(name: str) -> dict:
+    m = FILE_NAME.match(name)
+    if not m:
+        raise FileNameError("file name must be bosetting_<YYYYMMDD>.csv")
+    return {"delivery_date": parse_yyyymmdd(m["date"])}
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 only (the contract says so), with or without BOM. A Windows-1252 file is
+    refused with a reason rather than guessed: the plans are few and easily re-exported."""
+    if b"\x00" in data:
+        raise UnicodeError("the file contains NUL bytes: it is not UTF-8 text (UTF-16?)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UnicodeError(f"the file is not UTF-8 (undecodable byte at offset {err.start})") from None
+
+
+def read(path: Path) -> RawFile:
+    raw = RawFile(path, format="csv")
+    data = read_bytes(path)
+    try:
+        text = _decode(data)
+        raw.encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeError as err:
+        raw.text = decoded_fallback(data)  # still shown to the privacy guard
+        raw.file_problems.append(Problem("encoding", str(err)))
+        return raw
+    raw.text = text
+    try:
+        raw.meta = file_meta(path.name)
+    except FileNameError as err:
+        raw.file_problems.append(Problem("file_name", str(err)))
+        return raw
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=";"), [])
+    if problem := column_problem([unreserved(c.strip().lower()) for c in header], COLUMNS):
+        raw.file_problems.append(problem)
+        return raw
+    try:
+        frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
+    except Exception:  # noqa: BLE001 — polars' several error types; their text can quote whole rows
+        raw.file_problems.append(Problem("unreadable", "not a readable ;-separated CSV (rows with more fields than "
+                                                       "the header, or an unbalanced quote)"))
+        return raw
+    names = [unreserved(c.strip().lower()) for c in frame.columns]
+    if problem := column_problem(names, COLUMNS):
+        raw.file_problems.append(problem)
+        return raw
+    frame = frame.rename(dict(zip(frame.columns, names)))
+    if problem := missing_columns(frame, REQUIRED):
+        raw.file_problems.append(problem)
+    if "herav_ema" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("herav_ema"))
+    raw.frame = tidy_text(with_row_numbers(frame, first=2))
+    return raw
+
+
+def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
+    """Whole numbers as integers; a value that is not one (`12,5`, `tolv`) is a row problem.
+    A minus sign is read (so `-3` reaches the schema's rule "≥ 0" with its own message)."""
+    from flows.sources.common import ROW
+
+    problems: list[Problem] = []
+    parsed = []
+    for column in INTEGER_COLUMNS:
+        text = pl.col(column)
+        expr = pl.when(text.str.contains(r"^-?\d{1,9}$")).then(text.cast(pl.Int32, strict=False))
+        bad = frame.filter(text.is_not_null() & expr.is_null())
+        problems += [Problem("integer_format", f"{column}: not a whole number: {describe(v)}", r, column)
+                     for r, v in zip(bad[ROW], bad[column])]
+        parsed.append(expr.alias(column))
+    return frame.with_columns(parsed), problems
