@@ -36,7 +36,8 @@ SCHEMA = pa.DataFrameSchema(
             c.rule("not_negative", "must be 0 or more", _at_least_zero),
             c.rule("minors_within_decided", "herav_ema (unaccompanied minors) must not exceed vedtatt, and must be "
                    "empty while vedtatt is empty",
-                   lambda col: pl.col("vedtatt").is_not_null() & (pl.col(col) <= pl.col("vedtatt"))),
+                   lambda col: pl.col(col).is_null()
+                   | (pl.col("vedtatt").is_not_null() & (pl.col(col) <= pl.col("vedtatt")))),
         ], nullable=True),
     },
     strict=False,

@@ -1,10 +1,10 @@
 """`pathways generate`: write a synthetic county's landing zone, its truth and its faults.
 
-    OUT/intro/ … OUT/trondelag_model/    landing files in the sources' real formats
+    OUT/intro/ … OUT/settlement_plan/    landing files in the sources' real formats
     OUT/_synthetic/truth_*.parquet         the true pathways (what the marts must show)
     OUT/_synthetic/faults.json             every planted fault and the rule that must catch it
 
-The pipeline only looks in the four source folders, so `_synthetic/` is never loaded.
+The pipeline only looks in the source folders, so `_synthetic/` is never loaded.
 Deterministic for a seed: the same arguments give byte-identical files.
 """
 from __future__ import annotations
@@ -47,7 +47,8 @@ def write_truth(truth: Truth, folder: Path) -> None:
 def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean: bool = False) -> Generated:
     out = Path(out)
     if clean and out.exists():
-        for folder in ("intro", "adult_education", "combination_classes", "trondelag_model", TRUTH_DIR):
+        for folder in ("intro", "adult_education", "combination_classes", "trondelag_model", "settlement_plan",
+                       TRUTH_DIR):
             shutil.rmtree(out / folder, ignore_errors=True)
     county = County(persons, seed)
     truth, records = county.simulate()
@@ -69,10 +70,16 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
         if d.source == "trondelag_model" and d.raw_bytes is None:
             planted += [faults_mod.Fault("tm_registered_in_error", d.source, d.name, "date_format", "row", row, "date")
                         for row, _ in writers.expected_quarantine(d)]
+    # Settlement plans: their own random stream, so adding them left every other file as it was.
+    plans = writers.plan_settlement(truth.persons, random.Random(seed + 3))
+    deliveries += plans
     for d in deliveries:
         writers.write(d, out)
     folder = out / TRUTH_DIR
     write_truth(truth, folder)
+    pl.DataFrame(writers.settlement_plan_truth(plans), schema={
+        "municipality_code": pl.String, "year": pl.Int32, "requested": pl.Int32, "decided": pl.Int32,
+        "unaccompanied_minors": pl.Int32, "source_file": pl.String}).write_parquet(folder / "truth_settlement_plan.parquet")
     (folder / "faults.json").write_text(json.dumps([f.as_dict() for f in planted], indent=1, default=str))
     (folder / "generation.json").write_text(json.dumps(
         {"persons": persons, "seed": seed, "fault_rate": fault_rate, "data_end": P.DATA_END.isoformat(),

@@ -153,3 +153,18 @@ TM_EXPORTS = [dt.date(y, 3, 1) for y in range(2019, 2027)] + [DATA_END]
 TM_KEEP_CLOSED_MONTHS = 24
 
 PSEUDONYMISATION_KEY = b"synthetic-county-not-a-secret"
+
+# Settlement plans [IMDi-bos; IMDi, "Anmodning og vedtak"]: IMDi asks each municipality in
+# June of the year before (anmodning) and the council decides by December (vedtak).
+# Councils decide about what they then settle; in some years many decided fewer than
+# IMDi asked (2016–2017 after the 2015 peak, 2023–2024 after the Ukraine peak).
+PLAN_YEARS = range(2015, 2028)
+PLAN_REQUEST_DELIVERY = (6, 15)      # month, day of the year before: requests (some decided)
+PLAN_DECISION_DELIVERY = (12, 15)    # ... and the decisions
+PLAN_DECIDED_EARLY = 0.2             # share of municipalities that have decided by June
+PLAN_DECIDED_NOISE = (0.92, 1.08)    # decided / settled
+PLAN_YEARS_DECIDED_BELOW_REQUEST = {2016: (1.15, 1.5), 2017: (1.1, 1.4), 2023: (1.15, 1.5), 2024: (1.1, 1.35)}
+PLAN_MINORS_SHARE = {2015: 0.08, 2016: 0.06, 2017: 0.03, "default": 0.015}
+# The synthetic county simulates settlements up to 2025 only; its plans for later years
+# continue from 2025's level (IMDi expects fewer arrivals).
+PLAN_AFTER_SIMULATION = {2026: 0.8, 2027: 0.7}

@@ -44,6 +44,9 @@ class Delivery:
         return self.source
 
 
+PLAN_COLUMNS = ["kommunenr", "aar", "anmodet", "vedtatt", "herav_ema"]
+
+
 # -- planning ------------------------------------------------------------------------------
 def plan_intro(records: list[dict], rng: random.Random) -> list[Delivery]:
     by_muni: dict[str, list[dict]] = {}
@@ -274,6 +277,72 @@ def trondelag_model_bytes(d: Delivery) -> bytes:
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
 
 
+def plan_settlement(persons: list[dict], rng: random.Random) -> list[Delivery]:
+    """IMDi's requests and the councils' decisions per Trøndelag municipality and year,
+    from what the county really settled (decisions near it, requests above it in some
+    years): a requests file each June (a few municipalities have decided already), the
+    decisions each December, and one correction of a decision the next spring. The 2016
+    requests come without the optional `herav_ema` column."""
+    codes = sorted(c for c, row in municipalities().items() if row["county_name"] == "Trøndelag")
+    settled: dict[tuple[str, int], int] = {}
+    for p in persons:
+        if p["settlement_date"] is not None:
+            key = (p["settlement_municipality_code"], p["settlement_date"].year)
+            settled[key] = settled.get(key, 0) + 1
+    last = max(P.SETTLEMENT_YEARS)
+    out = []
+    for year in P.PLAN_YEARS:
+        requests, decisions = [], []
+        for code in codes:
+            base = settled.get((code, min(year, last)), 0) * P.PLAN_AFTER_SIMULATION.get(year, 1.0)
+            decided = max(0, round(base * rng.uniform(*P.PLAN_DECIDED_NOISE)))
+            factor = P.PLAN_YEARS_DECIDED_BELOW_REQUEST.get(year)
+            requested = round(decided * rng.uniform(*factor)) + rng.randint(0, 3) if factor else decided
+            share = P.PLAN_MINORS_SHARE.get(year, P.PLAN_MINORS_SHARE["default"])
+            minors = min(decided, round(decided * rng.uniform(0, 2 * share)))
+            early = rng.random() < P.PLAN_DECIDED_EARLY
+            requests.append({"kommunenr": code, "aar": year, "anmodet": requested,
+                             "vedtatt": decided if early else None, "herav_ema": minors if early else None})
+            decisions.append({"kommunenr": code, "aar": year, "anmodet": requested, "vedtatt": decided,
+                              "herav_ema": minors})
+        asked_on = dt.date(year - 1, *P.PLAN_REQUEST_DELIVERY)
+        decided_on = dt.date(year - 1, *P.PLAN_DECISION_DELIVERY)
+        columns = [c for c in PLAN_COLUMNS if not (year == 2016 and c == "herav_ema")]
+        for on, rows in ((asked_on, requests), (decided_on, decisions)):
+            if on <= P.DATA_END:
+                out.append(Delivery("settlement_plan", f"bosetting_{on:%Y%m%d}.csv", rows,
+                                    {"delivery_date": on, "columns": columns if rows is requests else PLAN_COLUMNS}))
+        corrected_on = dt.date(year, 3, 1)
+        if corrected_on <= P.DATA_END and year in (2019, 2023):  # a council revised its decision
+            row = dict(rng.choice([d for d in decisions if d["vedtatt"] and d["vedtatt"] > 5]))
+            row["vedtatt"] = max(row["herav_ema"] or 0, row["vedtatt"] - rng.randint(1, 5))
+            out.append(Delivery("settlement_plan", f"bosetting_{corrected_on:%Y%m%d}.csv", [row],
+                                {"delivery_date": corrected_on, "columns": PLAN_COLUMNS}))
+    return out
+
+
+def settlement_plan_bytes(d: Delivery) -> bytes:
+    buffer = io.StringIO()
+    columns = d.options.get("columns", PLAN_COLUMNS)
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(columns)
+    for r in d.rows:
+        writer.writerow(["" if r.get(c) is None else r[c] for c in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def settlement_plan_truth(deliveries: list[Delivery]) -> list[dict]:
+    """marts.settlement_plan as the contract defines it: the newest delivery per
+    municipality and year (delivery dates are unique here)."""
+    newest: dict[tuple[str, int], dict] = {}
+    for d in sorted((d for d in deliveries if d.source == "settlement_plan"), key=lambda d: d.options["delivery_date"]):
+        for r in d.rows:
+            newest[(r["kommunenr"], r["aar"])] = {
+                "municipality_code": r["kommunenr"], "year": r["aar"], "requested": r["anmodet"],
+                "decided": r["vedtatt"], "unaccompanied_minors": r.get("herav_ema"), "source_file": d.name}
+    return [newest[k] for k in sorted(newest)]
+
+
 def write(d: Delivery, root: Path) -> Path:
     folder = root / d.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -286,6 +355,8 @@ def write(d: Delivery, root: Path) -> Path:
         path.write_bytes(adult_education_bytes(d))
     elif d.source == "combination_classes":
         write_workbook(path, d, d.options.get("sheet", "Elever"))
+    elif d.source == "settlement_plan":
+        path.write_bytes(settlement_plan_bytes(d))
     else:
         path.write_bytes(trondelag_model_bytes(d))
     return path
