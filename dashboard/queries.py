@@ -313,6 +313,172 @@ def november_by_municipality(con, f: Filters) -> pl.DataFrame:
             group by 1, 2) order by 1, 2""", params)
 
 
+# -- Mål ------------------------------------------------------------------------------------------
+START_KINDS = ("norwegian", "intro")          # the start the three-month rule is about
+OUTCOMES = ("work", "work_or_education")      # the Kaplan–Meier outcomes
+# Who the targets are about: the three-month rule concerns those with the right and duty
+# to the programme and tuition (18–67 at settlement); the curves to work also youth from 16.
+START_AGES = "age_at_settlement between 18 and 67"
+OUTCOME_AGES = "age_at_settlement between 16 and 67"
+
+
+def _start_cells(kind: str) -> str:
+    if kind not in START_KINDS:
+        raise ValueError(f"unknown start {kind}")
+    return (f"{cell_sql('decided', f'{kind}_within_3_months is not null')}, "
+            f"{cell_sql('within', f'{kind}_within_3_months')}, "
+            f"{cell_sql('persons', f'{kind}_start_date is not null')}, "
+            f"median(days_to_{kind}) as median_days, "
+            f"{cell_sql('waiting', f'{kind}_waiting_past_deadline')}")
+
+
+def _start_within(con, f: Filters, kind: str, row: str) -> pl.DataFrame:
+    """Per `row` and sex (and all together, sex = TOTAL): settled persons whose deadline has
+    passed or who started (`decided`), those who started within three months and the rest,
+    those who started at all (the base of the median days to start), and those still
+    waiting past the deadline on as_of."""
+    where, params = f.where("settlement_municipality_code")
+    return run(con, f"""
+        select *, {complement_sql("decided", "within", "not_within")} from (
+            select {row}, if(grouping(sex) = 1, '{TOTAL}', coalesce(sex, 'ukjent')) as sex, {_start_cells(kind)}
+            from dash.settlement_start where {START_AGES} and {where}
+            group by grouping sets (({row}, sex), ({row})))
+        order by 1, 2""", params)
+
+
+def start_within_by_cohort(con, f: Filters, kind: str = "norwegian") -> pl.DataFrame:
+    return _start_within(con, f, kind, "cohort_year")
+
+
+def start_within_by_municipality(con, f: Filters, kind: str = "norwegian") -> pl.DataFrame:
+    return _start_within(con, f, kind, "municipality_name")
+
+
+NORWEGIAN_BY = {"cohort_year": "cohort_year", "municipality": "municipality_name", "sex": "sex",
+                "country": "country_background"}
+
+
+def norwegian_levels(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
+    """Persons who completed a Norwegian course, by their highest CEFR level (and TOTAL),
+    per group (`NORWEGIAN_BY`); the course's municipality is the place filtered on."""
+    where, params = f.where("municipality_code")
+    group = NORWEGIAN_BY[by]
+    return run(con, *_with_total(f"""
+        select coalesce({group}::VARCHAR, 'ukjent') as grp, record_key, cefr_level
+        from dash.norwegian_level where {where}""", "grp", "cefr_level", params))
+
+
+def norwegian_b1(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
+    """Per group: persons who completed a Norwegian course, those at B1 or above and the rest."""
+    where, params = f.where("municipality_code")
+    group = NORWEGIAN_BY[by]
+    return run(con, f"""
+        select *, {complement_sql("persons", "b1", "below_b1")} from (
+            select coalesce({group}::VARCHAR, 'ukjent') as grp, {cell_sql()}, {cell_sql("b1", "b1_or_above")}
+            from dash.norwegian_level where {where} group by 1) order by 1""", params)
+
+
+def _durations(con, f: Filters, outcome: str) -> pl.DataFrame:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome}")
+    where, params = f.where("settlement_municipality_code")
+    return run(con, f"""
+        select cohort_year, months_to_{outcome} as month, reached_{outcome} as reached
+        from dash.time_to_outcome where {OUTCOME_AGES} and {where}""", params)
+
+
+def time_to_outcome_curve(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
+    """The Kaplan–Meier curve as it may be shown (dashboard.survival.shown_curve): month and
+    share reached in whole percent, only as far as at least 5 are at risk."""
+    from dashboard import survival
+
+    d = _durations(con, f, outcome)
+    return survival.shown_curve(survival.kaplan_meier(d["month"], d["reached"]))
+
+
+def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
+    """Per cohort (and all selected together, cohort TOTAL): persons (a cell), the median
+    months and the share reached after 1, 2 and 3 years, from each group's own curve."""
+    from dashboard import survival
+
+    where, params = f.where("settlement_municipality_code")
+    cells = run(con, f"""
+        select if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR) as cohort, {cell_sql()}
+        from dash.time_to_outcome where {OUTCOME_AGES} and {where}
+        group by grouping sets ((cohort_year), ())""", params)
+    d = _durations(con, f, outcome)
+    rows = []
+    for cohort in cells["cohort"].to_list():
+        mine = d if cohort == TOTAL else d.filter(pl.col("cohort_year") == int(cohort))
+        rows.append({"cohort": cohort, **survival.summary(survival.kaplan_meier(mine["month"], mine["reached"]))})
+    stats = pl.DataFrame(rows, schema={"cohort": pl.String, "median_months": pl.Int64, "share_1y": pl.Float64,
+                                       "share_2y": pl.Float64, "share_3y": pl.Float64})
+    order = pl.when(pl.col("cohort") == TOTAL).then(pl.lit("9999")).otherwise(pl.col("cohort"))
+    return cells.join(stats, on="cohort", how="left").sort(order)
+
+
+def time_to_outcome_at_risk(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
+    """Persons still at risk (not yet reached, still observed) after 0, 1, 2 and 3 years: cells."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome}")
+    where, params = f.where("settlement_municipality_code")
+    parts = [f"""select {years} as years, {cell_sql()} from dash.time_to_outcome
+                 where {OUTCOME_AGES} and months_to_{outcome} >= {12 * years} and {where}"""
+             for years in (0, 1, 2, 3)]
+    return run(con, " union all ".join(parts) + " order by 1", params * 4)
+
+
+# -- Planlegging ----------------------------------------------------------------------------------
+def _regions_in_scope(con, f: Filters) -> list[str] | None:
+    """None for the whole county; else the regions wholly inside the user's scope."""
+    if f.scope == COUNTY:
+        return None
+    rows = con.execute("""select region, list(municipality_code) from reference.municipality
+                          where county_name = 'Trøndelag' and region is not null group by 1""").fetchall()
+    return [r for r, codes in rows if f.scope and set(codes) <= set(f.scope)]
+
+
+def school_place_forecast(con, f: Filters) -> pl.DataFrame:
+    """The forecast and its backtest (model figures, not counts of persons: the actual
+    numbers they are compared with come from `forecast_actuals`, as cells)."""
+    regions = _regions_in_scope(con, f)
+    if regions is not None and not regions:
+        return run(con, "select * exclude (actual_applications) from marts.school_place_forecast where false")
+    where = "true" if regions is None else "list_contains(?::VARCHAR[], region)"
+    return run(con, f"""select intake_year, region, expected_applications, low_80, high_80, method
+                        from marts.school_place_forecast where {where} order by 1, 2""",
+               [] if regions is None else [regions])
+
+
+INTAKE_SQL = "(year(applied_date) + if(month(applied_date) >= 8, 1, 0))"
+
+
+def forecast_actuals(con, f: Filters) -> pl.DataFrame:
+    """Applicants for combination classes per intake and region of their home municipality,
+    and for the county (region 'Trøndelag'): the actual numbers of the backtest, as cells."""
+    from warehouse.forecast import COUNTY as COUNTY_NAME
+
+    where, params = Filters(scope=f.scope).where("w.municipality_code")  # the forecast is for everyone
+    return run(con, f"""
+        select {INTAKE_SQL} as intake_year, if(grouping(m.region) = 1, '{COUNTY_NAME}', m.region) as region,
+               {cell_sql("applicants")}
+        from dash.wait w join reference.municipality m on m.municipality_code = w.municipality_code
+        where w.source = 'combination_classes' and m.county_name = 'Trøndelag' and m.region is not null and {where}
+        group by grouping sets ((1, m.region), (1)) order by 1, 2""", params)
+
+
+def settlement_plans_by_region(con, f: Filters) -> pl.DataFrame:
+    """The plans in force per region and year: requested, decided (municipalities still
+    undecided are counted), unaccompanied minors. Plan figures, not counts of persons."""
+    where, params = Filters(scope=f.scope).where("p.municipality_code")  # plans have no persons to filter
+    return run(con, f"""
+        select p.year, m.region, sum(p.requested)::BIGINT as requested, sum(p.decided)::BIGINT as decided,
+               count(*) filter (where p.decided is null) as undecided_municipalities,
+               sum(p.unaccompanied_minors)::BIGINT as unaccompanied_minors
+        from marts.settlement_plan p join reference.municipality m using (municipality_code)
+        where m.county_name = 'Trøndelag' and {where} group by all order by 1, 2""", params)
+
+
 # What each page asks for (the differencing attacker in the tests runs all of them).
 PAGE_QUERIES = {
     "oversikt": ["persons_on_stage_now", "ended_this_year", "waiting_summary", "november_indicator"],
@@ -323,6 +489,9 @@ PAGE_QUERIES = {
                  "wait_trend"],
     "introprogram": ["intro_outcomes_by_municipality", "direct_transition", "november_indicator",
                      "november_by_municipality"],
+    "mal": ["start_within_by_cohort", "start_within_by_municipality", "norwegian_levels", "norwegian_b1",
+            "time_to_outcome_by_cohort", "time_to_outcome_at_risk"],
+    "planlegging": ["forecast_actuals"],
 }
 
 

@@ -1,0 +1,82 @@
+"""Kaplan–Meier curves of time from settlement to work (or to work or education), in
+whole months, with the disclosure rules for curves.
+
+Why computed here and not with a survival library: the estimator is a product over the
+months of (1 − reached / at risk), a few lines over counts the warehouse already groups;
+the tests check it against `lifelines` on the same data (tests/test_targets.py).
+
+A curve is a table of counts too (who is at risk, who reached the outcome when), so:
+
+- time is in whole months (`dash.time_to_outcome`), never days;
+- a month's point is shown only where at least `MIN_AT_RISK` persons are still at risk
+  (true count), and the curve stops at the first month that has fewer: past it, each step
+  would be one or two persons;
+- the share reached is rounded to whole percent;
+- the persons at risk that the page shows beside the curve are cells of the cell-key
+  method (queries.time_to_outcome_at_risk), perturbed like every other count.
+
+Censoring: a person who has not reached the outcome by as_of counts as at risk up to and
+including their last whole month, then leaves the risk set (lifelines' convention: at a
+month where some reach the outcome and others are censored, the censored count as at risk).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+MIN_AT_RISK = 5
+YEARS = (1, 2, 3)
+
+
+def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
+    """The estimator on raw durations: month, at_risk, reached, censored, survival
+    (the share not yet reached just after the month)."""
+    data = pl.DataFrame({"month": months.cast(pl.Int64), "reached": reached.cast(pl.Boolean)})
+    return kaplan_meier_counts(data.group_by("month").agg(
+        pl.col("reached").sum().cast(pl.Int64).alias("events"),
+        (~pl.col("reached")).sum().cast(pl.Int64).alias("censored")))
+
+
+def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
+    """The estimator from counts per month (`month`, `events`, `censored`)."""
+    counts = counts.sort("month")
+    total = int(counts["events"].sum() + counts["censored"].sum()) if counts.height else 0
+    leaving = (counts["events"] + counts["censored"]).cum_sum().shift(1, fill_value=0)
+    frame = counts.with_columns((pl.lit(total) - leaving).alias("at_risk"))
+    return frame.with_columns(
+        (1 - pl.col("events") / pl.col("at_risk")).cum_prod().alias("survival")
+    ).select("month", "at_risk", pl.col("events").alias("reached"), "censored", "survival")
+
+
+def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
+    """What may be shown of a curve: month and share reached (whole percent), from month 0
+    up to the last month before the risk set first drops under MIN_AT_RISK. Months with
+    nobody reaching the outcome are filled in, so the curve has a point every month."""
+    if table.height == 0:
+        return pl.DataFrame(schema={"month": pl.Int64, "share_reached": pl.Float64})
+    # The risk set of a month with nobody reaching or leaving is that of the next month that
+    # has someone: so the curve ends at the last month with a record whose risk set is large
+    # enough (risk sets only shrink, so every earlier month's is too).
+    large = table.filter(pl.col("at_risk") >= MIN_AT_RISK)
+    last = int(large["month"].max()) if large.height else -1
+    if last < 0:
+        return pl.DataFrame(schema={"month": pl.Int64, "share_reached": pl.Float64})
+    months = pl.DataFrame({"month": pl.int_range(0, last + 1, eager=True).cast(pl.Int64)})
+    filled = months.join(table.select("month", "survival"), on="month", how="left").with_columns(
+        pl.col("survival").forward_fill().fill_null(1.0))
+    return filled.select("month", ((1 - pl.col("survival")) * 100).round(0).alias("share_reached"))
+
+
+def summary(table: pl.DataFrame) -> dict:
+    """The median in months (the first month where the survival is 0.5 or less, as
+    lifelines defines it; None when the shown curve does not get there) and the share
+    reached after 1, 2 and 3 years (whole percent; None where the curve is not shown that far)."""
+    curve = shown_curve(table)
+    last = int(curve["month"].max()) if curve.height else -1
+    out: dict = {"median_months": None}
+    half = table.filter((pl.col("survival") <= 0.5) & (pl.col("month") <= last))
+    if half.height:
+        out["median_months"] = int(half["month"].min())
+    for years in YEARS:
+        at = curve.filter(pl.col("month") == 12 * years)
+        out[f"share_{years}y"] = float(at["share_reached"][0]) if at.height else None
+    return out
