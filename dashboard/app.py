@@ -135,7 +135,8 @@ st.sidebar.caption(f"Innlogget som {access.name or 'ukjent navn'} ({acl.ROLE_LAB
 st.sidebar.button("Logg ut", on_click=st.logout, key="logout")
 
 PAGES = [("oversikt", "Oversikt"), ("forlop", "Forløp"), ("kohort", "Kohort"), ("frafall", "Frafall"),
-         ("ventetid", "Ventetid"), ("introprogram", "Introprogram"), ("om_tallene", "Om tallene")]
+         ("ventetid", "Ventetid"), ("introprogram", "Introprogram"), ("mal", "Mål"), ("planlegging", "Planlegging"),
+         ("om_tallene", "Om tallene")]
 if access.role == "data_staff":
     PAGES += [("datakvalitet", "Datakvalitet"), ("revisjonsrapport", "Revisjonsrapport")]
 pages = [st.Page(f"pages/{name}.py", title=title, url_path=name.replace("_", "-"), default=name == "oversikt")
