@@ -103,6 +103,61 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
             rows("select cohort_year, municipality_code, stage, count(*) from {batch} group by all "
                  "having count(*) > 1", "one row per cohort, municipality and stage"),
         ],
+        # issue 14: the targets and the forecast
+        "marts.settlement_start": [
+            gxe.ExpectColumnValuesToBeUnique(column="person_id"), *not_null("person_id", "settlement_date"),
+            gxe.ExpectColumnValuesToBeBetween(column="days_to_intro", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="days_to_norwegian", min_value=0),
+            rows("select * from {batch} where (intro_start_date is null) <> (days_to_intro is null) "
+                 "or (norwegian_start_date is null) <> (days_to_norwegian is null)",
+                 "days to a start exactly where there is a start"),
+            rows("select * from {batch} where (intro_within_3_months is null and intro_start_date is not null) "
+                 "or (norwegian_within_3_months is null and norwegian_start_date is not null)",
+                 "a start decides the three-month flag"),
+            rows(f"select * from {{batch}} where (intro_within_3_months is null or norwegian_within_3_months is null) "
+                 f"and (settlement_date + interval 3 month)::date <= date '{as_of.isoformat()}'",
+                 "the three-month flag is null only while the deadline is after as_of"),
+        ],
+        "marts.time_to_outcome": [
+            gxe.ExpectColumnValuesToBeUnique(column="person_id"),
+            *not_null("person_id", "cohort_year", "days_to_work", "days_to_work_or_education", "reached_work",
+                      "reached_work_or_education"),
+            gxe.ExpectColumnValuesToBeBetween(column="days_to_work", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="days_to_work_or_education", min_value=0),
+            rows("select * from {batch} where reached_work <> (work_date is not null) "
+                 "or reached_work_or_education <> (work_or_education_date is not null)",
+                 "reached exactly where there is a date"),
+            rows("select * from {batch} where work_or_education_date > work_date "
+                 "or days_to_work_or_education > days_to_work",
+                 "work or education is reached no later than work"),
+        ],
+        "marts.settlement_plan": [
+            *not_null("municipality_code", "year", "requested", "source_file"),
+            gxe.ExpectColumnValuesToBeBetween(column="year", min_value=2015),
+            gxe.ExpectColumnValuesToBeBetween(column="requested", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="decided", min_value=0),
+            rows("select * from {batch} where unaccompanied_minors > decided "
+                 "or (unaccompanied_minors is not null and decided is null)",
+                 "unaccompanied minors within the decided number"),
+            rows("select municipality_code, year, count(*) from {batch} group by all having count(*) > 1",
+                 "one plan in force per municipality and year"),
+        ],
+        "marts.school_place_forecast": [
+            *not_null("intake_year", "region", "expected_applications", "low_80", "high_80", "method"),
+            gxe.ExpectColumnValuesToBeBetween(column="expected_applications", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="low_80", min_value=0),
+            gxe.ExpectColumnValuesToBeBetween(column="actual_applications", min_value=0),
+            gxe.ExpectColumnValuesToBeInSet(column="method", value_set=["negbin-plan-exposure",
+                                                                       "poisson-plan-exposure"]),
+            rows("select * from {batch} where not (low_80 <= expected_applications + 1 "
+                 "and expected_applications <= high_80 + 1 and low_80 <= high_80)",
+                 "the 80 % interval is ordered around the expectation"),
+            rows("select intake_year, region, count(*) from {batch} group by all having count(*) > 1",
+                 "one row per intake and region"),
+            rows(f"select * from {{batch}} where actual_applications is not null "
+                 f"and make_date(intake_year, 7, 31) > date '{as_of.isoformat()}'",
+                 "an actual number only for intakes whose application year has ended"),
+        ],
         "audit.file_log": [
             *not_null("file_name", "source", "sha256", "status"),
             gxe.ExpectColumnValuesToBeInSet(column="status", value_set=FILE_STATUSES),
