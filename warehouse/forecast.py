@@ -261,7 +261,7 @@ def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
 def backtest_mape(con: duckdb.DuckDBPyConnection, region: str = COUNTY) -> float | None:
     """Mean absolute percentage error of the backtest rows of one unit (intakes with at
     least one application)."""
-    row = con.execute("""select avg(abs(expected_applications - actual_applications) / actual_applications)
-                         from marts.school_place_forecast
-                         where region = ? and actual_applications > 0""", [region]).fetchone()
-    return None if row is None or row[0] is None else float(row[0])
+    rows = con.execute("""select avg(abs(expected_applications - actual_applications) / actual_applications)
+                          from marts.school_place_forecast
+                          where region = ? and actual_applications > 0""", [region]).fetchall()
+    return None if not rows or rows[0][0] is None else float(rows[0][0])
