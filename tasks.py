@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 LOCK = ROOT / "requirements.lock"
+NODEPS = ROOT / "requirements-nodeps.txt"   # pins installed without their declared dependencies
 STAMP = VENV / ".installed-lock-sha256"
 DEMO = ROOT / "data" / "demo"
 IDP_PORT = 9400
@@ -48,11 +49,12 @@ def ensure_venv() -> None:
     """Create .venv and install the locked dependencies plus this project (editable)."""
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    want = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want = hashlib.sha256(LOCK.read_bytes() + NODEPS.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == want:
         return
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     run(PY, "-m", "pip", "install", "--quiet", "-r", LOCK)
+    run(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-r", NODEPS)
     run(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ROOT)
     STAMP.write_text(want)
 
