@@ -186,9 +186,10 @@ def outcome_section(filters) -> None:
         part = curve.rename({"share_reached": label})
         wide = part if wide is None else wide.join(part, on="month", how="full", coalesce=True)
     if wide is not None and wide.height:
-        with st.expander("Kurvene som tabell"):
-            ui.table(wide.sort("month"), f"mal_tid_{outcome}_kurve", [], {"month": "Måneder"},
-                     shares=[c for c in wide.columns if c != "month"])
+        st.markdown("**Kurvene som tabell**")
+        ui.table(wide.sort("month"), f"mal_tid_{outcome}_kurve", [], {"month": "Måneder"},
+                 shares=[c for c in wide.columns if c != "month"],
+                 note="Andel som har nådd utfallet (%), per hele måned siden bosetting.")
 
 
 def render(filters) -> None:
