@@ -72,12 +72,18 @@ KEY_SUFFIX = "_key"
 STATISTIC_MIN = {"median": MIN_COUNT, "p90": 10}
 
 
-def cell_sql(name: str = "persons", where: str | None = None) -> str:
+def cell_sql(name: str = "persons", where: str | None = None, one_row_per_person: bool = False) -> str:
     """SQL select items for one cell: its true count of distinct persons and its cell key.
     Persons are counted by their record key, which is unique per person (the build's key
     test on dash.person_filter refuses a build where two persons share one), so both
-    aggregates share one distinct set of integers (twice as fast as counting pids)."""
+    aggregates share one distinct set of integers (twice as fast as counting pids).
+    `one_row_per_person`: the table's key test guarantees one row per person (e.g.
+    dash.settlement_start), so the same count and key come without DISTINCT, about five
+    times faster where a query holds several cells."""
     f = f" filter (where {where})" if where else ""
+    if one_row_per_person:
+        return (f"count(record_key){f} as {name}, "
+                f"coalesce(sum(record_key){f} % {KEY_MOD}, 0)::BIGINT as {name}{KEY_SUFFIX}")
     return (f"count(distinct record_key){f} as {name}, "
             f"coalesce(sum(distinct record_key){f} % {KEY_MOD}, 0)::BIGINT as {name}{KEY_SUFFIX}")
 

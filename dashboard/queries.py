@@ -325,11 +325,12 @@ OUTCOME_AGES = "age_at_settlement between 16 and 67"
 def _start_cells(kind: str) -> str:
     if kind not in START_KINDS:
         raise ValueError(f"unknown start {kind}")
-    return (f"{cell_sql('decided', f'{kind}_within_3_months is not null')}, "
-            f"{cell_sql('within', f'{kind}_within_3_months')}, "
-            f"{cell_sql('persons', f'{kind}_start_date is not null')}, "
+    # dash.settlement_start has one row per person (its key test)
+    return (f"{cell_sql('decided', f'{kind}_within_3_months is not null', True)}, "
+            f"{cell_sql('within', f'{kind}_within_3_months', True)}, "
+            f"{cell_sql('persons', f'{kind}_start_date is not null', True)}, "
             f"median(days_to_{kind}) as median_days, "
-            f"{cell_sql('waiting', f'{kind}_waiting_past_deadline')}")
+            f"{cell_sql('waiting', f'{kind}_waiting_past_deadline', True)}")
 
 
 def _start_within(con, f: Filters, kind: str, row: str) -> pl.DataFrame:
@@ -374,7 +375,8 @@ def norwegian_b1(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
     group = NORWEGIAN_BY[by]
     return run(con, f"""
         select *, {complement_sql("persons", "b1", "below_b1")} from (
-            select coalesce({group}::VARCHAR, 'ukjent') as grp, {cell_sql()}, {cell_sql("b1", "b1_or_above")}
+            select coalesce({group}::VARCHAR, 'ukjent') as grp, {cell_sql(one_row_per_person=True)},
+                   {cell_sql("b1", "b1_or_above", True)}
             from dash.norwegian_level where {where} group by 1) order by 1""", params)
 
 
@@ -403,7 +405,8 @@ def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.Data
 
     where, params = f.where("settlement_municipality_code")
     cells = run(con, f"""
-        select if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR) as cohort, {cell_sql()}
+        select if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR) as cohort,
+               {cell_sql(one_row_per_person=True)}
         from dash.time_to_outcome where {OUTCOME_AGES} and {where}
         group by grouping sets ((cohort_year), ())""", params)
     d = _durations(con, f, outcome)
@@ -422,7 +425,7 @@ def time_to_outcome_at_risk(con, f: Filters, outcome: str = "work") -> pl.DataFr
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome}")
     where, params = f.where("settlement_municipality_code")
-    parts = [f"""select {years} as years, {cell_sql()} from dash.time_to_outcome
+    parts = [f"""select {years} as years, {cell_sql(one_row_per_person=True)} from dash.time_to_outcome
                  where {OUTCOME_AGES} and months_to_{outcome} >= {12 * years} and {where}"""
              for years in (0, 1, 2, 3)]
     return run(con, " union all ".join(parts) + " order by 1", params * 4)
