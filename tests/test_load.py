@@ -51,7 +51,8 @@ def test_every_file_reconciles_and_every_landing_file_is_logged(loaded, county):
     summary, warehouse = loaded
     rows = _rows(warehouse, """select file_name, rows_read, rows_loaded, rows_quarantined, rows_duplicate, status
                                from audit.file_log""")
-    landing = {p.name for folder in ("intro", "adult_education", "combination_classes", "trondelag_model")
+    landing = {p.name for folder in ("intro", "adult_education", "combination_classes", "trondelag_model",
+                                     "settlement_plan")
                for p in (county / folder).iterdir()}
     assert {r[0] for r in rows} == landing
     for name, read, loaded_, quarantined, duplicate, status in rows:
@@ -63,7 +64,8 @@ def test_every_file_reconciles_and_every_landing_file_is_logged(loaded, county):
     for source, table, key in (("intro", "raw.intro_event", "deltaker_pid, hendelse, dato"),
                                ("adult_education", "raw.adult_education_event", "event_id"),
                                ("combination_classes", "raw.combination_class_row", "*"),
-                               ("trondelag_model", "raw.trondelag_model_event", "*")):
+                               ("trondelag_model", "raw.trondelag_model_event", "*"),
+                               ("settlement_plan", "raw.settlement_plan_row", "source_file, kommunenr, aar")):
         assert _rows(warehouse, f"select count(*) from (select distinct {key} from {table})")[0][0] == per_source[source]
     quarantined_rows = _rows(warehouse, """select count(*) from (select distinct sha256, row_number
         from audit.quarantine q join audit.file_log f using (sha256, file_name) where f.status <> 'quarantined'
