@@ -37,7 +37,8 @@ PROGRAMME = {"BA": "Bygg- og anleggsteknikk", "EL": "Elektro og datateknologi", 
              "medieproduksjon", "NA": "Naturbruk", "RM": "Restaurant- og matfag", "SR": "Salg, service og reiseliv",
              "TP": "Teknologi- og industrifag", "ST": "Studiespesialisering", "–": "–"}
 SOURCE = {"intro": "Introprogrammet (kommunene)", "adult_education": "Voksenopplæringen",
-          "combination_classes": "Kombinasjonsklasser (skolene)", "trondelag_model": "Trøndelagsmodellen"}
+          "combination_classes": "Kombinasjonsklasser (skolene)", "trondelag_model": "Trøndelagsmodellen",
+          "settlement_plan": "Bosettingsplaner"}
 FILE_STATUS = {"loaded": "Lastet inn", "quarantined": "Avvist", "privacy_incident": "Avvist: personnummer",
                "superseded": "Erstattet av nyere fil"}
 RUN_OUTCOME = {"published": "Publisert", "published_with_files_refused": "Publisert, men filer avvist",
@@ -75,6 +76,13 @@ RULE = {
     "orgnr": ("Ukjent organisasjonsnummer", "Sjekk skolens organisasjonsnummer (ni sifre)."),
     "duplicate": ("Dobbel rad", "Ingen handling nødvendig: raden er telt én gang."),
     "birth_year_range": ("Fødselsår utenfor gyldig område", "Sjekk fødselsåret hos kilden."),
+    "integer_format": ("Ikke et heltall", "Skriv antallet som et helt tall uten mellomrom eller komma."),
+    "not_negative": ("Negativt tall", "Antallet kan ikke være negativt: rett tallet og lever på nytt."),
+    "year_range": ("Ugyldig år", "Året skal ha fire sifre og være 2015 eller senere."),
+    "minors_within_decided": ("Flere enslige mindreårige enn vedtatt", "Herav enslige mindreårige kan ikke være "
+                              "større enn vedtatt, og skal være tomt til vedtaket er fattet."),
+    "plan_key_unique": ("Kommune og år står to ganger", "Samme kommune og år står to ganger i filen med ulike tall: "
+                        "lever filen på nytt med én rad per kommune og år."),
     "status_dates": ("Status og datoer passer ikke sammen", "Sjekk status og datoer i elevlisten hos skolen."),
     "unexpected_value": ("Uventet verdi", "Sjekk verdien mot kilde-kontrakten."),
     "case_id_unique": ("Saksnummeret finnes flere ganger", "Sjekk eksporten fra Trøndelagsmodellen."),

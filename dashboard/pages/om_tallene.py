@@ -11,7 +11,7 @@ from dashboard import disclosure, labels, ui
 
 SOURCES = """
 Dashbordet setter sammen pseudonymiserte opplysninger fra fire kilder, som hver for seg bare
-ser sin del av løpet. Ingen navn eller fødselsnumre finnes i datavarehuset.
+ser sin del av løpet, og kommunenes bosettingsplaner. Ingen navn eller fødselsnumre finnes i datavarehuset.
 
 | Kilde | Hva den leverer |
 |---|---|
@@ -19,6 +19,7 @@ ser sin del av løpet. Ingen navn eller fødselsnumre finnes i datavarehuset.
 | **Voksenopplæringen** | søknad, start og slutt på norskopplæring, grunnskole og videregående for voksne |
 | **Kombinasjonsklasser** (skolene) | elevlister per skoleår: søknadsdato, start og status |
 | **Trøndelagsmodellen** | skoleplass, arbeidstrening, læretid, fagbrev og arbeid |
+| **Bosettingsplaner** (fylket samler dem) | IMDis anmodning og kommunenes vedtak om hvor mange flyktninger de skal bosette hvert år; ingen personopplysninger. Brukes i prognosen på Planlegging |
 
 ### Trinnene
 
