@@ -42,6 +42,7 @@ import datetime as dt
 import math
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import duckdb
 import polars as pl
@@ -148,13 +149,22 @@ def _fit(actual: list[int], exposure: list[float]):
             alpha = float(nb.params[-1])
             if nb.mle_retvals.get("converged") and math.isfinite(alpha) and 1e-6 < alpha < 50:
                 return nb, "negbin-plan-exposure"
-        except Exception:  # noqa: BLE001 — a failed fit falls back to Poisson
+        except Exception:  # noqa: BLE001, S110 — a failed fit falls back to Poisson
             pass
         try:
             poisson = sm.Poisson(y, exog, offset=offset).fit(disp=0, maxiter=200)
             return poisson, "poisson-plan-exposure"
         except Exception:  # noqa: BLE001
             return None
+
+
+def _exposure(totals: dict[int, float], youth: float, weight: float, intake: int) -> float | None:
+    """X(T) = youth share · (w · P(T−1) + (1 − w) · P(T)); None without any plan."""
+    last, this = _planned(totals, intake - 1), _planned(totals, intake)
+    if last is None and this is None:
+        return None
+    value = youth * (weight * (last if last is not None else this) + (1 - weight) * (this or 0.0))
+    return value if value > 0 else None
 
 
 def forecast_unit_rows(inputs: Inputs, targets: list[int], cutoff: dt.date) -> list[dict]:
@@ -184,14 +194,7 @@ def forecast_unit_rows(inputs: Inputs, targets: list[int], cutoff: dt.date) -> l
         age = pl.col("settlement_date").dt.year() - pl.col("birth_year")
         youth = mine.filter(age.is_between(*YOUTH)).height / mine.height
         totals = _plan_totals(inputs.plans, codes, cutoff)
-
-        def exposure(intake: int) -> float | None:
-            last, this = _planned(totals, intake - 1), _planned(totals, intake)
-            if last is None and this is None:
-                return None
-            value = youth * (weight * (last if last is not None else this) + (1 - weight) * (this or 0.0))
-            return value if value > 0 else None
-
+        exposure = partial(_exposure, totals, youth, weight)
         counts = (apps.filter(pl.col("code").is_in(sorted(codes)))
                   .group_by("intake").agg(pl.col("person_id").n_unique().alias("n")))
         by_intake = {int(t): int(n) for t, n in counts.iter_rows()}

@@ -15,8 +15,19 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, missing_columns, parse_yyyymmdd,
-                                  read_bytes, tidy_text, unreserved, with_row_numbers)
+from flows.sources.common import (
+    ROW,
+    FileNameError,
+    Problem,
+    RawFile,
+    column_problem,
+    missing_columns,
+    parse_yyyymmdd,
+    read_bytes,
+    tidy_text,
+    unreserved,
+    with_row_numbers,
+)
 from schemas.privacy import decoded_fallback, describe
 
 NAME = "settlement_plan"
@@ -88,8 +99,6 @@ def read(path: Path) -> RawFile:
 def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
     """Whole numbers as integers; a value that is not one (`12,5`, `tolv`) is a row problem.
     A minus sign is read (so `-3` reaches the schema's rule "≥ 0" with its own message)."""
-    from flows.sources.common import ROW
-
     problems: list[Problem] = []
     parsed = []
     for column in INTEGER_COLUMNS:
