@@ -313,8 +313,9 @@ def plan_settlement(persons: list[dict], rng: random.Random) -> list[Delivery]:
                 out.append(Delivery("settlement_plan", f"bosetting_{on:%Y%m%d}.csv", rows,
                                     {"delivery_date": on, "columns": columns if rows is requests else PLAN_COLUMNS}))
         corrected_on = dt.date(year, 3, 1)
-        if corrected_on <= P.DATA_END and year in (2019, 2023):  # a council revised its decision
-            row = dict(rng.choice([d for d in decisions if d["vedtatt"] and d["vedtatt"] > 5]))
+        revisable = [d for d in decisions if d["vedtatt"] and d["vedtatt"] > 5]
+        if corrected_on <= P.DATA_END and year in (2019, 2023) and revisable:  # a council revised its decision
+            row = dict(rng.choice(revisable))
             row["vedtatt"] = max(row["herav_ema"] or 0, row["vedtatt"] - rng.randint(1, 5))
             out.append(Delivery("settlement_plan", f"bosetting_{corrected_on:%Y%m%d}.csv", [row],
                                 {"delivery_date": corrected_on, "columns": PLAN_COLUMNS}))
