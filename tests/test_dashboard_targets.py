@@ -127,6 +127,16 @@ def test_a_page_filter_changes_the_figures_to_the_warehouses(app_env, con):  # n
     etterprove = at.session_state["offered_downloads"]["planlegging_etterprove_trøndelag"]
     assert etterprove["Faktiske søkere"].to_list() == _shown(joined.sort("intake_year")["applicants"])
 
+    # the 70 % goal of Introprogram: women and men side by side, each the warehouse's cell
+    at.switch_page("pages/introprogram.py").run()
+    assert not at.exception
+    both = at.session_state["offered_downloads"]["intro_november_kjonn"]
+    for sex, label in (("K", "Kvinner"), ("M", "Menn")):
+        expected = _published(con, "november_indicator", dataclasses.replace(COUNTY, sex=sex))
+        mine = both.filter(pl.col("Kjønn") == label)
+        assert mine["Personer"].to_list() == _shown(expected["persons"])
+        assert mine["I arbeid/utdanning"].to_list() == _shown(expected["in_work_or_education"])
+
 
 def test_in_the_browser_a_leader_filters_on_women_and_downloads_protected_figures(server, browser, con):  # noqa: F811
     url, _, _ = server

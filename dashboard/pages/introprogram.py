@@ -1,6 +1,8 @@
 """Introprogram: outcomes per municipality, the national 70 % goal per municipality (this
-year against last), and direct transitions."""
+year against last) and for women and men side by side, and direct transitions."""
 from __future__ import annotations
+
+import dataclasses
 
 import plotly.graph_objects as go
 import polars as pl
@@ -17,6 +19,27 @@ def _with_share(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         disclosure.share(pl.col("in_work_or_education"), pl.col("persons"), pl.col("not_in_work_or_education"))
         .alias("share")).drop("not_in_work_or_education")
+
+
+def _women_and_men(filters) -> None:
+    """The 70 % goal for women and men side by side (issue 14: the strategy notes that
+    women's results are far weaker); each sex is a cell of its own, as on every page."""
+    st.markdown("**Kvinner og menn**")
+    parts = [_with_share(ui.query("november_indicator", dataclasses.replace(filters, sex=code)))
+             .with_columns(pl.lit(label).alias("sex")) for code, label in (("K", "Kvinner"), ("M", "Menn"))]
+    both = pl.concat(parts).sort("end_year", "sex")
+    fig = go.Figure()
+    for label, color in (("Kvinner", "#CC79A7"), ("Menn", "#0072B2")):
+        mine = both.filter((pl.col("sex") == label) & pl.col("share").is_not_null())
+        fig.add_bar(x=mine["end_year"].to_list(), y=(mine["share"] * 100).round(0).to_list(), name=label,
+                    marker_color=color, hovertemplate="Avsluttet i %{x}: %{y} %<extra>" + label + "</extra>")
+    fig.add_hline(y=ui.NATIONAL_GOAL * 100, line_dash="dash", annotation_text="Nasjonalt mål 70 %")
+    fig.update_layout(barmode="group", xaxis_title="Avslutningsår", yaxis_title="Andel i arbeid eller utdanning (%)")
+    ui.chart(labels.style(fig, x_years=True, y_percent=True, legend_title="Kjønn"),
+             both.filter(pl.col("share").is_not_null()).height)
+    ui.table(both.with_columns((pl.col("share") * 100).round(0).cast(pl.Int64))
+             .select("end_year", "sex", "persons", "in_work_or_education", "share"), "intro_november_kjonn",
+             ["persons", "in_work_or_education"], {**NOV_LABELS, "sex": "Kjønn"}, shares=["share"])
 
 
 def render(filters) -> None:
@@ -70,6 +93,7 @@ def render(filters) -> None:
     ui.chart(labels.style(fig, x_years=True, y_percent=True), points.height)
     ui.table(nov.with_columns((pl.col("share") * 100).round(0).cast(pl.Int64)), "intro_november",
              ["persons", "in_work_or_education"], NOV_LABELS, shares=["share"])
+    _women_and_men(filters)
 
     st.subheader("Resultat per kommune")
     st.caption("Personer per kommune etter hvordan introprogrammet endte (det siste programmet i kommunen). "
