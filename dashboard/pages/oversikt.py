@@ -1,6 +1,8 @@
 """Oversikt: headline figures for leaders and advisers, each saying what it counts."""
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 import streamlit as st
 
@@ -60,6 +62,13 @@ def render(filters) -> None:
         points = round((share - ui.NATIONAL_GOAL) * 100)
         st.metric(f"Avsluttet i {latest['end_year'][0]}", ui.percent(share),
                   delta=f"{'+' if points > 0 else ''}{points} prosentpoeng mot målet på 70 %")
+        # women and men side by side (issue 14), the same end year, each a cell of its own
+        for column, (code, label) in zip(st.columns(2), (("K", "Kvinner"), ("M", "Menn"))):
+            part = ui.query("november_indicator", dataclasses.replace(filters, sex=code)).filter(
+                pl.col("end_year") == latest["end_year"][0])
+            value = (part.select(disclosure.share(pl.col("in_work_or_education"), pl.col("persons"),
+                                                  pl.col("not_in_work_or_education"))).item() if part.height else None)
+            column.metric(f"{label}, avsluttet i {latest['end_year'][0]}", ui.percent(value))
     else:
         st.info(ui.SMALL)
     ui.table(nov.with_columns((pl.col("share") * 100).round(0).cast(pl.Int64)), "oversikt_november",
