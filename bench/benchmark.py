@@ -209,8 +209,8 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
     print(f"{'page':<14}{'all ms':>9}{'filtered ms':>13}{'vs baseline':>13}  target < 150 ms")
     results = {}
     for page, run in PAGE_QUERIES.items():
-        full = timed(lambda: run(q, con, q.Filters(scope=q.COUNTY), as_of))
-        part = timed(lambda: run(q, con, filtered, as_of))
+        full = timed(lambda run=run: run(q, con, q.Filters(scope=q.COUNTY), as_of))
+        part = timed(lambda run=run: run(q, con, filtered, as_of))
         worst = max(full, part)
         print(f"{page:<14}{full:>9.1f}{part:>13.1f}{worst / baseline:>12.1f}x  {'ok' if worst < 150 else 'SLOW'}")
         results[page] = {"all_ms": full, "filtered_ms": part}

@@ -80,7 +80,7 @@ def latest_build(con) -> dict:
                       "from meta.build order by finished_at desc limit 1").fetchall()
     row = row[0] if row else None
     keys = ["build_id", "as_of", "finished_at", "files_loaded", "events", "persons", "code_version"]
-    return dict(zip(keys, row)) if row else {}
+    return dict(zip(keys, row, strict=True)) if row else {}
 
 
 def filter_options(con) -> dict:

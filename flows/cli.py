@@ -100,7 +100,7 @@ def _settings(**flags):
         return current()
     except ConfigError as err:
         typer.echo(f"Configuration refused: {err}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def _required(value, name: str, flag: str):
@@ -169,7 +169,7 @@ def load(
         check_paths(landing, warehouse)
     except PathOutsideRoot as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(EXIT_PATH_REFUSED)
+        raise typer.Exit(EXIT_PATH_REFUSED) from None
     if os.environ.get("PATHWAYS_LOAD_CHILD") != "1":
         raise typer.Exit(_supervise(warehouse))
     from flows.local_server import choose_server
@@ -204,10 +204,10 @@ def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_fai
                    keep_failed)
     except AuditFailed as err:
         typer.echo(f"REFUSED: {err}", err=True)
-        raise typer.Exit(EXIT_AUDIT_REFUSED)
+        raise typer.Exit(EXIT_AUDIT_REFUSED) from None
     except PathOutsideRoot as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(EXIT_PATH_REFUSED)
+        raise typer.Exit(EXIT_PATH_REFUSED) from None
 
 
 def _supervise(warehouse: Path) -> int:
@@ -319,7 +319,7 @@ def deploy(
         ids = deploy_to_pool(pool, landing, warehouse, debounce, spread_reading)
     except RuntimeError as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(f"Registered the loads on work pool {pool!r} ({len(ids)} deployments). "
                f"Start workers with: prefect worker start --pool {pool}")
 
@@ -354,7 +354,7 @@ def dashboard(
         settings = read_config(config, port) if config else None
     except ConfigError as err:
         typer.echo(f"Dashboard configuration refused: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if settings is None:
         typer.echo("No dashboard configuration (--config or [dashboard] config): the dashboard starts, but "
                    "nobody can log in (no configuration, no access).",
@@ -381,12 +381,12 @@ def show_config(
         rows = effective(landing=landing, warehouse=warehouse)
     except ConfigError as err:
         typer.echo(f"Configuration refused: {err}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        raise typer.Exit(EXIT_CONFIG) from None
     file = config_file()
     typer.echo(f"# configuration file: {file or 'none ($PATHWAYS_CONFIG, --config or ./pathways.toml)'}")
     typer.echo("# precedence: default < file < environment (PATHWAYS_<SETTING>) < flag")
     section_now = None
-    for section, name, key, value, (kind, where) in rows:
+    for section, _name, key, value, (kind, where) in rows:
         if section != section_now:
             typer.echo(f"\n[{section}]")
             section_now = section
@@ -415,7 +415,7 @@ def status(
         settings = current()
     except ConfigError as err:
         typer.echo(f"UNKNOWN: configuration refused: {err}", err=True)
-        raise typer.Exit(UNKNOWN)
+        raise typer.Exit(UNKNOWN) from None
     if settings.warehouse is None:
         typer.echo("UNKNOWN: no warehouse: give --warehouse, or set [paths] warehouse in pathways.toml", err=True)
         raise typer.Exit(UNKNOWN)
@@ -465,7 +465,7 @@ def restore(
         build = put_back(published, build_id)
     except RestoreError as err:
         typer.echo(f"Not restored: {err}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     _say(f"Restored build {build.build_id} (kept {build.kept_at:%Y-%m-%d %H:%M} UTC) as {published}. "
          "The next load loads only the files this build has not seen.")
 

@@ -439,17 +439,17 @@ class _Steps:
             groups = [items[i:i + per_task] for i in range(0, len(items), per_task)]
             futures = [read_and_validate_group.submit(g, len(g) - 1) for g in groups]
             out = []
-            for group, future in zip(groups, futures):
+            for group, future in zip(groups, futures, strict=True):
                 future.wait()
                 if future.state.is_completed():
-                    out += [(item, r, e) for item, (r, e) in zip(group, future.result())]
+                    out += [(item, r, e) for item, (r, e) in zip(group, future.result(), strict=True)]
                 else:  # the group task itself failed (not a file): each file on its own again
                     out += [(item, *read_with_retries(item)) for item in group]
             return out
         if self.prefect:
             futures = [task.submit(item) for item in items]
             out = []
-            for item, future in zip(items, futures):
+            for item, future in zip(items, futures, strict=True):
                 future.wait()
                 if future.state.is_completed():
                     out.append((item, future.result(), None))

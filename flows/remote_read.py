@@ -126,7 +126,7 @@ def read_remotely(items: list[LandingFile], landing: Path, published: Path, load
         # subflows (linked in the UI, cancelled with it)
         contexts = [contextvars.copy_context() for _ in parts]
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            futures = [pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts))]
+            futures = [pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts, strict=True))]
             for future in futures:
                 outcome.update(future.result())
         logger.info("%d files read in %d groups on the work pool", len(items), len(parts))

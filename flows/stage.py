@@ -200,7 +200,7 @@ def _insert_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
     """Bookkeeping rows in one insert, by column name (a column added later never shifts a value)."""
     if not rows:
         return
-    types = {c: t for c, t in con.execute(f"select column_name, column_type from (describe {table})").fetchall()}
+    types = dict(con.execute(f"select column_name, column_type from (describe {table})").fetchall())
     frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     con.register("book_rows", frame.to_arrow())
     try:

@@ -59,7 +59,7 @@ class Records:
 def orgnr_with_control(base8: int) -> str | None:
     """Append the mod-11 control digit (weights 3,2,7,6,5,4,3,2); None if it would be 10."""
     digits = [int(d) for d in f"{base8:08d}"]
-    remainder = sum(w * d for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), digits)) % 11
+    remainder = sum(w * d for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), digits, strict=True)) % 11
     control = 0 if remainder == 0 else 11 - remainder
     return None if control == 10 else f"{base8:08d}{control}"
 
@@ -78,10 +78,10 @@ def schools() -> list[dict]:
     codes = trondelag_codes()
     names = {c: municipalities()[c]["municipality_name"] for c in codes}
     rows = []
-    for (name, muni), orgnr in zip(P.COMBINATION_SCHOOLS, make_orgnrs(97400000, len(P.COMBINATION_SCHOOLS))):
+    for (name, muni), orgnr in zip(P.COMBINATION_SCHOOLS, make_orgnrs(97400000, len(P.COMBINATION_SCHOOLS)), strict=True):
         rows.append({"school_orgnr": orgnr, "school_name": name, "municipality_code": muni,
                      "kind": "upper_secondary"})
-    for code, orgnr in zip(codes, make_orgnrs(97600000, len(codes))):
+    for code, orgnr in zip(codes, make_orgnrs(97600000, len(codes)), strict=True):
         rows.append({"school_orgnr": orgnr, "school_name": f"{names[code]} voksenopplæring",
                      "municipality_code": code, "kind": "adult_education"})
     return rows

@@ -37,7 +37,7 @@ def truth(tmp_path_factory):
 def test_settlements_peak_after_2022_and_stay_in_trondelag(truth):
     settled = truth["persons"].filter(pl.col("settlement_date").is_not_null())
     by_year = settled.group_by(pl.col("settlement_date").dt.year().alias("y")).len().sort("y")
-    counts = dict(zip(by_year["y"], by_year["len"]))
+    counts = dict(zip(by_year["y"], by_year["len"], strict=True))
     assert min(counts) == 2015 and max(counts) == 2025
     assert counts[2023] > 2 * counts[2019] and counts[2022] > counts[2017]
     assert settled["settlement_municipality_code"].str.starts_with("50").all()
