@@ -30,6 +30,7 @@ if _global_config_option(sys.argv[1:]):
     use_file(Path(_global_config_option(sys.argv[1:])))
 
 import flows.settings  # noqa: E402,F401  (before anything imports Prefect)
+from flows import progress  # noqa: E402  (no Prefect import)
 
 # pretty_exceptions_show_locals=False: a traceback's local variables may hold raw rows
 # rich_markup_mode=None: help texts name settings as "[section] key", which is not markup
@@ -121,7 +122,8 @@ def generate(
     """Write a synthetic county's landing files, its truth and its planted faults."""
     from synthetic.generator import generate as run
 
-    result = run(persons, seed, out, fault_rate, clean)
+    with progress.shown():
+        result = run(persons, seed, out, fault_rate, clean)
     _say(f"{result.files} landing files for {result.persons} persons in {result.out} "
                f"({result.faults} planted faults listed in {result.out / '_synthetic' / 'faults.json'})")
 
@@ -175,7 +177,8 @@ def load(
     from flows.local_server import choose_server
 
     server = choose_server()  # starts on the other core while the imports below run (stopped at exit)
-    summary = _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed)
+    with progress.shown():
+        summary = _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed)
     c = summary.counts
     _say(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
          f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
@@ -196,6 +199,7 @@ def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_fai
     from flows.settings import PathOutsideRoot
     from warehouse.audit import import_great_expectations
 
+    progress.step("start (imports, Prefect server)")
     import_great_expectations()  # ≈ 5 s, while the server starts
     if server is not None:
         server.wait()

@@ -112,11 +112,21 @@ class LoadSummary:
         return "\n".join(lines)
 
 
+# The progress bar's words for the steps of the journey (`timed` names them).
+STEP_LABEL = {"discover": "discover landing files", "read": "read and validate files", "copy": "copy warehouse",
+              "stage": "stage rows", "build": "build models", "audit": "audit (Great Expectations)",
+              "publish": "publish"}
+
+
 @contextmanager
 def timed(summary: "LoadSummary", step: str):
-    """Add the wall time of a step of the journey to the load's profile."""
+    """Add the wall time of a step of the journey to the load's profile (and show it on the
+    progress bar when a person is watching)."""
     import time
 
+    from flows import progress
+
+    progress.step(STEP_LABEL.get(step, step))
     start = time.perf_counter()
     try:
         yield
@@ -435,6 +445,9 @@ class _Steps:
         """(file, result, transient error) per file, in order; one task per file (or per
         group of `per_task` files), run concurrently. A result is always there unless an
         operating-system error persisted through the retries."""
+        from flows import progress
+
+        progress.set_total(len(items))
         if self.prefect and per_task > 1:
             groups = [items[i:i + per_task] for i in range(0, len(items), per_task)]
             futures = [read_and_validate_group.submit(g, len(g) - 1) for g in groups]
@@ -445,6 +458,7 @@ class _Steps:
                     out += [(item, r, e) for item, (r, e) in zip(group, future.result(), strict=True)]
                 else:  # the group task itself failed (not a file): each file on its own again
                     out += [(item, *read_with_retries(item)) for item in group]
+                progress.advance(len(group))
             return out
         if self.prefect:
             futures = [task.submit(item) for item in items]
@@ -455,11 +469,14 @@ class _Steps:
                     out.append((item, future.result(), None))
                 else:
                     out.append((item, *_outcome(item, future.state.result(raise_on_failure=False))))
+                progress.advance()
             return out
         from concurrent.futures import ThreadPoolExecutor
 
         def safe(item):
-            return (item, *read_with_retries(item, delays=[]))
+            result = (item, *read_with_retries(item, delays=[]))
+            progress.advance()
+            return result
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             return list(pool.map(safe, items))
 

@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from flows import progress
 from schemas.reference import municipalities, trondelag_codes
 from synthetic import parameters as P
 
@@ -238,6 +239,7 @@ class County:
     def simulate(self) -> tuple[Truth, Records]:
         made = 0
         while made < self.n:
+            progress.completed(made)
             settled = not self.chance(P.SHARE_TM_ONLY)
             person = self.new_person(settled)
             self.add_person(person, settled)
