@@ -130,11 +130,23 @@ def test(*pytest_args: str) -> None:
     ensure_venv()
     ensure_chromium()
     ensure_postgresql()
-    if not pytest_args:  # the whole suite: the code checks first (a run of chosen tests skips them)
-        lint()
+    checks = None
+    if not pytest_args:
+        # The whole suite: the code checks run beside it at low priority (much of the suite waits
+        # on servers and browsers, so they cost little wall time); their output is shown at the
+        # end and a failure fails the command. A run of chosen tests skips them.
+        checks = subprocess.Popen(["nice", "-n", "10", sys.executable, str(ROOT / "tasks.py"), "lint"], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     workers = os.environ.get("PATHWAYS_TEST_WORKERS", str(max(2, os.cpu_count() or 2)))
     parallel = ["-n", workers, "--dist", "loadfile"] if workers != "1" else []
-    run(PY, "-m", "pytest", *parallel, *pytest_args, cwd=ROOT)
+    try:
+        run(PY, "-m", "pytest", *parallel, *pytest_args, cwd=ROOT)
+    finally:
+        if checks is not None:
+            output, _ = checks.communicate()
+            print("\n== code checks (python3 tasks.py lint)\n" + output, flush=True)
+    if checks is not None and checks.returncode != 0:
+        sys.exit(f"the code checks failed (exit {checks.returncode}): see above")
 
 
 if __name__ == "__main__":
