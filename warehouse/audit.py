@@ -218,9 +218,11 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
     import great_expectations.expectations as gxe
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from warehouse import gx_duckdb
+    from flows.settings import data_home
+    from warehouse import gx_duckdb, gx_templates
 
     gx_duckdb.enable()
+    gx_templates.enable(data_home() / "cache" / "jinja")
     for name in ("great_expectations", "great_expectations.data_context.types.base"):
         logging.getLogger(name).setLevel(logging.WARNING)  # (the second names a /tmp folder it never uses)
     base = Path(warehouse).parent
