@@ -32,6 +32,7 @@ from flows import progress
 from flows.landing import discover
 from flows.sources import SOURCES
 from flows.validate import validate
+from warehouse import one_row
 
 
 def _baseline_parse(source: str, path: Path) -> int:
@@ -199,7 +200,7 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     as_of = q.latest_build(con)["as_of"]
-    persons = con.execute("select count(*) from core.person").fetchone()[0]
+    persons = one_row(con.execute("select count(*) from core.person").fetchone())[0]
     filtered = q.Filters(scope=q.COUNTY, cohorts=(2022, 2023), municipalities=("5001",), sex="K")
 
     def timed(fn) -> float:
@@ -322,7 +323,7 @@ def hostile(persons: int, seed: int, workdir: Path | None) -> dict:
     for f in files:
         read_file(f)
     isolated = time.perf_counter() - t
-    result = {"files": len(files), "in_process_s": round(in_process, 2), "isolated_s": round(isolated, 2),
+    result: dict = {"files": len(files), "in_process_s": round(in_process, 2), "isolated_s": round(isolated, 2),
               "overhead_ms_per_file": round((isolated - in_process) / len(files) * 1000, 1),
               "worker_start_s": round(first, 2), "workers": pool.limits.workers, "poison": {}}
     isolation.shutdown()
@@ -362,17 +363,17 @@ def _floor(files) -> tuple[float, int]:
         if f.source == "intro":
             sql = "select count(*) from read_csv(?, delim = ';', header = true, all_varchar = true{})"
             try:
-                rows += con.execute(sql.format(""), [path]).fetchone()[0]
+                rows += one_row(con.execute(sql.format(""), [path]).fetchone())[0]
             except duckdb.InvalidInputException:  # a Windows-1252 delivery (the contract allows it)
-                rows += con.execute(sql.format(", encoding = 'latin-1'"), [path]).fetchone()[0]
+                rows += one_row(con.execute(sql.format(", encoding = 'latin-1'"), [path]).fetchone())[0]
         elif f.source == "adult_education":
-            rows += con.execute("select count(*) from read_json(?, format = 'newline_delimited', "
-                                "records = false)", [path]).fetchone()[0]
+            rows += one_row(con.execute("select count(*) from read_json(?, format = 'newline_delimited', "
+                                        "records = false)", [path]).fetchone())[0]
         elif f.source == "combination_classes":
             rows += pl.read_excel(f.path, sheet_name="Elever", infer_schema_length=0).height
         else:
-            rows += con.execute("select sum(len(c.events)) from (select unnest(cases) as c "
-                                "from read_json(?, format = 'auto'))", [path]).fetchone()[0] or 0
+            rows += one_row(con.execute("select sum(len(c.events)) from (select unnest(cases) as c "
+                                        "from read_json(?, format = 'auto'))", [path]).fetchone())[0] or 0
     return time.perf_counter() - t, rows
 
 

@@ -49,7 +49,8 @@ class Filters:
     def where(self, place_column: str) -> tuple[str, list]:
         """WHERE conditions and their parameters; `place_column` is the municipality the
         page's geography filter applies to."""
-        conds, params = [], []
+        conds: list[str] = []
+        params: list = []
         if self.scope != COUNTY:
             if not self.scope:
                 return "false", []

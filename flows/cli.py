@@ -24,10 +24,10 @@ def _global_config_option(argv: list[str]) -> str | None:
     return None
 
 
-if _global_config_option(sys.argv[1:]):
+if _config_option := _global_config_option(sys.argv[1:]):
     from flows.config import use_file
 
-    use_file(Path(_global_config_option(sys.argv[1:])))
+    use_file(Path(_config_option))
 
 import flows.settings  # noqa: E402,F401  (before anything imports Prefect)
 from flows import progress  # noqa: E402  (no Prefect import)

@@ -199,7 +199,7 @@ def _read_warehouse(con, status: Status, settings) -> None:
         select file_name, source, status, rows_read, rows_loaded, rows_quarantined, message, sha256
         from audit.file_log where (first_seen_at {utc}) >= ?
         order by first_seen_at, file_name""", [since]).fetchall()
-    rules = {}
+    rules: dict[tuple[str, str], list[str]] = {}
     for name, sha, rule, count in con.execute(f"""
             select q.file_name, q.sha256, q.rule, count(*) from audit.quarantine q
             join audit.file_log f on f.file_name = q.file_name and f.sha256 = q.sha256

@@ -48,8 +48,8 @@ def write_truth(truth: Truth, folder: Path) -> None:
 def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean: bool = False) -> Generated:
     out = Path(out)
     if clean and out.exists():
-        for folder in ("intro", "adult_education", "combination_classes", "trondelag_model", TRUTH_DIR):
-            shutil.rmtree(out / folder, ignore_errors=True)
+        for name in ("intro", "adult_education", "combination_classes", "trondelag_model", TRUTH_DIR):
+            shutil.rmtree(out / name, ignore_errors=True)
     county = County(persons, seed)
     progress.step("simulate persons", total=persons)
     truth, records = county.simulate()

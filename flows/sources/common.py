@@ -161,7 +161,7 @@ def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> 
         parsed.append(expr.alias(column))
         bad = frame.filter(text.is_not_null() & expr.is_null())
         shape = pl.any_horizontal([text.str.contains(FORMAT_SHAPES[f]) for f in formats])
-        shapes = bad.select(shape.alias("s"))["s"] if bad.height else []
+        shapes: pl.Series | list[bool] = bad.select(shape.alias("s"))["s"] if bad.height else []
         wanted = " or ".join(FORMAT_NAMES.get(f, f) for f in formats)
         for row, value, looks_like in zip(bad[ROW], bad[column], shapes, strict=True):
             what = (f"not a real calendar date ({wanted})" if looks_like
