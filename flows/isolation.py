@@ -259,10 +259,15 @@ def in_use():
 
 
 def _stop_when_idle() -> None:
+    """The idle timer: detach the pool in the same locked step that sees no load holding it
+    (a load starting just then gets a fresh pool, never one being closed under it)."""
+    global _pool
     with _pool_lock:
-        idle = _users == 0
-    if idle:
-        shutdown()
+        if _users != 0:
+            return
+        current, _pool = _pool, None
+    if current is not None:
+        current.close()
 
 
 def shutdown() -> None:
