@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from flows import progress
 from synthetic import faults as faults_mod
 from synthetic import parameters as P
 from synthetic import writers
@@ -47,11 +48,13 @@ def write_truth(truth: Truth, folder: Path) -> None:
 def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean: bool = False) -> Generated:
     out = Path(out)
     if clean and out.exists():
-        for folder in ("intro", "adult_education", "combination_classes", "trondelag_model", "settlement_plan",
-                       TRUTH_DIR):
-            shutil.rmtree(out / folder, ignore_errors=True)
+        for name in ("intro", "adult_education", "combination_classes", "trondelag_model", "settlement_plan",
+                     TRUTH_DIR):
+            shutil.rmtree(out / name, ignore_errors=True)
     county = County(persons, seed)
+    progress.step("simulate persons", total=persons)
     truth, records = county.simulate()
+    progress.step("plan deliveries")
     county.real_life["persons born before 1940"] = sum(
         1 for p in truth.persons if p["birth_year"] is not None and p["birth_year"] < 1940)
     settlements = Counter(r["deltaker_pid"] for r in records.intro if r["hendelse"] == "bosatt")
@@ -73,13 +76,16 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
     # Settlement plans: their own random stream, so adding them left every other file as it was.
     plans = writers.plan_settlement(truth.persons, random.Random(seed + 3))
     deliveries += plans
+    progress.step("write landing files", total=len(deliveries))
     for d in deliveries:
         writers.write(d, out)
+        progress.advance()
     folder = out / TRUTH_DIR
     write_truth(truth, folder)
-    pl.DataFrame(writers.settlement_plan_truth(plans), schema={
-        "municipality_code": pl.String, "year": pl.Int32, "requested": pl.Int32, "decided": pl.Int32,
-        "unaccompanied_minors": pl.Int32, "source_file": pl.String}).write_parquet(folder / "truth_settlement_plan.parquet")
+    plan_schema = {"municipality_code": pl.String, "year": pl.Int32, "requested": pl.Int32, "decided": pl.Int32,
+                   "unaccompanied_minors": pl.Int32, "source_file": pl.String}
+    pl.DataFrame(writers.settlement_plan_truth(plans), schema=plan_schema).write_parquet(
+        folder / "truth_settlement_plan.parquet")
     (folder / "faults.json").write_text(json.dumps([f.as_dict() for f in planted], indent=1, default=str))
     (folder / "generation.json").write_text(json.dumps(
         {"persons": persons, "seed": seed, "fault_rate": fault_rate, "data_end": P.DATA_END.isoformat(),
