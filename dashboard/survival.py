@@ -19,6 +19,7 @@ Censoring: a person who has not reached the outcome by as_of counts as at risk u
 including their last whole month, then leaves the risk set (lifelines' convention: at a
 month where some reach the outcome and others are censored, the censored count as at risk).
 """
+
 from __future__ import annotations
 
 import polars as pl
@@ -31,9 +32,12 @@ def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
     """The estimator on raw durations: month, at_risk, reached, censored, survival
     (the share not yet reached just after the month)."""
     data = pl.DataFrame({"month": months.cast(pl.Int64), "reached": reached.cast(pl.Boolean)})
-    return kaplan_meier_counts(data.group_by("month").agg(
-        pl.col("reached").sum().cast(pl.Int64).alias("events"),
-        (~pl.col("reached")).sum().cast(pl.Int64).alias("censored")))
+    return kaplan_meier_counts(
+        data.group_by("month").agg(
+            pl.col("reached").sum().cast(pl.Int64).alias("events"),
+            (~pl.col("reached")).sum().cast(pl.Int64).alias("censored"),
+        )
+    )
 
 
 def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
@@ -42,9 +46,9 @@ def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
     total = int(counts["events"].sum() + counts["censored"].sum()) if counts.height else 0
     leaving = (counts["events"] + counts["censored"]).cum_sum().shift(1, fill_value=0)
     frame = counts.with_columns((pl.lit(total) - leaving).alias("at_risk"))
-    return frame.with_columns(
-        (1 - pl.col("events") / pl.col("at_risk")).cum_prod().alias("survival")
-    ).select("month", "at_risk", pl.col("events").alias("reached"), "censored", "survival")
+    return frame.with_columns((1 - pl.col("events") / pl.col("at_risk")).cum_prod().alias("survival")).select(
+        "month", "at_risk", pl.col("events").alias("reached"), "censored", "survival"
+    )
 
 
 def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
@@ -62,7 +66,8 @@ def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema={"month": pl.Int64, "share_reached": pl.Float64})
     months = pl.DataFrame({"month": pl.int_range(0, last + 1, eager=True).cast(pl.Int64)})
     filled = months.join(table.select("month", "survival"), on="month", how="left").with_columns(
-        pl.col("survival").forward_fill().fill_null(1.0))
+        pl.col("survival").forward_fill().fill_null(1.0)
+    )
     return filled.select("month", ((1 - pl.col("survival")) * 100).round(0).alias("share_reached"))
 
 

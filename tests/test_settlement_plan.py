@@ -1,6 +1,7 @@
 """The settlement-plan source (contract §5) on hand-made files: the reader, the row rules,
 the privacy guard over the whole file, and the books and "newest delivery wins" through a
 real load into a real DuckDB file."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,28 +29,33 @@ def check(path):
 
 
 def test_a_plan_file_loads_with_columns_in_any_order_a_bom_and_no_herav_ema(tmp_path):
-    path = write_plan(tmp_path, "bosetting_20240615.csv", ["2025;5001;120;"], header="aar;kommunenr;anmodet;vedtatt",
-                      bom=True)
+    path = write_plan(
+        tmp_path, "bosetting_20240615.csv", ["2025;5001;120;"], header="aar;kommunenr;anmodet;vedtatt", bom=True
+    )
     v = check(path)
     assert v.status == "loaded" and not v.quarantine
-    assert v.rows.select("kommunenr", "aar", "anmodet", "vedtatt", "herav_ema").rows() == [("5001", 2025, 120, None,
-                                                                                             None)]
+    assert v.rows.select("kommunenr", "aar", "anmodet", "vedtatt", "herav_ema").rows() == [
+        ("5001", 2025, 120, None, None)
+    ]
     assert v.meta["delivery_date"] == dt.date(2024, 6, 15)
 
 
-@pytest.mark.parametrize("row, rule, column", [
-    ("5099;2025;10;8;0", "municipality_code", "kommunenr"),      # not a 2024 municipality
-    ("501;2025;10;8;0", "municipality_code", "kommunenr"),       # three digits
-    ("5001;2025;10;2;3", "minors_within_decided", "herav_ema"),  # vedtatt < herav_ema
-    ("5001;2025;10;;3", "minors_within_decided", "herav_ema"),   # minors of an undecided number
-    ("5001;2025;-4;2;0", "not_negative", "anmodet"),
-    ("5001;2025;10;-1;", "not_negative", "vedtatt"),
-    ("5001;2025;10;8;-1", "not_negative", "herav_ema"),
-    ("5001;2014;10;8;0", "year_range", "aar"),
-    ("5001;25;10;8;0", "year_range", "aar"),
-    ("5001;2025;12,5;8;0", "integer_format", "anmodet"),
-    ("5001;2025;;8;0", "required", "anmodet"),
-])
+@pytest.mark.parametrize(
+    "row, rule, column",
+    [
+        ("5099;2025;10;8;0", "municipality_code", "kommunenr"),  # not a 2024 municipality
+        ("501;2025;10;8;0", "municipality_code", "kommunenr"),  # three digits
+        ("5001;2025;10;2;3", "minors_within_decided", "herav_ema"),  # vedtatt < herav_ema
+        ("5001;2025;10;;3", "minors_within_decided", "herav_ema"),  # minors of an undecided number
+        ("5001;2025;-4;2;0", "not_negative", "anmodet"),
+        ("5001;2025;10;-1;", "not_negative", "vedtatt"),
+        ("5001;2025;10;8;-1", "not_negative", "herav_ema"),
+        ("5001;2014;10;8;0", "year_range", "aar"),
+        ("5001;25;10;8;0", "year_range", "aar"),
+        ("5001;2025;12,5;8;0", "integer_format", "anmodet"),
+        ("5001;2025;;8;0", "required", "anmodet"),
+    ],
+)
 def test_a_row_that_breaks_a_rule_is_quarantined_and_the_rest_loads(tmp_path, row, rule, column):
     path = write_plan(tmp_path, "bosetting_20240615.csv", ["5006;2025;10;8;1", row])
     v = check(path)
@@ -106,19 +112,27 @@ def test_newest_delivery_wins_whatever_order_the_files_arrive_in_and_the_books_b
     landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
     write_plan(landing, "bosetting_20241215.csv", ["5001;2025;120;100;2", "5006;2025;10;10;0"])
     load_without_prefect(str(landing), str(warehouse), dt.date(2025, 1, 31), audit=False)
-    write_plan(landing, "bosetting_20240615.csv", ["5001;2025;120;;", "5006;2025;10;;", "5007;2025;7;;",
-                                                   "5007;2025;7;;", "5035;2025;x;;"])
+    write_plan(
+        landing,
+        "bosetting_20240615.csv",
+        ["5001;2025;120;;", "5006;2025;10;;", "5007;2025;7;;", "5007;2025;7;;", "5035;2025;x;;"],
+    )
     load_without_prefect(str(landing), str(warehouse), dt.date(2025, 1, 31), audit=False)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        plans = con.execute("select municipality_code, year, requested, decided, unaccompanied_minors, source_file "
-                            "from marts.settlement_plan order by 1").fetchall()
-        books = con.execute("select file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
-                            "from audit.file_log order by file_name").fetchall()
-    assert plans == [("5001", 2025, 120, 100, 2, "bosetting_20241215.csv"),
-                     ("5006", 2025, 10, 10, 0, "bosetting_20241215.csv"),
-                     ("5007", 2025, 7, None, None, "bosetting_20240615.csv")]
-    assert books == [("bosetting_20240615.csv", "loaded", 5, 3, 1, 1),
-                     ("bosetting_20241215.csv", "loaded", 2, 2, 0, 0)]
+        plans = con.execute(
+            "select municipality_code, year, requested, decided, unaccompanied_minors, source_file "
+            "from marts.settlement_plan order by 1"
+        ).fetchall()
+        books = con.execute(
+            "select file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate "
+            "from audit.file_log order by file_name"
+        ).fetchall()
+    assert plans == [
+        ("5001", 2025, 120, 100, 2, "bosetting_20241215.csv"),
+        ("5006", 2025, 10, 10, 0, "bosetting_20241215.csv"),
+        ("5007", 2025, 7, None, None, "bosetting_20240615.csv"),
+    ]
+    assert books == [("bosetting_20240615.csv", "loaded", 5, 3, 1, 1), ("bosetting_20241215.csv", "loaded", 2, 2, 0, 0)]
 
 
 def test_a_file_whose_every_row_is_replaced_by_a_newer_delivery_is_superseded(tmp_path):
@@ -132,6 +146,9 @@ def test_a_file_whose_every_row_is_replaced_by_a_newer_delivery_is_superseded(tm
     with duckdb.connect(str(warehouse), read_only=True) as con:
         status = dict(con.execute("select file_name, status from audit.file_log").fetchall())
         as_of_before = con.execute("select count(*) from staging.stg_settlement_plan").fetchone()[0]
-    assert status == {"bosetting_20240615.csv": "superseded", "bosetting_20241215.csv": "loaded",
-                      "bosetting_20250301.csv": "loaded"}
+    assert status == {
+        "bosetting_20240615.csv": "superseded",
+        "bosetting_20241215.csv": "loaded",
+        "bosetting_20250301.csv": "loaded",
+    }
     assert as_of_before == 3

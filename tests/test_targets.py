@@ -2,6 +2,7 @@
 of the three-month rule and the survival times through a real load, the Kaplan–Meier
 curves against `lifelines`, and a backtest that would fail if a later fact leaked into a
 past forecast."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,10 +35,13 @@ def con(loaded):
 
 
 def _first_start(spells: pl.DataFrame, persons: pl.DataFrame, stages: list[str], name: str) -> pl.DataFrame:
-    return (spells.filter(pl.col("stage").is_in(stages)).join(persons.select("person_id", "settlement_date"),
-                                                               on="person_id")
-            .filter(pl.col("start_date") >= pl.col("settlement_date"))
-            .group_by("person_id").agg(pl.col("start_date").min().alias(name)))
+    return (
+        spells.filter(pl.col("stage").is_in(stages))
+        .join(persons.select("person_id", "settlement_date"), on="person_id")
+        .filter(pl.col("start_date") >= pl.col("settlement_date"))
+        .group_by("person_id")
+        .agg(pl.col("start_date").min().alias(name))
+    )
 
 
 def test_settlement_plan_is_the_newest_delivery_per_municipality_and_year(truth, con):
@@ -53,24 +57,39 @@ def test_settlement_start_matches_the_truth(truth, con):
     intro = _first_start(truth["spells"], persons, ["intro"], "intro_start_date")
     norwegian = _first_start(truth["spells"], persons, ["norwegian"], "norwegian_start_date")
     rows = []
-    for r in persons.join(intro, on="person_id", how="left").join(norwegian, on="person_id", how="left").iter_rows(
-            named=True):
+    for r in (
+        persons.join(intro, on="person_id", how="left")
+        .join(norwegian, on="person_id", how="left")
+        .iter_rows(named=True)
+    ):
         deadline = r["settlement_date"] + relativedelta(months=3)
-        row = {"person_id": r["person_id"], "settlement_date": r["settlement_date"],
-               "settlement_municipality_code": r["settlement_municipality_code"]}
+        row = {
+            "person_id": r["person_id"],
+            "settlement_date": r["settlement_date"],
+            "settlement_municipality_code": r["settlement_municipality_code"],
+        }
         for kind in ("intro", "norwegian"):
             start = r[f"{kind}_start_date"]
             row[f"{kind}_start_date"] = start
             row[f"days_to_{kind}"] = None if start is None else (start - r["settlement_date"]).days
-            row[f"{kind}_within_3_months"] = (start <= deadline if start is not None
-                                              else None if deadline > AS_OF_DATE else False)
+            row[f"{kind}_within_3_months"] = (
+                start <= deadline if start is not None else None if deadline > AS_OF_DATE else False
+            )
         rows.append(row)
     expected = pl.DataFrame(rows, infer_schema_length=None)
     actual = con.sql("select * from marts.settlement_start").pl()
     assert_same_rows(expected, actual, expected.columns)
-    assert actual.columns == ["person_id", "settlement_date", "settlement_municipality_code", "intro_start_date",
-                              "norwegian_start_date", "days_to_intro", "days_to_norwegian", "intro_within_3_months",
-                              "norwegian_within_3_months"]  # the contract's columns
+    assert actual.columns == [
+        "person_id",
+        "settlement_date",
+        "settlement_municipality_code",
+        "intro_start_date",
+        "norwegian_start_date",
+        "days_to_intro",
+        "days_to_norwegian",
+        "intro_within_3_months",
+        "norwegian_within_3_months",
+    ]  # the contract's columns
     share = actual.filter(pl.col("norwegian_start_date").is_not_null())["norwegian_within_3_months"].mean()
     assert 0.2 < share < 0.8  # about half start Norwegian within three months [IMDi-no]
 
@@ -80,15 +99,38 @@ def test_time_to_outcome_matches_the_truth(truth, con):
     work = _first_start(truth["spells"], persons, ["work"], "work_date")
     either = _first_start(truth["spells"], persons, EDUCATION_OR_WORK, "work_or_education_date")
     age = pl.col("settlement_date").dt.year() - pl.col("birth_year")
-    expected = persons.join(work, on="person_id", how="left").join(either, on="person_id", how="left").select(
-        "person_id", pl.col("settlement_date").dt.year().alias("cohort_year"), "settlement_municipality_code", "sex",
-        pl.when(pl.col("birth_year").is_null()).then(None).when(age <= 25).then(pl.lit("16–25"))
-        .when(age <= 35).then(pl.lit("26–35")).when(age <= 45).then(pl.lit("36–45"))
-        .when(age <= 55).then(pl.lit("46–55")).otherwise(pl.lit("56+")).alias("age_group"),
-        "country_background", "work_date", "work_or_education_date",
-        *[(pl.coalesce(f"{o}_date", pl.lit(AS_OF_DATE)) - pl.col("settlement_date")).dt.total_days()
-          .alias(f"days_to_{o}") for o in ("work", "work_or_education")],
-        *[pl.col(f"{o}_date").is_not_null().alias(f"reached_{o}") for o in ("work", "work_or_education")])
+    expected = (
+        persons.join(work, on="person_id", how="left")
+        .join(either, on="person_id", how="left")
+        .select(
+            "person_id",
+            pl.col("settlement_date").dt.year().alias("cohort_year"),
+            "settlement_municipality_code",
+            "sex",
+            pl.when(pl.col("birth_year").is_null())
+            .then(None)
+            .when(age <= 25)
+            .then(pl.lit("16–25"))
+            .when(age <= 35)
+            .then(pl.lit("26–35"))
+            .when(age <= 45)
+            .then(pl.lit("36–45"))
+            .when(age <= 55)
+            .then(pl.lit("46–55"))
+            .otherwise(pl.lit("56+"))
+            .alias("age_group"),
+            "country_background",
+            "work_date",
+            "work_or_education_date",
+            *[
+                (pl.coalesce(f"{o}_date", pl.lit(AS_OF_DATE)) - pl.col("settlement_date"))
+                .dt.total_days()
+                .alias(f"days_to_{o}")
+                for o in ("work", "work_or_education")
+            ],
+            *[pl.col(f"{o}_date").is_not_null().alias(f"reached_{o}") for o in ("work", "work_or_education")],
+        )
+    )
     actual = con.sql("select * from marts.time_to_outcome").pl()
     assert actual.columns == expected.columns
     assert_same_rows(expected, actual, expected.columns)
@@ -103,15 +145,19 @@ def test_three_month_rule_and_survival_times_on_hand_made_files(tmp_path):
     pid_d, pid_e, pid_f, pid_g = (f"{c * 64}" for c in "def1")
     rows = [
         # A: settled 31.01.2024; Norwegian on the deadline (30.04), intro a day after it; work from overgang
-        intro_row(PID_A, date="31.01.2024"), intro_row(PID_A, event="startet", date="01.05.2024"),
+        intro_row(PID_A, date="31.01.2024"),
+        intro_row(PID_A, event="startet", date="01.05.2024"),
         intro_row(PID_A, event="fullfort", date="01.10.2024"),
         intro_row(PID_A, event="overgang", date="01.10.2024", detail="arbeid"),
         # B: settled 30.11.2023; Norwegian on 29.02.2024 (leap year: the deadline), intro on 01.03.2024
-        intro_row(PID_B, date="30.11.2023"), intro_row(PID_B, event="startet", date="01.03.2024"),
+        intro_row(PID_B, date="30.11.2023"),
+        intro_row(PID_B, event="startet", date="01.03.2024"),
         # C: an intro start before settlement is not counted, and none after it
-        intro_row(PID_C, event="startet", date="10.01.2024"), intro_row(PID_C, date="01.02.2024"),
+        intro_row(PID_C, event="startet", date="10.01.2024"),
+        intro_row(PID_C, date="01.02.2024"),
         # D: settled in 5001, moved and settled again in 5006, started there
-        intro_row(pid_d, date="01.03.2023"), intro_row(pid_d, muni="5006", date="01.09.2023"),
+        intro_row(pid_d, date="01.03.2023"),
+        intro_row(pid_d, muni="5006", date="01.09.2023"),
         intro_row(pid_d, muni="5006", event="startet", date="01.10.2023"),
         # E: settled 15.10.2024, deadline 15.01.2025 after as_of, no start yet
         intro_row(pid_e, date="15.10.2024"),
@@ -123,22 +169,33 @@ def test_three_month_rule_and_survival_times_on_hand_made_files(tmp_path):
     landing = tmp_path / "landing"
     write_intro(landing, "intro_5001_20241231.csv", [r for r in rows if ";5006;" not in r])
     write_intro(landing, "intro_5006_20241231.csv", [r for r in rows if ";5006;" in r])
-    write_jsonl(landing, "vo_20241231T020000.jsonl", [
-        ae_event(PID_A, "started", "2024-04-30"), ae_event(PID_B, "started", "2024-02-29"),
-        ae_event(pid_g, "started", "2024-11-01"),
-        ae_event(PID_C, "started", "2024-01-15", level="primary", school=CENTRE),
-    ])
+    write_jsonl(
+        landing,
+        "vo_20241231T020000.jsonl",
+        [
+            ae_event(PID_A, "started", "2024-04-30"),
+            ae_event(PID_B, "started", "2024-02-29"),
+            ae_event(pid_g, "started", "2024-11-01"),
+            ae_event(PID_C, "started", "2024-01-15", level="primary", school=CENTRE),
+        ],
+    )
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     summary = load_without_prefect(str(landing), str(warehouse), dt.date(2024, 12, 31), audit=False)
     assert summary.published and not summary.counts.rows_quarantined
     with duckdb.connect(str(warehouse), read_only=True) as c:
-        start = {r[0]: r[1:] for r in c.execute("""
+        start = {
+            r[0]: r[1:]
+            for r in c.execute("""
             select person_id, settlement_date, settlement_municipality_code, intro_start_date, days_to_intro,
                    intro_within_3_months, norwegian_start_date, days_to_norwegian, norwegian_within_3_months
-            from marts.settlement_start""").fetchall()}
-        outcome = {r[0]: r[1:] for r in c.execute("""
+            from marts.settlement_start""").fetchall()
+        }
+        outcome = {
+            r[0]: r[1:]
+            for r in c.execute("""
             select person_id, work_date, days_to_work, reached_work, work_or_education_date,
-                   days_to_work_or_education, reached_work_or_education from marts.time_to_outcome""").fetchall()}
+                   days_to_work_or_education, reached_work_or_education from marts.time_to_outcome""").fetchall()
+        }
     d = dt.date
     assert start[PID_A] == (d(2024, 1, 31), "5001", d(2024, 5, 1), 91, False, d(2024, 4, 30), 90, True)
     assert start[PID_B] == (d(2023, 11, 30), "5001", d(2024, 3, 1), 92, False, d(2024, 2, 29), 91, True)
@@ -148,8 +205,8 @@ def test_three_month_rule_and_survival_times_on_hand_made_files(tmp_path):
     assert start[pid_f] == (d(2024, 1, 10), "5001", None, None, False, None, None, False)
     assert start[pid_g] == (d(2024, 10, 15), "5001", None, None, None, d(2024, 11, 1), 17, True)
     assert outcome[PID_A] == (d(2024, 10, 1), 244, True, d(2024, 10, 1), 244, True)
-    assert outcome[pid_f] == (None, 356, False, None, 356, False)           # censored at as_of
-    assert outcome[PID_C] == (None, 334, False, None, 334, False)           # primary began before settlement
+    assert outcome[pid_f] == (None, 356, False, None, 356, False)  # censored at as_of
+    assert outcome[PID_C] == (None, 334, False, None, 334, False)  # primary began before settlement
 
 
 # -- Kaplan–Meier against lifelines ------------------------------------------------------------
@@ -192,7 +249,7 @@ def test_a_curve_stops_where_fewer_than_five_are_at_risk():
     reached = pl.Series([True, True, False, True, True, False, True, False, True, True])
     table = survival.kaplan_meier(months, reached)
     curve = survival.shown_curve(table)
-    assert curve["month"].to_list() == [0, 1, 2, 3]         # month 5 has 4 at risk (5, 8, 9, 12)
+    assert curve["month"].to_list() == [0, 1, 2, 3]  # month 5 has 4 at risk (5, 8, 9, 12)
     # S: 9/10, ·8/9, ·6/7, ·5/6 (the censored at months 1 and 3 count as at risk there)
     assert curve["share_reached"].to_list() == [10.0, 20.0, 31.0, 43.0]
     assert survival.summary(table) == {"median_months": None, "share_1y": None, "share_2y": None, "share_3y": None}
@@ -202,20 +259,39 @@ def test_a_curve_stops_where_fewer_than_five_are_at_risk():
 def test_forecast_rows_and_actual_numbers_match_the_truth(truth, con):
     from warehouse import forecast
 
-    regions = dict(con.execute("select municipality_code, region from reference.municipality "
-                               "where county_name = 'Trøndelag' and region is not null").fetchall())
-    apps = (truth["applications"].filter(pl.col("source") == "combination_classes")
-            .with_columns((pl.col("applied_date").dt.year() + (pl.col("applied_date").dt.month() >= 8).cast(pl.Int32))
-                          .alias("intake"), pl.col("municipality_code").replace_strict(regions, default=None)
-                          .alias("region"))
-            .filter(pl.col("region").is_not_null()))
-    expected = {(t, r): n for t, r, n in apps.group_by("intake", "region").agg(pl.col("person_id").n_unique())
-                .iter_rows()}
-    expected.update({(t, forecast.COUNTY): n for t, n in apps.group_by("intake").agg(pl.col("person_id").n_unique())
-                     .iter_rows()})
+    regions = dict(
+        con.execute(
+            "select municipality_code, region from reference.municipality "
+            "where county_name = 'Trøndelag' and region is not null"
+        ).fetchall()
+    )
+    apps = (
+        truth["applications"]
+        .filter(pl.col("source") == "combination_classes")
+        .with_columns(
+            (pl.col("applied_date").dt.year() + (pl.col("applied_date").dt.month() >= 8).cast(pl.Int32)).alias(
+                "intake"
+            ),
+            pl.col("municipality_code").replace_strict(regions, default=None).alias("region"),
+        )
+        .filter(pl.col("region").is_not_null())
+    )
+    expected = {
+        (t, r): n for t, r, n in apps.group_by("intake", "region").agg(pl.col("person_id").n_unique()).iter_rows()
+    }
+    expected.update(
+        {(t, forecast.COUNTY): n for t, n in apps.group_by("intake").agg(pl.col("person_id").n_unique()).iter_rows()}
+    )
     mart = con.sql("select * from marts.school_place_forecast").pl()
-    assert mart.columns == ["intake_year", "region", "expected_applications", "low_80", "high_80", "method",
-                            "actual_applications"]
+    assert mart.columns == [
+        "intake_year",
+        "region",
+        "expected_applications",
+        "low_80",
+        "high_80",
+        "method",
+        "actual_applications",
+    ]
     backtest = mart.filter(pl.col("actual_applications").is_not_null())
     assert backtest.height >= 10 and set(backtest["region"]) >= {forecast.COUNTY}
     for intake, region, actual in backtest.select("intake_year", "region", "actual_applications").iter_rows():
@@ -223,7 +299,9 @@ def test_forecast_rows_and_actual_numbers_match_the_truth(truth, con):
         assert dt.date(intake, 7, 31) <= AS_OF_DATE
     upcoming = mart.filter(pl.col("actual_applications").is_null())
     assert sorted(set(upcoming["intake_year"])) == forecast.next_intakes(AS_OF_DATE) == [2027, 2028]
-    assert forecast.COUNTY in set(upcoming["region"]) and set(upcoming["region"]) <= set(regions.values()) | {forecast.COUNTY}
+    assert forecast.COUNTY in set(upcoming["region"]) and set(upcoming["region"]) <= set(regions.values()) | {
+        forecast.COUNTY
+    }
     assert (upcoming["low_80"] <= upcoming["high_80"]).all()
     assert forecast.backtest_mape(con) is not None
 
@@ -238,11 +316,14 @@ def _later_facts_changed(inputs, cutoff: dt.date):
     late_persons = persons.filter(pl.col("settlement_date") >= cutoff)
     plans = inputs.plans.with_columns(
         pl.when(pl.col("delivery_date") >= cutoff).then(pl.col(c) * 10).otherwise(pl.col(c)).alias(c)
-        for c in ("requested", "decided"))
+        for c in ("requested", "decided")
+    )
     return dataclasses.replace(
-        inputs, applications=pl.concat([apps, copies]),
+        inputs,
+        applications=pl.concat([apps, copies]),
         persons=pl.concat([persons, late_persons.with_columns((pl.col("person_id") + "-copy").alias("person_id"))]),
-        plans=plans)
+        plans=plans,
+    )
 
 
 def test_the_backtest_uses_no_fact_dated_after_the_day_the_forecast_is_made(con):
@@ -261,8 +342,10 @@ def test_the_backtest_uses_no_fact_dated_after_the_day_the_forecast_is_made(con)
         changed = forecast.forecast_unit_rows(_later_facts_changed(inputs, cutoff), [intake], cutoff)
         assert made == changed and made
         published = mart.filter(pl.col("intake_year") == intake).drop("actual_applications").sort("region")
-        assert published.to_dicts() == [{k: v for k, v in r.items() if k != "forecast_made_on"}
-                                         for r in sorted(made, key=lambda r: r["region"])]
+        assert published.to_dicts() == [
+            {k: v for k, v in r.items() if k != "forecast_made_on"} for r in sorted(made, key=lambda r: r["region"])
+        ]
         later = forecast.opens(intake + 1)
-        assert (forecast.forecast_unit_rows(_later_facts_changed(inputs, cutoff), [intake], later)
-                != forecast.forecast_unit_rows(inputs, [intake], later))
+        assert forecast.forecast_unit_rows(
+            _later_facts_changed(inputs, cutoff), [intake], later
+        ) != forecast.forecast_unit_rows(inputs, [intake], later)

@@ -37,6 +37,7 @@ before that day only: applications, settlements, and plan deliveries dated befor
 later fact into a past forecast (tests/test_targets.py changes every later fact and
 checks that the backtest does not move).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,21 +50,29 @@ import duckdb
 import polars as pl
 
 COUNTY = "Trøndelag"
-LOW, HIGH = 0.10, 0.90           # the 80 % prediction interval
-MIN_INTAKES = 3                  # fewest past intakes a forecast is fitted on
-YOUTH = (16, 24)                 # combination classes: newly arrived aged 16–24
-COLUMNS = {"intake_year": pl.Int32, "region": pl.String, "expected_applications": pl.Float64,
-           "low_80": pl.Int64, "high_80": pl.Int64, "method": pl.String, "actual_applications": pl.Int64,
-           "forecast_made_on": pl.Date}
+LOW, HIGH = 0.10, 0.90  # the 80 % prediction interval
+MIN_INTAKES = 3  # fewest past intakes a forecast is fitted on
+YOUTH = (16, 24)  # combination classes: newly arrived aged 16–24
+COLUMNS = {
+    "intake_year": pl.Int32,
+    "region": pl.String,
+    "expected_applications": pl.Float64,
+    "low_80": pl.Int64,
+    "high_80": pl.Int64,
+    "method": pl.String,
+    "actual_applications": pl.Int64,
+    "forecast_made_on": pl.Date,
+}
 
 
 @dataclass
 class Inputs:
     """Everything the forecast reads, with the dates that decide when each fact was known."""
-    applications: pl.DataFrame   # person_id, municipality_code, applied_date
-    persons: pl.DataFrame        # person_id, settlement_date, settlement_municipality_code, birth_year
-    plans: pl.DataFrame          # municipality_code, year, requested, decided, delivery_date, delivery_order
-    regions: dict[str, str]      # municipality code -> region (Trøndelag's municipalities)
+
+    applications: pl.DataFrame  # person_id, municipality_code, applied_date
+    persons: pl.DataFrame  # person_id, settlement_date, settlement_municipality_code, birth_year
+    plans: pl.DataFrame  # municipality_code, year, requested, decided, delivery_date, delivery_order
+    regions: dict[str, str]  # municipality code -> region (Trøndelag's municipalities)
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
@@ -76,8 +85,10 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
     plans = con.sql("""
         select municipality_code, year, requested, decided, delivery_date, delivery_order
         from staging.stg_settlement_plan""").pl()
-    regions = dict(con.execute("""select municipality_code, region from reference.municipality
-                                  where county_name = 'Trøndelag' and region is not null""").fetchall())
+    regions = dict(
+        con.execute("""select municipality_code, region from reference.municipality
+                                  where county_name = 'Trøndelag' and region is not null""").fetchall()
+    )
     return Inputs(applications, persons, plans, regions)
 
 
@@ -124,13 +135,18 @@ def _planned(totals: dict[int, float], year: int) -> float | None:
 def _history(inputs: Inputs, cutoff: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Applications and settlements dated before the cutoff, with their region."""
     region = pl.col("code").replace_strict(inputs.regions, default=None)
-    apps = (inputs.applications.filter(pl.col("applied_date") < cutoff)
-            .with_columns(intake_of(pl.col("applied_date")).alias("intake"),
-                          pl.col("municipality_code").alias("code"))
-            .with_columns(region.alias("region")).filter(pl.col("region").is_not_null()))
-    persons = (inputs.persons.filter(pl.col("settlement_date") < cutoff)
-               .with_columns(pl.col("settlement_municipality_code").alias("code"))
-               .with_columns(region.alias("region")).filter(pl.col("region").is_not_null()))
+    apps = (
+        inputs.applications.filter(pl.col("applied_date") < cutoff)
+        .with_columns(intake_of(pl.col("applied_date")).alias("intake"), pl.col("municipality_code").alias("code"))
+        .with_columns(region.alias("region"))
+        .filter(pl.col("region").is_not_null())
+    )
+    persons = (
+        inputs.persons.filter(pl.col("settlement_date") < cutoff)
+        .with_columns(pl.col("settlement_municipality_code").alias("code"))
+        .with_columns(region.alias("region"))
+        .filter(pl.col("region").is_not_null())
+    )
     return apps, persons
 
 
@@ -150,12 +166,12 @@ def _fit(actual: list[int], exposure: list[float]):
             alpha = float(nb.params[-1])
             if nb.mle_retvals.get("converged") and math.isfinite(alpha) and 1e-6 < alpha < 50:
                 return nb, "negbin-plan-exposure"
-        except Exception:  # noqa: BLE001, S110 — a failed fit falls back to Poisson
+        except Exception:  # a failed fit falls back to Poisson
             pass
         try:
             poisson = Poisson(y, exog, offset=offset).fit(disp=0, maxiter=200)
             return poisson, "poisson-plan-exposure"
-        except Exception:  # noqa: BLE001
+        except Exception:  # a failed Poisson fit: no forecast for this unit
             return None
 
 
@@ -181,10 +197,12 @@ def forecast_unit_rows(inputs: Inputs, targets: list[int], cutoff: dt.date) -> l
     # possibly partial, intake of the data is left out.
     complete = sorted({int(t) for t in apps["intake"].unique() if opens(int(t) + 1) <= cutoff})[1:]
     # timing: share of past applicants who settled in the year before their intake
-    timed = (apps.filter(pl.col("intake").is_in(complete))
-             .join(inputs.persons.select("person_id", "settlement_date"), on="person_id", how="inner")
-             .filter(pl.col("settlement_date") < cutoff)
-             .with_columns((pl.col("intake") - pl.col("settlement_date").dt.year()).alias("lag")))
+    timed = (
+        apps.filter(pl.col("intake").is_in(complete))
+        .join(inputs.persons.select("person_id", "settlement_date"), on="person_id", how="inner")
+        .filter(pl.col("settlement_date") < cutoff)
+        .with_columns((pl.col("intake") - pl.col("settlement_date").dt.year()).alias("lag"))
+    )
     before = timed.filter(pl.col("lag") >= 1).height
     weight = before / timed.height if timed.height else 0.5
     rows = []
@@ -196,8 +214,11 @@ def forecast_unit_rows(inputs: Inputs, targets: list[int], cutoff: dt.date) -> l
         youth = mine.filter(age.is_between(*YOUTH)).height / mine.height
         totals = _plan_totals(inputs.plans, codes, cutoff)
         exposure = partial(_exposure, totals, youth, weight)
-        counts = (apps.filter(pl.col("code").is_in(sorted(codes)))
-                  .group_by("intake").agg(pl.col("person_id").n_unique().alias("n")))
+        counts = (
+            apps.filter(pl.col("code").is_in(sorted(codes)))
+            .group_by("intake")
+            .agg(pl.col("person_id").n_unique().alias("n"))
+        )
         by_intake = {int(t): int(n) for t, n in counts.iter_rows()}
         train = [(by_intake.get(t, 0), exposure(t)) for t in complete]
         train = [(n, x) for n, x in train if x is not None]
@@ -212,24 +233,33 @@ def forecast_unit_rows(inputs: Inputs, targets: list[int], cutoff: dt.date) -> l
             if x is None:
                 continue
             distribution = results.get_distribution(exog=np.ones((1, 1)), offset=np.log([x]))
-            rows.append({"intake_year": target, "region": unit,
-                         "expected_applications": round(float(np.ravel(distribution.mean())[0]), 1),
-                         "low_80": int(np.ravel(distribution.ppf(LOW))[0]),
-                         "high_80": int(np.ravel(distribution.ppf(HIGH))[0]),
-                         "method": method, "forecast_made_on": cutoff})
+            rows.append(
+                {
+                    "intake_year": target,
+                    "region": unit,
+                    "expected_applications": round(float(np.ravel(distribution.mean())[0]), 1),
+                    "low_80": int(np.ravel(distribution.ppf(LOW))[0]),
+                    "high_80": int(np.ravel(distribution.ppf(HIGH))[0]),
+                    "method": method,
+                    "forecast_made_on": cutoff,
+                }
+            )
     return rows
 
 
 def actual_applications(inputs: Inputs) -> dict[tuple[int, str], int]:
     """Distinct applicants per intake and unit, as the warehouse knows them now."""
     region = pl.col("municipality_code").replace_strict(inputs.regions, default=None)
-    apps = (inputs.applications.with_columns(intake_of(pl.col("applied_date")).alias("intake"),
-                                             region.alias("region"))
-            .filter(pl.col("region").is_not_null()))
-    out = {(int(t), r): int(n) for t, r, n in
-           apps.group_by("intake", "region").agg(pl.col("person_id").n_unique()).iter_rows()}
-    out.update({(int(t), COUNTY): int(n) for t, n in
-                apps.group_by("intake").agg(pl.col("person_id").n_unique()).iter_rows()})
+    apps = inputs.applications.with_columns(
+        intake_of(pl.col("applied_date")).alias("intake"), region.alias("region")
+    ).filter(pl.col("region").is_not_null())
+    out = {
+        (int(t), r): int(n)
+        for t, r, n in apps.group_by("intake", "region").agg(pl.col("person_id").n_unique()).iter_rows()
+    }
+    out.update(
+        {(int(t), COUNTY): int(n) for t, n in apps.group_by("intake").agg(pl.col("person_id").n_unique()).iter_rows()}
+    )
     return out
 
 
@@ -265,7 +295,10 @@ def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
 def backtest_mape(con: duckdb.DuckDBPyConnection, region: str = COUNTY) -> float | None:
     """Mean absolute percentage error of the backtest rows of one unit (intakes with at
     least one application)."""
-    rows = con.execute("""select avg(abs(expected_applications - actual_applications) / actual_applications)
+    rows = con.execute(
+        """select avg(abs(expected_applications - actual_applications) / actual_applications)
                           from marts.school_place_forecast
-                          where region = ? and actual_applications > 0""", [region]).fetchall()
+                          where region = ? and actual_applications > 0""",
+        [region],
+    ).fetchall()
     return None if not rows or rows[0][0] is None else float(rows[0][0])

@@ -63,7 +63,7 @@ def render(filters) -> None:
         st.metric(f"Avsluttet i {latest['end_year'][0]}", ui.percent(share),
                   delta=f"{'+' if points > 0 else ''}{points} prosentpoeng mot målet på 70 %")
         # women and men side by side (issue 14), the same end year, each a cell of its own
-        for column, (code, label) in zip(st.columns(2), (("K", "Kvinner"), ("M", "Menn"))):
+        for column, (code, label) in zip(st.columns(2), (("K", "Kvinner"), ("M", "Menn")), strict=True):
             part = ui.query("november_indicator", dataclasses.replace(filters, sex=code)).filter(
                 pl.col("end_year") == latest["end_year"][0])
             value = (part.select(disclosure.share(pl.col("in_work_or_education"), pl.col("persons"),

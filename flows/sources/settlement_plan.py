@@ -6,6 +6,7 @@ municipality and year: no person data, but the privacy guard still reads the who
 without BOM, `;`, one header row, columns in any order; `herav_ema` may be left out.
 Row numbers are line numbers in the file (the header is line 1).
 """
+
 from __future__ import annotations
 
 import csv
@@ -79,15 +80,19 @@ def read(path: Path) -> RawFile:
         return raw
     try:
         frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
-    except Exception:  # noqa: BLE001 — polars' several error types; their text can quote whole rows
-        raw.file_problems.append(Problem("unreadable", "not a readable ;-separated CSV (rows with more fields than "
-                                                       "the header, or an unbalanced quote)"))
+    except Exception:  # polars' several error types; their text can quote whole rows
+        raw.file_problems.append(
+            Problem(
+                "unreadable",
+                "not a readable ;-separated CSV (rows with more fields than the header, or an unbalanced quote)",
+            )
+        )
         return raw
     names = [unreserved(c.strip().lower()) for c in frame.columns]
     if problem := column_problem(names, COLUMNS):
         raw.file_problems.append(problem)
         return raw
-    frame = frame.rename(dict(zip(frame.columns, names)))
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     if problem := missing_columns(frame, REQUIRED):
         raw.file_problems.append(problem)
     if "herav_ema" not in frame.columns:
@@ -105,7 +110,9 @@ def typed(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
         text = pl.col(column)
         expr = pl.when(text.str.contains(r"^-?\d{1,9}$")).then(text.cast(pl.Int32, strict=False))
         bad = frame.filter(text.is_not_null() & expr.is_null())
-        problems += [Problem("integer_format", f"{column}: not a whole number: {describe(v)}", r, column)
-                     for r, v in zip(bad[ROW], bad[column])]
+        problems += [
+            Problem("integer_format", f"{column}: not a whole number: {describe(v)}", r, column)
+            for r, v in zip(bad[ROW], bad[column], strict=True)
+        ]
         parsed.append(expr.alias(column))
     return frame.with_columns(parsed), problems

@@ -25,8 +25,8 @@ final as (
         coalesce(m.municipality_name, h.municipality_code) as municipality_name,
         f.* exclude (person_id)
     from highest h
-    join dash.person_filter f using (person_id)
-    left join reference.municipality m on m.municipality_code = h.municipality_code
+    inner join dash.person_filter f using (person_id)
+    left join reference.municipality m on h.municipality_code = m.municipality_code
 )
 
 select * from final

@@ -5,19 +5,32 @@ with source as (
     select * from marts.settlement_start
 ),
 
+birth as (
+    select
+        person_id,
+        birth_year
+    from core.person
+),
+
 final as (
     select
         s.*,
-        intro_start_date is null and intro_within_3_months = false as intro_waiting_past_deadline,
-        norwegian_start_date is null and norwegian_within_3_months = false as norwegian_waiting_past_deadline,
-        year(s.settlement_date) - f.birth_year_at as age_at_settlement,
+        s.intro_start_date is null and s.intro_within_3_months = false as intro_waiting_past_deadline,
+        s.norwegian_start_date is null
+        and s.norwegian_within_3_months = false as norwegian_waiting_past_deadline,
+        year(s.settlement_date) - b.birth_year as age_at_settlement,
         coalesce(m.municipality_name, s.settlement_municipality_code) as municipality_name,
         m.region,
-        f.* exclude (person_id, settlement_date, settlement_municipality_code, birth_year_at)
+        f.cohort_year,
+        f.sex,
+        f.age_group,
+        f.country_background,
+        f.immigration_reason,
+        f.record_key
     from source s
-    join (select pf.*, p.birth_year as birth_year_at
-          from dash.person_filter pf join core.person p using (person_id)) f using (person_id)
-    left join reference.municipality m on m.municipality_code = s.settlement_municipality_code
+    inner join dash.person_filter f on s.person_id = f.person_id
+    inner join birth b on s.person_id = b.person_id
+    left join reference.municipality m on s.settlement_municipality_code = m.municipality_code
 )
 
 select * from final

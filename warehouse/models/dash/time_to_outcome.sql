@@ -20,9 +20,9 @@ final as (
         m.region,
         f.* exclude (person_id)
     from source t
-    join dash.person_filter f using (person_id)
-    join core.person p using (person_id)
-    left join reference.municipality m on m.municipality_code = f.settlement_municipality_code
+    inner join dash.person_filter f using (person_id)
+    inner join core.person p using (person_id)
+    left join reference.municipality m on f.settlement_municipality_code = m.municipality_code
 )
 
 select * from final

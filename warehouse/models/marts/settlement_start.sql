@@ -22,14 +22,14 @@ norwegian_starts as (
 first_intro as (
     select p.person_id, min(i.start_date) as intro_start_date
     from persons p
-    join intro_starts i on i.person_id = p.person_id and i.start_date >= p.settlement_date
+    inner join intro_starts i on p.person_id = i.person_id and p.settlement_date <= i.start_date
     group by p.person_id
 ),
 
 first_norwegian as (
     select p.person_id, min(n.start_date) as norwegian_start_date
     from persons p
-    join norwegian_starts n on n.person_id = p.person_id and n.start_date >= p.settlement_date
+    inner join norwegian_starts n on p.person_id = n.person_id and p.settlement_date <= n.start_date
     group by p.person_id
 ),
 

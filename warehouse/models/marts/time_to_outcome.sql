@@ -18,7 +18,7 @@ first_after_settlement as (
         min(s.start_date) filter (where s.stage = 'work') as work_date,
         min(s.start_date) as work_or_education_date
     from persons p
-    join starts s on s.person_id = p.person_id and s.start_date >= p.settlement_date
+    inner join starts s on p.person_id = s.person_id and p.settlement_date <= s.start_date
     group by p.person_id
 ),
 

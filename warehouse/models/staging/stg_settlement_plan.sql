@@ -9,21 +9,23 @@ delivered as (
     -- one row per municipality and year in a file (identical repeats are duplicates)
     select s.*, d.delivery_order
     from source s
-    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
+    inner join staging.stg_delivery d on s.source_sha256 = d.sha256 and s.source_file = d.file_name
     where s.delivery_date <= getvariable('as_of')::date
-    qualify row_number() over (partition by s.source_file, s.source_sha256, s.kommunenr, s.aar
-                               order by s.row_number) = 1
+    qualify row_number() over (
+        partition by s.source_file, s.source_sha256, s.kommunenr, s.aar
+        order by s.row_number
+    ) = 1
 ),
 
 renamed as (
     select
-        kommunenr     as municipality_code,
-        aar           as year,
-        anmodet       as requested,
-        vedtatt       as decided,
-        herav_ema     as unaccompanied_minors,
+        kommunenr as municipality_code,
+        aar as year,
+        anmodet as requested,
+        vedtatt as decided,
+        herav_ema as unaccompanied_minors,
         source_file,
-        row_number    as source_row,
+        row_number as source_row,
         delivery_date,
         delivery_order
     from delivered
