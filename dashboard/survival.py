@@ -22,10 +22,17 @@ month where some reach the outcome and others are censored, the censored count a
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 MIN_AT_RISK = 5
 YEARS = (1, 2, 3)
+
+
+def _int(value: object) -> int:
+    """A whole-number aggregate of a Polars column (typed broadly by Polars)."""
+    return int(cast(int, value))
 
 
 def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
@@ -43,7 +50,7 @@ def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
 def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
     """The estimator from counts per month (`month`, `events`, `censored`)."""
     counts = counts.sort("month")
-    total = int(counts["events"].sum() + counts["censored"].sum()) if counts.height else 0
+    total = int(counts["events"].sum()) + int(counts["censored"].sum()) if counts.height else 0
     leaving = (counts["events"] + counts["censored"]).cum_sum().shift(1, fill_value=0)
     frame = counts.with_columns((pl.lit(total) - leaving).alias("at_risk"))
     return frame.with_columns((1 - pl.col("events") / pl.col("at_risk")).cum_prod().alias("survival")).select(
@@ -61,7 +68,7 @@ def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
     # has someone: so the curve ends at the last month with a record whose risk set is large
     # enough (risk sets only shrink, so every earlier month's is too).
     large = table.filter(pl.col("at_risk") >= MIN_AT_RISK)
-    last = int(large["month"].max()) if large.height else -1
+    last = _int(large["month"].max()) if large.height else -1
     if last < 0:
         return pl.DataFrame(schema={"month": pl.Int64, "share_reached": pl.Float64})
     months = pl.DataFrame({"month": pl.int_range(0, last + 1, eager=True).cast(pl.Int64)})
@@ -76,11 +83,11 @@ def summary(table: pl.DataFrame) -> dict:
     lifelines defines it; None when the shown curve does not get there) and the share
     reached after 1, 2 and 3 years (whole percent; None where the curve is not shown that far)."""
     curve = shown_curve(table)
-    last = int(curve["month"].max()) if curve.height else -1
+    last = _int(curve["month"].max()) if curve.height else -1
     out: dict = {"median_months": None}
     half = table.filter((pl.col("survival") <= 0.5) & (pl.col("month") <= last))
     if half.height:
-        out["median_months"] = int(half["month"].min())
+        out["median_months"] = _int(half["month"].min())
     for years in YEARS:
         at = curve.filter(pl.col("month") == 12 * years)
         out[f"share_{years}y"] = float(at["share_reached"][0]) if at.height else None

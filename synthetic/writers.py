@@ -16,6 +16,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -294,7 +295,8 @@ def plan_settlement(persons: list[dict], rng: random.Random) -> list[Delivery]:
     last = max(P.SETTLEMENT_YEARS)
     out = []
     for year in P.PLAN_YEARS:
-        requests, decisions = [], []
+        requests: list[dict[str, Any]] = []
+        decisions: list[dict[str, Any]] = []
         for code in codes:
             base = settled.get((code, min(year, last)), 0) * P.PLAN_AFTER_SIMULATION.get(year, 1.0)
             decided = max(0, round(base * rng.uniform(*P.PLAN_DECIDED_NOISE)))

@@ -180,7 +180,8 @@ def _exposure(totals: dict[int, float], youth: float, weight: float, intake: int
     last, this = _planned(totals, intake - 1), _planned(totals, intake)
     if last is None and this is None:
         return None
-    value = youth * (weight * (last if last is not None else this) + (1 - weight) * (this or 0.0))
+    before = last if last is not None else (this or 0.0)
+    value = youth * (weight * before + (1 - weight) * (this or 0.0))
     return value if value > 0 else None
 
 
@@ -221,10 +222,10 @@ def forecast_unit_rows(inputs: Inputs, targets: list[int], cutoff: dt.date) -> l
         )
         by_intake = {int(t): int(n) for t, n in counts.iter_rows()}
         train = [(by_intake.get(t, 0), exposure(t)) for t in complete]
-        train = [(n, x) for n, x in train if x is not None]
-        if len(train) < MIN_INTAKES:
+        known = [(n, x) for n, x in train if x is not None]
+        if len(known) < MIN_INTAKES:
             continue
-        fitted = _fit([n for n, _ in train], [x for _, x in train])
+        fitted = _fit([n for n, _ in known], [x for _, x in known])
         if fitted is None:
             continue
         results, method = fitted

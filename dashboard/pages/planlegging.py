@@ -5,6 +5,8 @@ percentage error, and the settlement plans the forecast rests on."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
@@ -32,7 +34,7 @@ def _with_actuals(forecast: pl.DataFrame, actuals: pl.DataFrame) -> pl.DataFrame
 def mape(rows: pl.DataFrame) -> float | None:
     """Mean absolute percentage error over backtest rows whose actual number is shown."""
     errors = rows["error_pct"].drop_nulls()
-    return None if errors.len() == 0 else float(errors.mean())
+    return None if errors.len() == 0 else float(cast(float, errors.mean()))
 
 
 def render(filters) -> None:
@@ -55,7 +57,7 @@ def render(filters) -> None:
     actuals = ui.query("forecast_actuals", scoped)
     rows = _with_actuals(forecast, actuals)
     # the forecasts are the two newest intakes; every earlier row is a backtest
-    upcoming = rows.filter(pl.col("intake_year") >= rows["intake_year"].max() - 1)
+    upcoming = rows.filter(pl.col("intake_year") >= pl.col("intake_year").max() - 1)
 
     st.subheader("De neste to inntakene")
     regions = sorted(set(rows["region"]) - {COUNTY}) + ([COUNTY] if COUNTY in set(rows["region"]) else [])
@@ -171,7 +173,7 @@ def render(filters) -> None:
         "tellinger av personer."
     )
     plans = ui.query("settlement_plans_by_region", scoped)
-    recent = plans.filter(pl.col("year") >= plans["year"].max() - 4) if plans.height else plans
+    recent = plans.filter(pl.col("year") >= pl.col("year").max() - 4) if plans.height else plans
     totals = plans.group_by("year").agg(pl.col("requested").sum(), pl.col("decided").sum()).sort("year")
     if totals.height:
         fig = go.Figure()
