@@ -21,6 +21,7 @@ def _with_share(frame: pl.DataFrame) -> pl.DataFrame:
 
 def render(filters) -> None:
     st.title("Introduksjonsprogrammet")
+    ui.freshness_notes("introprogram")
     st.subheader("Målet: 70 % i arbeid eller utdanning i november året etter")
     st.caption("Andelen av dem som avsluttet introprogrammet et år, som var i arbeid eller utdanning 30. november "
                "året etter (det nasjonale målet er 70 %). Kommunen er kommunen der programmet ble avsluttet.")
