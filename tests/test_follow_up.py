@@ -144,3 +144,131 @@ def test_who_is_on_the_follow_up_list_and_who_is_not():
     assert listed[("h", "long_wait")]["listed_from"] == D(2026, 9, 14)  # the first day past 90
     # the threshold is a setting: with 20 days, c (31 days ago) is on the list too
     assert ("c", "no_next_step") in _follow_up(spells, waits, days=20)
+
+
+# -- a municipality stops delivering: two loads, the summary, the alert's record, the pages ----
+def _pid(label: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def _month_file(landing: Path, muni: str, month: int, dropout_of: str | None = None) -> None:
+    """One month's delivery of a municipality: a person settled and started that month (and,
+    optionally, another person's drop-out)."""
+    pid, day = _pid(f"{muni}-{month}"), f"02.{month:02d}.2026"
+    rows = [h.intro_row(pid, muni, "bosatt", day), h.intro_row(pid, muni, "startet", f"03.{month:02d}.2026")]
+    if dropout_of:
+        rows.append(h.intro_row(dropout_of, muni, "avbrutt", f"04.{month:02d}.2026", detail="helse"))
+    h.write_intro(landing, f"intro_{muni}_2026{month:02d}05.csv", rows)
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+    """Steinkjer (5006) and Trondheim (5001) deliver monthly from January; Steinkjer's last
+    file is July's. Load 1 as of 1 August; load 2 as of 1 November with Trondheim's August to
+    October files, October's with a new drop-out."""
+    from flows.pipeline import load_without_prefect
+
+    root = tmp_path_factory.mktemp("stopped")
+    landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
+    for month in range(1, 8):
+        _month_file(landing, "5006", month, dropout_of=_pid("5006-1") if month == 7 else None)
+        _month_file(landing, "5001", month)
+    first = load_without_prefect(str(landing), str(warehouse), D(2026, 8, 1), audit=False)
+    for month in (8, 9, 10):
+        _month_file(landing, "5001", month, dropout_of=_pid("5001-2") if month == 10 else None)
+    second = load_without_prefect(str(landing), str(warehouse), D(2026, 11, 1), audit=False)
+    return first, second, warehouse
+
+
+def test_the_second_load_warns_of_the_stopped_municipality_and_counts_only_what_is_new(stopped):
+    first, second, warehouse = stopped
+    assert first.published and second.published
+    assert first.overdue == []
+    assert second.overdue == ["Tall fra Steinkjer mangler siden 5. juli 2026 (introprogrammet, "
+                              "levert omtrent hver 31. dag)"]
+    assert "WARNING: 1 overdue deliveries" in second.as_markdown()
+    assert "Tall fra Steinkjer mangler siden 5. juli 2026" in second.as_markdown()
+    # Steinkjer's July drop-out was on the first build's list already: only Trondheim's is new
+    assert second.new_follow_up == {"dropouts": 1, "crossed": 0}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        build, dropouts, overdue, counts, text = con.execute(
+            "select build_id, new_dropouts, overdue_deliveries, counts, message from audit.follow_up_alert "
+            "order by created_at desc limit 1").fetchone()
+        listed = con.execute("select person_id, reason, municipality_code from marts.follow_up "
+                             "order by 3").fetchall()
+    assert (build, dropouts, overdue) == (second.load_id, 1, 1)
+    assert json.loads(counts)["municipalities"] == [{"code": "5001", "name": "Trondheim", "dropouts": 1,
+                                                     "crossed": 0}]
+    assert text.startswith("Oppfølging: 1 nye frafall og 0 nye personer over oppfølgingsfristen")
+    assert "- Trondheim: 1 nye frafall" in text and "Tall fra Steinkjer mangler siden 5. juli 2026" in text
+    assert text.rstrip().endswith("/oppfolging")
+    assert not re.search(r"[0-9a-f]{64}", text + counts), "no pseudonym in the alert"
+    assert ((_pid("5006-1"), "dropped_out", "5006") in listed and (_pid("5001-2"), "dropped_out", "5001") in listed)
+
+
+APP = str(Path(__file__).parent.parent / "dashboard" / "app.py")
+ROLES = """
+[users."leder@test.no"]
+role = "leader"
+[users."trondheim@test.no"]
+role = "adviser"
+municipalities = ["5001"]
+[users."oppfolging.steinkjer@test.no"]
+role = "follow_up"
+municipalities = ["5006"]
+[users."data@test.no"]
+role = "data_staff"
+"""
+
+
+@pytest.fixture
+def app_for(stopped, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _, _, warehouse = stopped
+    roles = tmp_path / "roles.toml"
+    roles.write_text(ROLES, encoding="utf-8")
+    monkeypatch.setenv("PATHWAYS_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("PATHWAYS_HOME", str(tmp_path / "home"))
+    secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
+                        "client_id": "test", "client_secret": "test",
+                        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"},
+               "pathways": {"roles_file": str(roles), "demo": False}}
+
+    def open_(email: str, page: str = "oversikt") -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.secrets = secrets
+        at.user = {"is_logged_in": True, "email": email, "sub": f"sub-{email}", "name": email}
+        at.run()
+        if page != "oversikt":
+            at.switch_page(f"pages/{page}.py")
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_
+
+
+def _notes(at) -> list[str]:
+    return [w.value for w in at.warning if "mangler siden" in w.value]
+
+
+def test_the_flag_appears_on_the_pages_it_affects_within_the_scope(app_for, tmp_path):
+    note = "Tall fra Steinkjer mangler siden 5. juli 2026"
+    for page in ("oversikt", "frafall", "introprogram"):
+        assert any(note in n for n in _notes(app_for("leder@test.no", page))), page
+    assert not _notes(app_for("leder@test.no", "ventetid")), "waiting times do not come from the intro files"
+    assert not _notes(app_for("trondheim@test.no", "frafall")), "Steinkjer is outside Trondheim's scope"
+    staff = app_for("data@test.no", "datakvalitet")
+    assert any(note in w.value for w in staff.warning)
+    follow = app_for("oppfolging.steinkjer@test.no", "oppfolging")
+    assert any(note in n for n in _notes(follow))
+    listed = follow.dataframe[0].value
+    assert set(listed["Kommune"]) == {"Steinkjer"} and _pid("5006-1") in set(listed["Pseudonym"])
+    assert _pid("5001-2") not in set(listed["Pseudonym"]), "Trondheim's drop-out is outside the scope"
+    (entry,) = [json.loads(line) for line in (tmp_path / "home" / "access" / "follow_up.jsonl").read_text()
+                .splitlines()]
+    assert (entry["user"], entry["role"], entry["scope"], entry["action"]) == \
+        ("oppfolging.steinkjer@test.no", "follow_up", ["5006"], "view")
+    assert entry["persons"] == len(listed)
