@@ -231,7 +231,7 @@ def test_a_load_with_new_dropouts_sends_exactly_one_notification_with_counts_and
     follow-up list, and no pseudonym or national id. The first load announced nothing."""
     receiver = served["receiver"]
     _wait_for(lambda: receiver.received, 60, "the notification")
-    time.sleep(5)  # nothing else on its way
+    time.sleep(3)  # nothing else on its way
     assert len(receiver.received) == 1, [r["body"][:200] for r in receiver.received]
     body = json.loads(receiver.received[0]["body"])
     text = body["text"]
