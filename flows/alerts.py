@@ -88,13 +88,15 @@ class FollowUpNews:
     by_municipality: list[tuple[str, str, int, int]] = field(default_factory=list)
     by_school: list[tuple[str, str, int, int]] = field(default_factory=list)
     overdue: list[Overdue] = field(default_factory=list)
+    newly_overdue: int = 0     # overdue now, not in the build before: worth an alert of its own
 
     @property
     def anything_new(self) -> bool:
-        return bool(self.new_dropouts or self.new_crossed)
+        return bool(self.new_dropouts or self.new_crossed or self.newly_overdue)
 
     def counts(self) -> dict:
         return {"new_dropouts": self.new_dropouts, "new_crossed": self.new_crossed,
+                "newly_overdue": self.newly_overdue,
                 "municipalities": [{"code": c, "name": n, "dropouts": d, "crossed": x}
                                    for c, n, d, x in self.by_municipality],
                 "schools": [{"orgnr": c, "name": n, "dropouts": d, "crossed": x} for c, n, d, x in self.by_school],
@@ -102,33 +104,45 @@ class FollowUpNews:
                              "last_delivery": o.last_delivery.isoformat()} for o in self.overdue]}
 
 
-def published_keys(published: Path) -> set[tuple] | None:
-    """The follow-up list of the published build (None: no build yet, or one from before
-    issue 15, which must not make everybody look new)."""
+@dataclass
+class Before:
+    """What the published build had: its follow-up list and its overdue providers."""
+    listed: set[tuple]
+    overdue: set[tuple]
+
+
+def published_keys(published: Path) -> Before | None:
+    """The follow-up list and overdue providers of the published build (None: no build
+    yet, or one from before issue 15, which must not make everybody look new)."""
     if not published.exists():
         return None
     with duckdb.connect(str(published), read_only=True) as con:
         try:
-            return set(con.execute(f"select {', '.join(NEW_KEY)} from marts.follow_up").fetchall())
+            listed = set(con.execute(f"select {', '.join(NEW_KEY)} from marts.follow_up").fetchall())
         except duckdb.CatalogException:
             return None
+        overdue = {(o.source, o.provider_kind, o.provider_code) for o in overdue_deliveries(con)}
+    return Before(listed, overdue)
 
 
-def compare(candidate: Path, before: set[tuple] | None, build_id: str, as_of: dt.date) -> FollowUpNews:
-    """Persons new on the candidate's follow-up list against `before` (the published
-    build's keys; None: a first build announces nothing new), counted per municipality
-    and school, and the candidate's overdue deliveries."""
+def compare(candidate: Path, before: Before | None, build_id: str, as_of: dt.date) -> FollowUpNews:
+    """Persons new on the candidate's follow-up list against the published build's
+    (`before`; None: a first build announces nothing new), counted per municipality and
+    school, and the candidate's overdue deliveries (those overdue since this build counted
+    in `newly_overdue`)."""
     news = FollowUpNews(build_id, as_of)
     with duckdb.connect(str(candidate), read_only=True) as con:
         news.overdue = overdue_deliveries(con)
         if before is None:
             return news
+        news.newly_overdue = sum((o.source, o.provider_kind, o.provider_code) not in before.overdue
+                                 for o in news.overdue)
         rows = con.execute(f"""select {', '.join(NEW_KEY)}, municipality_code, municipality_name, school_orgnr,
                                       school_name from marts.follow_up""").fetchall()
     municipalities: dict[str, list] = {}
     schools: dict[str, list] = {}
     for row in rows:
-        if row[:len(NEW_KEY)] in before:
+        if row[:len(NEW_KEY)] in before.listed:
             continue
         reason = row[1]
         municipality, m_name, school, s_name = row[len(NEW_KEY):]
@@ -176,8 +190,9 @@ def message(news: FollowUpNews, link: str) -> str:
     """The notification's text (bokmål): counts per municipality and school, overdue
     deliveries, the link. Built from counts and reference names only."""
     lines = [f"Oppfølging: {news.new_dropouts} nye frafall og {news.new_crossed} nye personer over "
-             f"oppfølgingsfristen siden forrige bygg (data per {long_date(news.as_of)}).", "", "Per kommune:"]
-    lines += [_line(name, d, x) for _, name, d, x in news.by_municipality] or ["- ingen"]
+             f"oppfølgingsfristen siden forrige bygg (data per {long_date(news.as_of)})."]
+    if news.by_municipality:
+        lines += ["", "Per kommune:"] + [_line(name, d, x) for _, name, d, x in news.by_municipality]
     if news.by_school:
         lines += ["", "Per skole:"] + [_line(name, d, x) for _, name, d, x in news.by_school]
     if news.overdue:

@@ -116,7 +116,8 @@ class LoadSummary:
         lines += [f"  - {f}" for f in self.audit_failures]
         if self.new_follow_up:
             lines.append(f"- follow-up list: {self.new_follow_up.get('dropouts', 0)} new drop-outs, "
-                         f"{self.new_follow_up.get('crossed', 0)} new past the thresholds "
+                         f"{self.new_follow_up.get('crossed', 0)} new past the thresholds, "
+                         f"{self.new_follow_up.get('newly_overdue', 0)} deliveries newly overdue "
                          f"(alert {'sent' if self.alert_sent else 'not sent'})")
         if self.overdue:
             lines.append(f"- WARNING: {len(self.overdue)} overdue deliveries (figures from them may look low):")
@@ -185,7 +186,7 @@ def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str
     return len(new)
 
 
-def _follow_up_news(candidate: Path, before: set[tuple] | None, summary: "LoadSummary", logger):
+def _follow_up_news(candidate: Path, before: "alerts.Before | None", summary: "LoadSummary", logger):
     """Compare the candidate's follow-up list with the published one and record the
     result in the candidate (audit.follow_up_alert), with the alert's text; overdue
     deliveries become warnings in the summary and the log."""
@@ -193,7 +194,8 @@ def _follow_up_news(candidate: Path, before: set[tuple] | None, summary: "LoadSu
     news = alerts.compare(candidate, before, summary.load_id, summary.as_of)
     text = alerts.message(news, alerts.follow_up_link(settings.dashboard_url, settings.dashboard_port))
     alerts.record(candidate, news, text if news.anything_new else "")
-    summary.new_follow_up = {"dropouts": news.new_dropouts, "crossed": news.new_crossed}
+    summary.new_follow_up = {"dropouts": news.new_dropouts, "crossed": news.new_crossed,
+                             "newly_overdue": news.newly_overdue}
     summary.overdue = [o.sentence() for o in news.overdue]
     for sentence in summary.overdue:
         logger.warning("overdue delivery: %s", sentence)

@@ -189,7 +189,7 @@ def test_the_second_load_warns_of_the_stopped_municipality_and_counts_only_what_
     assert "WARNING: 1 overdue deliveries" in second.as_markdown()
     assert "Tall fra Steinkjer mangler siden 5. juli 2026" in second.as_markdown()
     # Steinkjer's July drop-out was on the first build's list already: only Trondheim's is new
-    assert second.new_follow_up == {"dropouts": 1, "crossed": 0}
+    assert second.new_follow_up == {"dropouts": 1, "crossed": 0, "newly_overdue": 1}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         build, dropouts, overdue, counts, text = con.execute(
             "select build_id, new_dropouts, overdue_deliveries, counts, message from audit.follow_up_alert "
@@ -204,6 +204,11 @@ def test_the_second_load_warns_of_the_stopped_municipality_and_counts_only_what_
     assert text.rstrip().endswith("/oppfolging")
     assert not re.search(r"[0-9a-f]{64}", text + counts), "no pseudonym in the alert"
     assert ((_pid("5006-1"), "dropped_out", "5006") in listed and (_pid("5001-2"), "dropped_out", "5001") in listed)
+    # the same build again (a nightly load with no new files): nothing new, no alert
+    from flows.alerts import compare, published_keys
+
+    again = compare(warehouse, published_keys(warehouse), "again", D(2026, 11, 1))
+    assert not again.anything_new and len(again.overdue) == 1
 
 
 APP = str(Path(__file__).parent.parent / "dashboard" / "app.py")
