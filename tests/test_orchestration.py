@@ -371,3 +371,23 @@ def test_a_manual_load_runs_against_the_served_server_and_shows_in_its_ui(served
     new = [r for r in manual_runs() if r["id"] not in before]
     assert len(new) == 1 and new[0]["state_type"] == "COMPLETED", new
     assert served["auth"] not in proc.stdout + proc.stderr
+
+
+def test_data_staff_change_the_webhook_from_the_command_line(served):
+    """`pathways alerts --webhook-url URL --test` against the running serve (found through
+    serve.json): the block now posts to the new address, and the test message arrives."""
+    other = _Receiver()
+    env = dict(os.environ, PATHWAYS_HOME=str(served["root"] / "home"),
+               PATHWAYS_CONFIG=str(served["root"] / "pathways.toml"))
+    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
+        env.pop(key, None)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", "alerts", "--webhook-url", other.url, "--test"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        _wait_for(lambda: other.received, 30, "the test message")
+        assert json.loads(other.received[0]["body"])["text"].startswith("Test fra Kvalifiseringsløp")
+        automations = _HTTP.post(f"{served['api']}/automations/filter", json={}).json()
+        assert [a["name"] for a in automations].count("pathways-follow-up-alert") == 1
+    finally:
+        other.close()
