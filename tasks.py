@@ -2,7 +2,8 @@
 """The two set-up commands of the README, for a fresh machine with only Python 3.11+.
 
     python3 tasks.py demo   # install, build the synthetic county, load it, open the dashboard
-    python3 tasks.py test   # install (plus Debian's Chromium and PostgreSQL for tests), run all tests
+    python3 tasks.py test   # install (plus Debian's Chromium and PostgreSQL for tests), lint, run all tests
+    python3 tasks.py lint   # only the linters and the type checker (ruff, mypy, sqlfluff)
 
 Why a script and not a Makefile: a fresh machine is only promised Python. Everything
 the project needs is installed from here, into `.venv/` beside this file, from the
@@ -110,6 +111,17 @@ def demo(persons: str = "5000") -> None:
             idp.wait(timeout=10)
 
 
+def lint() -> None:
+    """The code checks CI enforces, cheapest first, configured in pyproject.toml: ruff (lint and
+    format), sqlfluff on the SQL models, mypy on the packages."""
+    ensure_venv()
+    bin_ = VENV / "bin"
+    run(bin_ / "ruff", "check", "--no-cache", ".", cwd=ROOT)
+    run(bin_ / "ruff", "format", "--check", "--no-cache", ".", cwd=ROOT)
+    run(bin_ / "sqlfluff", "lint", "--processes", "2", "warehouse/models", cwd=ROOT)
+    run(bin_ / "mypy", cwd=ROOT)
+
+
 def test(*pytest_args: str) -> None:
     """The whole suite on every core (pytest-xdist, one test file per worker at a time: a
     file's tests share its fixtures, and each worker has its own Prefect test server and
@@ -118,15 +130,29 @@ def test(*pytest_args: str) -> None:
     ensure_venv()
     ensure_chromium()
     ensure_postgresql()
+    checks = None
+    if not pytest_args:
+        # The whole suite: the code checks run beside it at low priority (much of the suite waits
+        # on servers and browsers, so they cost little wall time); their output is shown at the
+        # end and a failure fails the command. A run of chosen tests skips them.
+        checks = subprocess.Popen(["nice", "-n", "10", sys.executable, str(ROOT / "tasks.py"), "lint"], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     workers = os.environ.get("PATHWAYS_TEST_WORKERS", str(max(2, os.cpu_count() or 2)))
     parallel = ["-n", workers, "--dist", "loadfile"] if workers != "1" else []
-    run(PY, "-m", "pytest", *parallel, *pytest_args, cwd=ROOT)
+    try:
+        run(PY, "-m", "pytest", *parallel, *pytest_args, cwd=ROOT)
+    finally:
+        if checks is not None:
+            output, _ = checks.communicate()
+            print("\n== code checks (python3 tasks.py lint)\n" + output, flush=True)
+    if checks is not None and checks.returncode != 0:
+        sys.exit(f"the code checks failed (exit {checks.returncode}): see above")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test", "lint"}:
         sys.exit(__doc__)
     try:
-        {"demo": demo, "test": test}[sys.argv[1]](*sys.argv[2:])
+        {"demo": demo, "test": test, "lint": lint}[sys.argv[1]](*sys.argv[2:])
     except subprocess.CalledProcessError as err:
         sys.exit(err.returncode)

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import polars as pl
 
+from flows import progress
 from flows.landing import discover
 from flows.sources import SOURCES
 from flows.validate import validate
+from warehouse import one_row
 
 
 def _baseline_parse(source: str, path: Path) -> int:
@@ -52,9 +54,11 @@ def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
     t0 = time.perf_counter()
     generate(persons, seed, root)
     generated = time.perf_counter() - t0
-    files = discover(root)
+    files = discover(root, settle_seconds=0)  # just written: no file is still arriving
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    progress.step("read and validate each file", total=len(files))
     for f in files:
+        progress.advance()
         s = stats[f.source]
         t = time.perf_counter()
         _baseline_parse(f.source, f.path)
@@ -135,8 +139,11 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
     from synthetic.generator import generate
 
     root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-build-"))
-    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING")
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING",
+               PATHWAYS_SETTLE_SECONDS="0",  # the files were just written: read them at once
+               PATHWAYS_PROGRESS="never")  # the loads' own bars would overwrite this one
     env.pop("PREFECT_HOME", None)
+    progress.step("empty Prefect flow")
     empty_s, empty_mb, _ = _run_measured([sys.executable, "-c", EMPTY_FLOW], env)
     pathways = str(Path(sys.executable).with_name("pathways"))
     results = {}
@@ -149,12 +156,13 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
     for persons in sizes:
         land = root / f"county-{persons}"
         generate(persons, seed, land, clean=True)
-        files = discover(land)
+        files = discover(land, settle_seconds=0)
         t = time.perf_counter()
         rows = sum(_baseline_parse(f.source, f.path) for f in files)
         parse_s = time.perf_counter() - t
         warehouse = root / f"wh-{persons}" / "warehouse.duckdb"
         shutil.rmtree(warehouse.parent, ignore_errors=True)  # a first load, from nothing
+        progress.step(f"{persons:,}: full load")
         load_s, peak_mb, _ = _run_measured([pathways, "load", "--landing", str(land), "--warehouse", str(warehouse),
                                             "--as-of", "2026-11-01"], env)
         print(f"{persons:>9}{rows:>11}{len(files):>7}{load_s:>9.1f}{peak_mb:>9.0f}{parse_s:>9.1f}"
@@ -192,7 +200,7 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     as_of = q.latest_build(con)["as_of"]
-    persons = con.execute("select count(*) from core.person").fetchone()[0]
+    persons = one_row(con.execute("select count(*) from core.person").fetchone())[0]
     filtered = q.Filters(scope=q.COUNTY, cohorts=(2022, 2023), municipalities=("5001",), sex="K")
 
     def timed(fn) -> float:
@@ -209,8 +217,8 @@ def dashboard(warehouse: Path, repeat: int) -> dict:
     print(f"{'page':<14}{'all ms':>9}{'filtered ms':>13}{'vs baseline':>13}  target < 150 ms")
     results = {}
     for page, run in PAGE_QUERIES.items():
-        full = timed(lambda: run(q, con, q.Filters(scope=q.COUNTY), as_of))
-        part = timed(lambda: run(q, con, filtered, as_of))
+        full = timed(lambda run=run: run(q, con, q.Filters(scope=q.COUNTY), as_of))
+        part = timed(lambda run=run: run(q, con, filtered, as_of))
         worst = max(full, part)
         print(f"{page:<14}{full:>9.1f}{part:>13.1f}{worst / baseline:>12.1f}x  {'ok' if worst < 150 else 'SLOW'}")
         results[page] = {"all_ms": full, "filtered_ms": part}
@@ -315,7 +323,7 @@ def hostile(persons: int, seed: int, workdir: Path | None) -> dict:
     for f in files:
         read_file(f)
     isolated = time.perf_counter() - t
-    result = {"files": len(files), "in_process_s": round(in_process, 2), "isolated_s": round(isolated, 2),
+    result: dict = {"files": len(files), "in_process_s": round(in_process, 2), "isolated_s": round(isolated, 2),
               "overhead_ms_per_file": round((isolated - in_process) / len(files) * 1000, 1),
               "worker_start_s": round(first, 2), "workers": pool.limits.workers, "poison": {}}
     isolation.shutdown()
@@ -355,17 +363,17 @@ def _floor(files) -> tuple[float, int]:
         if f.source == "intro":
             sql = "select count(*) from read_csv(?, delim = ';', header = true, all_varchar = true{})"
             try:
-                rows += con.execute(sql.format(""), [path]).fetchone()[0]
+                rows += one_row(con.execute(sql.format(""), [path]).fetchone())[0]
             except duckdb.InvalidInputException:  # a Windows-1252 delivery (the contract allows it)
-                rows += con.execute(sql.format(", encoding = 'latin-1'"), [path]).fetchone()[0]
+                rows += one_row(con.execute(sql.format(", encoding = 'latin-1'"), [path]).fetchone())[0]
         elif f.source == "adult_education":
-            rows += con.execute("select count(*) from read_json(?, format = 'newline_delimited', "
-                                "records = false)", [path]).fetchone()[0]
+            rows += one_row(con.execute("select count(*) from read_json(?, format = 'newline_delimited', "
+                                        "records = false)", [path]).fetchone())[0]
         elif f.source == "combination_classes":
             rows += pl.read_excel(f.path, sheet_name="Elever", infer_schema_length=0).height
         else:
-            rows += con.execute("select sum(len(c.events)) from (select unnest(cases) as c "
-                                "from read_json(?, format = 'auto'))", [path]).fetchone()[0] or 0
+            rows += one_row(con.execute("select sum(len(c.events)) from (select unnest(cases) as c "
+                                        "from read_json(?, format = 'auto'))", [path]).fetchone())[0] or 0
     return time.perf_counter() - t, rows
 
 
@@ -458,13 +466,19 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
     landing zone), a first full load, one new file on top of it, peak memory, the
     dashboard's p95 per page, and the audit's cost over a history of builds."""
     import os
+
+    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-scale-"))
+    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING",
+               PATHWAYS_SETTLE_SECONDS="0",  # the files were just written: read them at once
+               PATHWAYS_PROGRESS="never")  # the loads' own bars would overwrite this one
+    return _scale(sizes, seed, root, env, audit_builds)
+
+
+def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int) -> dict:
     import sys
 
     from synthetic.generator import generate
 
-    root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-scale-"))
-    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING",
-               PATHWAYS_SETTLE_SECONDS="0")  # the files were just written: read them at once
     for key in ("PREFECT_HOME", "PREFECT_API_URL"):
         env.pop(key, None)
     pathways = str(Path(sys.executable).with_name("pathways"))
@@ -472,6 +486,7 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
     empty_land = root / "empty-landing"
     empty_land.mkdir(parents=True, exist_ok=True)
     # not measured: the very first load of a machine creates Prefect's database
+    progress.step("warm-up load")
     _load_measured(pathways, empty_land, root / "warm-up" / "warehouse.duckdb", env)
     # A county's own server, as `pathways serve` runs it: the loads below use it (as the
     # nightly and file-arrival runs do), except the one empty load that shows the cost of
@@ -481,24 +496,30 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
         print(f"\n== {persons:,} persons", flush=True)
         land = root / f"county-{persons}"
         if not (land / "_synthetic" / "generation.json").exists():
-            generate(persons, seed, land, clean=True)
+            generate(persons, seed, land, clean=True)  # its own steps on the bar
         files = discover(land, settle_seconds=0)
         held = min((f for f in files if f.source == "intro"), key=lambda f: f.path.stat().st_size)
         aside = root / "held-back" / held.path.name
         aside.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(held.path, aside)  # the "new file": delivered after the full load
         try:
+            progress.step(f"{persons:,}: floor (bare reading)")
             floor_s, rows = _floor(discover(land, settle_seconds=0))
             runs = {}
             wh = root / f"wh-{persons}"
             shutil.rmtree(wh, ignore_errors=True)
+            progress.step(f"{persons:,}: empty load (temporary server)")
             runs["empty_temporary_server"] = _load_measured(pathways, empty_land, wh / "empty-t" / "warehouse.duckdb",
                                                             env)
+            progress.step(f"{persons:,}: empty load")
             runs["empty"] = _load_measured(pathways, empty_land, wh / "empty" / "warehouse.duckdb", {**env, **served})
+            progress.step(f"{persons:,}: full load")
             runs["full"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
         finally:
             shutil.move(aside, held.path)
+        progress.step(f"{persons:,}: one new file")
         runs["one_new_file"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
+        progress.step(f"{persons:,}: dashboard p95")
         pages = _p95_page_ms(wh / "full" / "warehouse.duckdb")
         full, empty, one = runs["full"]["wall_s"], runs["empty"]["wall_s"], runs["one_new_file"]["wall_s"]
         result = {"persons": persons, "rows": rows, "files": len(files), "floor_s": floor_s, "runs": runs,
@@ -514,6 +535,7 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
     server.wait(timeout=30)
     first = results[sizes[0]]
     if audit_builds > 1:
+        progress.step(f"audit over {audit_builds} builds")
         one, last = _audit_over_history(root / f"wh-{sizes[0]}" / "full" / "warehouse.duckdb", audit_builds)
         first["audit_first_s"], first["audit_last_s"] = one, last
     print("\nIssue 13's targets on this machine (ratios measured in this run)")
@@ -580,6 +602,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
+    with progress.shown():  # on stderr, and only at a terminal: the figures go to stdout
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     if args.what == "scale":
         scale(args.persons, args.seed, args.workdir, args.audit_builds)
     elif args.what == "hostile":

@@ -11,6 +11,7 @@ configuration nobody gets in at all. What a logged-in user sees is their role's 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import streamlit as st
 
@@ -23,7 +24,7 @@ st.set_page_config(page_title="Kvalifiseringsløp i Trøndelag", page_icon="🧭
 def _secrets() -> tuple[bool, dict]:
     """(login configured, the [pathways] settings); missing secrets mean not configured."""
     try:
-        auth = st.secrets.get("auth")
+        auth = st.secrets.get("auth", {})
         settings = dict(st.secrets.get("pathways", {}))
     except Exception:  # no secrets file at all
         return False, {}
@@ -39,7 +40,7 @@ if DEMO:
                "Ingen tall her gjelder virkelige personer.")
 
 
-def _closed(title: str, body: str, logout: bool = False) -> None:
+def _closed(title: str, body: str, logout: bool = False) -> NoReturn:
     """A page with a message and nothing else; the only page such a user can reach."""
     def page() -> None:
         st.title(title)
@@ -73,12 +74,13 @@ try:
     roles = acl.load_roles(Path(SETTINGS.get("roles_file", "")))
 except acl.RolesError:
     roles = {}
-access = acl.resolve(st.user.to_dict(), roles, municipalities)
-if access is None:
+resolved = acl.resolve(st.user.to_dict(), roles, municipalities)
+if resolved is None:
     _closed("Ingen tilgang",
             "Hei! Du er logget inn, men brukeren din har ikke fått tilgang til dette dashbordet ennå.\n\n"
             "Ta kontakt med fylkeskommunens team for integrering og kvalifisering, så hjelper vi deg. "
             "Oppgi e-postadressen du logget inn med.", logout=True)
+access = resolved  # an Access from here on: _closed stops the script
 st.session_state["access"] = access
 
 build = ui.current_build()

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 # One demo user per role (the adviser and the follow-up service for Steinkjer only).
-DEMO_USERS = [
+DEMO_USERS: list[dict] = [
     {"sub": "leder@demo.trondelag.no", "email": "leder@demo.trondelag.no", "name": "Demo Leder",
      "role": "leader"},
     {"sub": "radgiver.steinkjer@demo.trondelag.no", "email": "radgiver.steinkjer@demo.trondelag.no",

@@ -107,11 +107,11 @@ def label(mapping: dict, value):
 
 
 def rule_label(rule: str | None) -> str:
-    return RULE.get(rule, (rule or "Ukjent regel", ""))[0]
+    return RULE.get(rule or "", (rule or "Ukjent regel", ""))[0]
 
 
 def rule_action(rule: str | None) -> str:
-    return RULE.get(rule, ("", "Se den tekniske meldingen; spør datateamet."))[1]
+    return RULE.get(rule or "", ("", "Se den tekniske meldingen; spør datateamet."))[1]
 
 
 # -- numbers and dates ----------------------------------------------------------------------------

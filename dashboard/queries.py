@@ -49,7 +49,8 @@ class Filters:
     def where(self, place_column: str) -> tuple[str, list]:
         """WHERE conditions and their parameters; `place_column` is the municipality the
         page's geography filter applies to."""
-        conds, params = [], []
+        conds: list[str] = []
+        params: list = []
         if self.scope != COUNTY:
             if not self.scope:
                 return "false", []
@@ -80,7 +81,7 @@ def latest_build(con) -> dict:
                       "from meta.build order by finished_at desc limit 1").fetchall()
     row = row[0] if row else None
     keys = ["build_id", "as_of", "finished_at", "files_loaded", "events", "persons", "code_version"]
-    return dict(zip(keys, row)) if row else {}
+    return dict(zip(keys, row, strict=True)) if row else {}
 
 
 def filter_options(con) -> dict:

@@ -119,6 +119,7 @@ def streamlit_args(app_file: Path, port: int, secrets_file: Path, config: Dashbo
     names (no DNS rebinding), bound to 127.0.0.1 unless configured."""
     url = config.url if config else f"http://localhost:{port}"
     host = urlparse(url).hostname
+    assert host is not None, "load_config rejects a url without a host name; the default has one"
     hosts = sorted({"localhost", "127.0.0.1", host})
     origin = f"{urlparse(url).scheme}://{urlparse(url).netloc}"
     args = ["run", str(app_file), "--server.port", str(port),

@@ -165,7 +165,7 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, str] | None = None,
-          shares: list[str] = (), note: str | None = None) -> None:
+          shares: list[str] | tuple[str, ...] = (), note: str | None = None) -> None:
     """Show a protected frame with CSV and Excel downloads of exactly what is shown.
     `counts` are counts of persons (hidden → "<5"), `shares` shares or percentages (hidden →
     ":"); a hidden median or percentile is an empty cell, explained under the table."""

@@ -24,12 +24,13 @@ def _global_config_option(argv: list[str]) -> str | None:
     return None
 
 
-if _global_config_option(sys.argv[1:]):
+if _config_option := _global_config_option(sys.argv[1:]):
     from flows.config import use_file
 
-    use_file(Path(_global_config_option(sys.argv[1:])))
+    use_file(Path(_config_option))
 
 import flows.settings  # noqa: E402,F401  (before anything imports Prefect)
+from flows import progress  # noqa: E402  (no Prefect import)
 
 # pretty_exceptions_show_locals=False: a traceback's local variables may hold raw rows
 # rich_markup_mode=None: help texts name settings as "[section] key", which is not markup
@@ -100,7 +101,7 @@ def _settings(**flags):
         return current()
     except ConfigError as err:
         typer.echo(f"Configuration refused: {err}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def _required(value, name: str, flag: str):
@@ -121,7 +122,8 @@ def generate(
     """Write a synthetic county's landing files, its truth and its planted faults."""
     from synthetic.generator import generate as run
 
-    result = run(persons, seed, out, fault_rate, clean)
+    with progress.shown():
+        result = run(persons, seed, out, fault_rate, clean)
     _say(f"{result.files} landing files for {result.persons} persons in {result.out} "
                f"({result.faults} planted faults listed in {result.out / '_synthetic' / 'faults.json'})")
 
@@ -169,13 +171,14 @@ def load(
         check_paths(landing, warehouse)
     except PathOutsideRoot as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(EXIT_PATH_REFUSED)
+        raise typer.Exit(EXIT_PATH_REFUSED) from None
     if os.environ.get("PATHWAYS_LOAD_CHILD") != "1":
         raise typer.Exit(_supervise(warehouse))
     from flows.local_server import choose_server
 
     server = choose_server()  # starts on the other core while the imports below run (stopped at exit)
-    summary = _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed)
+    with progress.shown():
+        summary = _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed)
     c = summary.counts
     _say(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
          f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
@@ -196,6 +199,7 @@ def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_fai
     from flows.settings import PathOutsideRoot
     from warehouse.audit import import_great_expectations
 
+    progress.step("start (imports, Prefect server)")
     import_great_expectations()  # ≈ 5 s, while the server starts
     if server is not None:
         server.wait()
@@ -204,10 +208,10 @@ def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_fai
                    keep_failed)
     except AuditFailed as err:
         typer.echo(f"REFUSED: {err}", err=True)
-        raise typer.Exit(EXIT_AUDIT_REFUSED)
+        raise typer.Exit(EXIT_AUDIT_REFUSED) from None
     except PathOutsideRoot as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(EXIT_PATH_REFUSED)
+        raise typer.Exit(EXIT_PATH_REFUSED) from None
 
 
 def _supervise(warehouse: Path) -> int:
@@ -319,7 +323,7 @@ def deploy(
         ids = deploy_to_pool(pool, landing, warehouse, debounce, spread_reading)
     except RuntimeError as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(f"Registered the loads on work pool {pool!r} ({len(ids)} deployments). "
                f"Start workers with: prefect worker start --pool {pool}")
 
@@ -354,7 +358,7 @@ def dashboard(
         settings = read_config(config, port) if config else None
     except ConfigError as err:
         typer.echo(f"Dashboard configuration refused: {err}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if settings is None:
         typer.echo("No dashboard configuration (--config or [dashboard] config): the dashboard starts, but "
                    "nobody can log in (no configuration, no access).",
@@ -439,12 +443,12 @@ def show_config(
         rows = effective(landing=landing, warehouse=warehouse)
     except ConfigError as err:
         typer.echo(f"Configuration refused: {err}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        raise typer.Exit(EXIT_CONFIG) from None
     file = config_file()
     typer.echo(f"# configuration file: {file or 'none ($PATHWAYS_CONFIG, --config or ./pathways.toml)'}")
     typer.echo("# precedence: default < file < environment (PATHWAYS_<SETTING>) < flag")
     section_now = None
-    for section, name, key, value, (kind, where) in rows:
+    for section, _name, key, value, (kind, where) in rows:
         if section != section_now:
             typer.echo(f"\n[{section}]")
             section_now = section
@@ -473,7 +477,7 @@ def status(
         settings = current()
     except ConfigError as err:
         typer.echo(f"UNKNOWN: configuration refused: {err}", err=True)
-        raise typer.Exit(UNKNOWN)
+        raise typer.Exit(UNKNOWN) from None
     if settings.warehouse is None:
         typer.echo("UNKNOWN: no warehouse: give --warehouse, or set [paths] warehouse in pathways.toml", err=True)
         raise typer.Exit(UNKNOWN)
@@ -523,7 +527,7 @@ def restore(
         build = put_back(published, build_id)
     except RestoreError as err:
         typer.echo(f"Not restored: {err}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     _say(f"Restored build {build.build_id} (kept {build.kept_at:%Y-%m-%d %H:%M} UTC) as {published}. "
          "The next load loads only the files this build has not seen.")
 

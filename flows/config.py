@@ -26,6 +26,7 @@ import json
 import os
 import tomllib
 from contextvars import ContextVar
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,7 +190,8 @@ class SectionedTomlSource(TomlConfigSettingsSource):
     (so each keeps its one environment variable name) and resolving relative paths
     against the file's folder."""
 
-    def _read_file(self, file_path: Path) -> dict[str, Any]:
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        assert isinstance(file_path, Path), "settings_customise_sources passes the Path from _FILE"
         return read_file(Path(file_path))
 
 

@@ -40,6 +40,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import cast
+from uuid import UUID
 
 import flows.settings  # noqa: F401
 
@@ -50,7 +52,7 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
     """The nightly and file-arrival deployments of the load. `from_source`: the flow as
     a worker loads it, from this project folder (for a work pool); else this process's."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.events import DeploymentEventTrigger
+    from prefect.events import DeploymentEventTrigger, Posture
     from prefect.schedules import Cron
 
     from flows.config import current
@@ -58,7 +60,8 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
     if from_source:
         from prefect import Flow
 
-        load = Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/pipeline.py:load")
+        # sync context: Prefect's dual sync/async API returns the Flow, not a coroutine
+        load = cast(Flow, Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/pipeline.py:load"))
     else:
         from flows.pipeline import load
     from flows.watch import EVENT
@@ -74,7 +77,7 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
         name="file-arrived", parameters=parameters, concurrency_limit=one_at_a_time,
         triggers=[DeploymentEventTrigger(
             name="landing-file-arrived", expect={EVENT}, match={"prefect.resource.id": "pathways.landing.*"},
-            posture="Reactive", threshold=1, within=dt.timedelta(seconds=debounce_seconds),
+            posture=Posture.Reactive, threshold=1, within=dt.timedelta(seconds=debounce_seconds),
             schedule_after=dt.timedelta(seconds=debounce_seconds))],
         description="Load when files arrive in the landing zone (several files together: one load).",
         tags=["pathways"])
@@ -275,6 +278,7 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
     from prefect import deploy
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+    from prefect.deployments.runner import RunnerDeployment
     from prefect.exceptions import ObjectAlreadyExists
 
     if not os.environ.get("PREFECT_API_URL"):
@@ -283,15 +287,16 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
     for name in ("PATHWAYS_HOME", "PATHWAYS_GROUP", "PATHWAYS_UMASK", "PATHWAYS_CONFIG"):
         if os.environ.get(name):
             env[name] = os.environ[name]
-    extra = []
+    extra: list[RunnerDeployment] = []
     if spread_reading:
         from prefect import Flow
 
         from flows.remote_read import DEPLOYMENT_ENV, DEPLOYMENT_NAME
 
-        reader = Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/remote_read.py:read_files")
-        extra.append(reader.to_deployment(name=DEPLOYMENT_NAME, tags=["pathways"],
-                                          description="Reads and validates a group of files for a load."))
+        # sync context: Prefect's dual sync/async APIs return their values, not coroutines
+        reader = cast(Flow, Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/remote_read.py:read_files"))
+        extra.append(cast(RunnerDeployment, reader.to_deployment(
+            name=DEPLOYMENT_NAME, tags=["pathways"], description="Reads and validates a group of files for a load.")))
         env[DEPLOYMENT_ENV] = f"pathways-read/{DEPLOYMENT_NAME}"
     template = locked_job_template(env)
     with get_client(sync_client=True) as client:
@@ -300,8 +305,8 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
         except ObjectAlreadyExists:
             client.update_work_pool(pool, WorkPoolUpdate(base_job_template=template))
     nightly, arrived = deployments(str(landing.resolve()), str(warehouse.resolve()), debounce_seconds, from_source=True)
-    ids = deploy(nightly, arrived, *extra, work_pool_name=pool, build=False, push=False,
-                 print_next_steps_message=False, ignore_warnings=True)
+    ids = cast(list[UUID], deploy(nightly, arrived, *extra, work_pool_name=pool, build=False, push=False,
+                                  print_next_steps_message=False, ignore_warnings=True))  # sync: not a coroutine
     return [str(i) for i in ids]
 
 

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -112,6 +113,13 @@ class ReadPool:
         self.started = 0  # workers started (a benchmark and tests read it)
 
     def _spawn(self) -> _Worker:
+        # Started from a thread that lives as long as this process: a worker asks the kernel to
+        # kill it when its parent dies (PR_SET_PDEATHSIG), and for Linux the parent is the
+        # *thread* that started it. Started from a Prefect task's thread, a worker was killed
+        # when the load's task runner ended, so no worker outlived its load.
+        return _SPAWNER.submit(self._start_worker).result()
+
+    def _start_worker(self) -> _Worker:
         parent, child = socket.socketpair()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         try:
@@ -192,16 +200,30 @@ class ReadPool:
             worker.stop()
 
 
+_SPAWNER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="read-worker-spawner")
 _pool: ReadPool | None = None
 _pool_lock = threading.Lock()
+# Workers are kept this long after the last load in this process ends, so that loads run one
+# after another in one process (tests, benchmarks, a Python session) do not each pay the ≈ 2 s
+# start of a worker. A one-off `pathways load` exits at once and stops them at exit.
+IDLE_S = 60.0
+_idle_stop: threading.Timer | None = None
+_pool_env: tuple = ()
+
+
+def _environment() -> tuple:
+    """What a worker was started with that can change between loads: the PATHWAYS_*
+    settings (limits, configuration file, home). A pool started under other settings is
+    replaced rather than reused."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("PATHWAYS_")))
 
 
 def pool() -> ReadPool:
     """The process's read pool, started on first use (limits read from the environment then)."""
-    global _pool
+    global _pool, _pool_env
     with _pool_lock:
         if _pool is None:
-            _pool = ReadPool()
+            _pool, _pool_env = ReadPool(), _environment()
         return _pool
 
 
@@ -210,24 +232,47 @@ _users = 0
 
 @contextmanager
 def in_use():
-    """A load holds the pool while it runs; the workers stop when the last load in this
-    process ends (two loads of different warehouses in one process must not stop each
-    other's workers)."""
-    global _users
+    """A load holds the pool while it runs. Two loads in one process share it; when the
+    last one ends its workers are kept `IDLE_S` seconds for the next load, and a load that
+    starts under other settings than the pool's gets a fresh pool."""
+    global _users, _pool, _idle_stop
+    stale = None
     with _pool_lock:
+        if _idle_stop is not None:
+            _idle_stop.cancel()
+            _idle_stop = None
+        if _users == 0 and _pool is not None and (_pool_env != _environment()
+                                                  or _pool.limits != Limits.from_env()):
+            stale, _pool = _pool, None
         _users += 1
+    if stale is not None:
+        stale.close()
     try:
         yield
     finally:
         with _pool_lock:
             _users -= 1
-            last = _users == 0
-        if last:
-            shutdown()
+            if _users == 0:
+                _idle_stop = threading.Timer(IDLE_S, _stop_when_idle)
+                _idle_stop.daemon = True
+                _idle_stop.start()
+
+
+def _stop_when_idle() -> None:
+    """The idle timer: detach the pool in the same locked step that sees no load holding it
+    (a load starting just then gets a fresh pool, never one being closed under it)."""
+    global _pool
+    with _pool_lock:
+        if _users != 0:
+            return
+        current, _pool = _pool, None
+    if current is not None:
+        current.close()
 
 
 def shutdown() -> None:
-    """Stop every worker (end of a load; also at exit). The next load starts a fresh pool."""
+    """Stop every worker (idle after the last load; also at exit). The next load starts a
+    fresh pool."""
     global _pool
     with _pool_lock:
         current, _pool = _pool, None

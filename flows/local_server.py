@@ -145,7 +145,9 @@ def start_temporary_server() -> TemporaryServer:
     a free port and lets uvicorn bind it seconds later, after its imports)."""
     import importlib.util
 
-    prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.origin is not None, "prefect is installed, as a regular package"
+    prefect_dir = Path(spec.origin).parent
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)

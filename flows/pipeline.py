@@ -125,11 +125,21 @@ class LoadSummary:
         return "\n".join(lines)
 
 
+# The progress bar's words for the steps of the journey (`timed` names them).
+STEP_LABEL = {"discover": "discover landing files", "read": "read and validate files", "copy": "copy warehouse",
+              "stage": "stage rows", "build": "build models", "audit": "audit (Great Expectations)",
+              "publish": "publish"}
+
+
 @contextmanager
 def timed(summary: "LoadSummary", step: str):
-    """Add the wall time of a step of the journey to the load's profile."""
+    """Add the wall time of a step of the journey to the load's profile (and show it on the
+    progress bar when a person is watching)."""
     import time
 
+    from flows import progress
+
+    progress.step(STEP_LABEL.get(step, step))
     start = time.perf_counter()
     try:
         yield
@@ -233,7 +243,7 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-RETRY_DELAYS = [1, 5]
+RETRY_DELAYS: list[float] = [1, 5]
 
 
 @task(name="discover", cache_policy=NO_CACHE)
@@ -283,7 +293,9 @@ def read_and_validate(file: LandingFile) -> ValidatedFile:
     except OSError as err:
         raise OSError(f"operating-system error {type(err).__name__} while reading a landing file") from None
     except Exception as err:  # noqa: BLE001
-        return _outcome(file, err)[0]
+        result = _outcome(file, err)[0]
+        assert result is not None, "only an OSError gives no result, and it is raised above"
+        return result
 
 
 def _outcome(file: LandingFile, error: BaseException) -> tuple[ValidatedFile | None, str | None]:
@@ -399,13 +411,18 @@ def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, out
             message=message, code_version=models.code_version()))
         for table, attr in (("core.person", "persons"), ("core.event", "events")):
             try:
-                setattr(summary, attr, con.execute(f"select count(*) from {table}").fetchone()[0])
+                row = con.execute(f"select count(*) from {table}").fetchone()
+                assert row is not None, "count(*) always returns a row"
+                setattr(summary, attr, row[0])
             except duckdb.CatalogException:
                 pass
         con.execute("checkpoint")
 
 
-@flow(name="pathways-load", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=READ_WORKERS))
+# The ignore: Prefect types task_runner as TaskRunner[PrefectFuture[Any]], which its own ThreadPoolTaskRunner
+# (TaskRunner[PrefectConcurrentFuture[R]], an invariant generic) never matches; Flow.__init__ casts it likewise.
+@flow(name="pathways-load", log_prints=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=READ_WORKERS))  # type: ignore[arg-type]
 def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool = False,
          files_per_task: int | None = None, keep_failed: int | None = None) -> LoadSummary:
     """Load every new landing file and publish the warehouse if it passes its audits.
@@ -461,35 +478,43 @@ class _Steps:
     def call(self, task, *args):
         return task(*args) if self.prefect else task.fn(*args)
 
-    def map(self, task, items: list, per_task: int = 1) -> list[tuple[object, object | None, str | None]]:
+    def map(self, task, items: list[LandingFile], per_task: int = 1
+            ) -> list[tuple[LandingFile, ValidatedFile | None, str | None]]:
         """(file, result, transient error) per file, in order; one task per file (or per
         group of `per_task` files), run concurrently. A result is always there unless an
         operating-system error persisted through the retries."""
+        from flows import progress
+
+        progress.set_total(len(items))
         if self.prefect and per_task > 1:
             groups = [items[i:i + per_task] for i in range(0, len(items), per_task)]
-            futures = [read_and_validate_group.submit(g, len(g) - 1) for g in groups]
+            futures: list = [read_and_validate_group.submit(g, len(g) - 1) for g in groups]  # any: the name is reused below
             out = []
-            for group, future in zip(groups, futures):
+            for group, future in zip(groups, futures, strict=True):
                 future.wait()
                 if future.state.is_completed():
-                    out += [(item, r, e) for item, (r, e) in zip(group, future.result())]
+                    out += [(item, r, e) for item, (r, e) in zip(group, future.result(), strict=True)]
                 else:  # the group task itself failed (not a file): each file on its own again
                     out += [(item, *read_with_retries(item)) for item in group]
+                progress.advance(len(group))
             return out
         if self.prefect:
             futures = [task.submit(item) for item in items]
             out = []
-            for item, future in zip(items, futures):
+            for item, future in zip(items, futures, strict=True):
                 future.wait()
                 if future.state.is_completed():
                     out.append((item, future.result(), None))
                 else:
                     out.append((item, *_outcome(item, future.state.result(raise_on_failure=False))))
+                progress.advance()
             return out
         from concurrent.futures import ThreadPoolExecutor
 
         def safe(item):
-            return (item, *read_with_retries(item, delays=[]))
+            result = (item, *read_with_retries(item, delays=[]))
+            progress.advance()
+            return result
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             return list(pool.map(safe, items))
 
@@ -505,10 +530,10 @@ def _flag_files_refused(summary: "LoadSummary") -> None:
     from prefect.client.orchestration import get_client
     from prefect.runtime import flow_run
 
-    run_id = flow_run.get_id()
-    if not run_id:
+    run_id_text = flow_run.get_id()
+    if not run_id_text:
         return
-    run_id = uuid.UUID(run_id)
+    run_id = uuid.UUID(run_id_text)
     try:
         create_markdown_artifact("**Warning: files were refused or could not be read.** The warehouse was "
                                  "published without them.\n\n" + summary.as_markdown(),
@@ -606,6 +631,7 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
                 continue
             result = refused_file(f, "unreadable", f"could not be read in {count} loads in a row "
                                                    "(an operating-system error each time)")
+        assert result is not None, "a result is always there when there is no transient error"
         if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
             result = changed_file(result)  # delivered files are immutable: a correction is a new file
         if result.status == "loaded":  # same bytes as a file loaded before: say so in its message

@@ -18,12 +18,14 @@ import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 from prefect import flow
 
 from flows import spool
 from flows.landing import LandingFile
 from flows.settings import check_paths
+from flows.validate import ValidatedFile
 
 DEPLOYMENT_ENV = "PATHWAYS_READ_DEPLOYMENT"   # e.g. pathways-read/read-files, set by `pathways deploy`
 GROUPS_ENV = "PATHWAYS_READ_GROUPS"           # groups (read runs) per load, default 4
@@ -86,17 +88,19 @@ REMOTE_FAILED = "RemoteReadFailed"  # the group's run failed: its files wait for
 
 
 def read_remotely(items: list[LandingFile], landing: Path, published: Path, load_id: str, logger
-                  ) -> list[tuple[LandingFile, object | None, str | None]]:
+                  ) -> list[tuple[LandingFile, ValidatedFile | None, str | None]]:
     """(file, result, transient error) per file, in the order given, read by the pool.
 
     A group whose run does not complete (failed, crashed, no worker within the time
     limit, or the API refused it) gives REMOTE_FAILED for its files: not read this time,
     tried again at the next load, and never counted against the file."""
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     from flows.settings import restrict
 
     name = deployment()
+    assert name is not None, "the load reads remotely only when a deployment is configured"
     count = int(os.environ.get(GROUPS_ENV, 4))
     timeout = float(os.environ.get(TIMEOUT_ENV, 3600))
     parts = groups(items, count)
@@ -111,7 +115,8 @@ def read_remotely(items: list[LandingFile], landing: Path, published: Path, load
         restrict(root, recursive=True)
         params = {"landing": str(landing), "warehouse": str(published), "spool_dir": str(folder)}
         try:
-            state = run_deployment(name, parameters=params, timeout=timeout, poll_interval=1).state
+            # sync context: Prefect's dual sync/async API returns the FlowRun, not a coroutine
+            state = cast(FlowRun, run_deployment(name, parameters=params, timeout=timeout, poll_interval=1)).state
         except Exception as err:  # noqa: BLE001 — the API refused or failed: a later load tries again
             logger.error("the read run for group %d could not be started (%s)", index, type(err).__name__)
             state = None
@@ -126,7 +131,7 @@ def read_remotely(items: list[LandingFile], landing: Path, published: Path, load
         # subflows (linked in the UI, cancelled with it)
         contexts = [contextvars.copy_context() for _ in parts]
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            futures = [pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts))]
+            futures = [pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts, strict=True))]
             for future in futures:
                 outcome.update(future.result())
         logger.info("%d files read in %d groups on the work pool", len(items), len(parts))

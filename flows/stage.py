@@ -28,6 +28,7 @@ import polars as pl
 
 from flows.sources.common import ROW
 from flows.validate import STATUS_LOADED, ValidatedFile
+from warehouse import one_row
 
 RAW_TABLES = {
     "intro": "raw.intro_event",
@@ -75,6 +76,7 @@ def seen_files(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
 
 def _lineage(v: ValidatedFile) -> pl.DataFrame:
     meta = v.meta
+    assert v.rows is not None, "only loaded files with rows are staged (see stage)"
     frame = v.rows.rename({ROW: "row_number"}).with_columns(
         pl.lit(v.file_name).alias("source_file"),
         pl.lit(v.sha256).alias("source_sha256"),
@@ -200,7 +202,7 @@ def _insert_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
     """Bookkeeping rows in one insert, by column name (a column added later never shifts a value)."""
     if not rows:
         return
-    types = {c: t for c, t in con.execute(f"select column_name, column_type from (describe {table})").fetchall()}
+    types = dict(con.execute(f"select column_name, column_type from (describe {table})").fetchall())
     frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     con.register("book_rows", frame.to_arrow())
     try:
@@ -239,8 +241,8 @@ def reconcile(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[int, int]:
             where f.file_name = p.file_name and f.sha256 = p.sha256 and f.status = 'loaded'
         """)
     mark_superseded(con)
-    return con.execute("""select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_duplicate), 0)
-                          from audit.file_log where load_id = ?""", [load_id]).fetchone()
+    return one_row(con.execute("""select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_duplicate), 0)
+                          from audit.file_log where load_id = ?""", [load_id]).fetchone())
 
 
 def mark_superseded(con: duckdb.DuckDBPyConnection) -> None:

@@ -193,7 +193,7 @@ def _read_warehouse(con, status: Status, settings) -> None:
                           from meta.build order by finished_at desc limit 1""").fetchone()
     if row is not None:
         keys = ["build_id", "as_of", "started_at", "finished_at", "files_loaded", "events", "persons", "code_version"]
-        status.build = dict(zip(keys, row))
+        status.build = dict(zip(keys, row, strict=True))
         for key in ("started_at", "finished_at"):
             status.build[key] = status.build[key].replace(tzinfo=dt.timezone.utc)
     status.schema_version = schema_version(con)
@@ -202,7 +202,7 @@ def _read_warehouse(con, status: Status, settings) -> None:
         select file_name, source, status, rows_read, rows_loaded, rows_quarantined, message, sha256
         from audit.file_log where (first_seen_at {utc}) >= ?
         order by first_seen_at, file_name""", [since]).fetchall()
-    rules = {}
+    rules: dict[tuple[str, str], list[str]] = {}
     for name, sha, rule, count in con.execute(f"""
             select q.file_name, q.sha256, q.rule, count(*) from audit.quarantine q
             join audit.file_log f on f.file_name = q.file_name and f.sha256 = q.sha256
@@ -210,8 +210,8 @@ def _read_warehouse(con, status: Status, settings) -> None:
         rules.setdefault((name, sha), []).append(f"{rule} ×{count}")
     status.files = [FileSeen(n, src, st, rr, rl, rq, msg, ", ".join(rules.get((n, sha), [])))
                     for n, src, st, rr, rl, rq, msg, sha in files]
-    last = {src: at for src, at in con.execute(f"""
-        select source, max(coalesce(arrived_at, first_seen_at) {utc}) from audit.file_log group by source""").fetchall()}
+    last = dict(con.execute(f"""
+        select source, max(coalesce(arrived_at, first_seen_at) {utc}) from audit.file_log group by source""").fetchall())
     from flows.alerts import overdue_deliveries
 
     status.late_by_rhythm = [o.sentence() for o in overdue_deliveries(con)]  # as of the build's date

@@ -1,6 +1,7 @@
 """Row rules for adult education (source contract §2)."""
 import pandera.polars as pa
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from schemas import checks as c
 
@@ -20,7 +21,7 @@ _completed = _event == "completed"
 
 def _result_fits_level(column: str) -> pl.Expr:
     result = pl.col(column)
-    expr = pl.when(~_completed).then(True)
+    expr: Then | ChainedThen = pl.when(~_completed).then(True)
     for level, allowed in RESULTS.items():
         expr = expr.when(_level == level).then(result.is_in(allowed))
     return expr.otherwise(True)

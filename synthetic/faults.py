@@ -115,6 +115,7 @@ def plant(deliveries: list[Delivery], fault_rate: float, rng: random.Random) -> 
                     text = json.dumps({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in base.items()})
                     row = {"_raw_line": text[: len(text) // 2]}
                 else:
+                    assert mutate is not None, "only ae_truncated_line has no mutate, handled above"
                     row = mutate(base, d)
                 d.rows.append(row)
             number = _row_number(d)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from flows import progress
 from synthetic import faults as faults_mod
 from synthetic import parameters as P
 from synthetic import writers
@@ -47,10 +48,12 @@ def write_truth(truth: Truth, folder: Path) -> None:
 def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean: bool = False) -> Generated:
     out = Path(out)
     if clean and out.exists():
-        for folder in ("intro", "adult_education", "combination_classes", "trondelag_model", TRUTH_DIR):
-            shutil.rmtree(out / folder, ignore_errors=True)
+        for name in ("intro", "adult_education", "combination_classes", "trondelag_model", TRUTH_DIR):
+            shutil.rmtree(out / name, ignore_errors=True)
     county = County(persons, seed)
+    progress.step("simulate persons", total=persons)
     truth, records = county.simulate()
+    progress.step("plan deliveries")
     county.real_life["persons born before 1940"] = sum(
         1 for p in truth.persons if p["birth_year"] is not None and p["birth_year"] < 1940)
     settlements = Counter(r["deltaker_pid"] for r in records.intro if r["hendelse"] == "bosatt")
@@ -69,8 +72,10 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
         if d.source == "trondelag_model" and d.raw_bytes is None:
             planted += [faults_mod.Fault("tm_registered_in_error", d.source, d.name, "date_format", "row", row, "date")
                         for row, _ in writers.expected_quarantine(d)]
+    progress.step("write landing files", total=len(deliveries))
     for d in deliveries:
         writers.write(d, out)
+        progress.advance()
     folder = out / TRUTH_DIR
     write_truth(truth, folder)
     (folder / "faults.json").write_text(json.dumps([f.as_dict() for f in planted], indent=1, default=str))

@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from flows import progress
 from schemas.reference import municipalities, trondelag_codes
 from synthetic import parameters as P
 
@@ -31,8 +32,8 @@ Date = dt.date
 class Person:
     pid: str
     fnr: str
-    sex: str | None
-    birth_year: int | None
+    sex: str
+    birth_year: int
     country: str | None
     reason: str | None
     settlement_date: Date | None
@@ -59,13 +60,14 @@ class Records:
 def orgnr_with_control(base8: int) -> str | None:
     """Append the mod-11 control digit (weights 3,2,7,6,5,4,3,2); None if it would be 10."""
     digits = [int(d) for d in f"{base8:08d}"]
-    remainder = sum(w * d for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), digits)) % 11
+    remainder = sum(w * d for w, d in zip((3, 2, 7, 6, 5, 4, 3, 2), digits, strict=True)) % 11
     control = 0 if remainder == 0 else 11 - remainder
     return None if control == 10 else f"{base8:08d}{control}"
 
 
 def make_orgnrs(start: int, count: int) -> list[str]:
-    out, base = [], start
+    out: list[str] = []
+    base = start
     while len(out) < count:
         if (number := orgnr_with_control(base)) is not None:
             out.append(number)
@@ -78,10 +80,10 @@ def schools() -> list[dict]:
     codes = trondelag_codes()
     names = {c: municipalities()[c]["municipality_name"] for c in codes}
     rows = []
-    for (name, muni), orgnr in zip(P.COMBINATION_SCHOOLS, make_orgnrs(97400000, len(P.COMBINATION_SCHOOLS))):
+    for (name, muni), orgnr in zip(P.COMBINATION_SCHOOLS, make_orgnrs(97400000, len(P.COMBINATION_SCHOOLS)), strict=True):
         rows.append({"school_orgnr": orgnr, "school_name": name, "municipality_code": muni,
                      "kind": "upper_secondary"})
-    for code, orgnr in zip(codes, make_orgnrs(97600000, len(codes))):
+    for code, orgnr in zip(codes, make_orgnrs(97600000, len(codes)), strict=True):
         rows.append({"school_orgnr": orgnr, "school_name": f"{names[code]} voksenopplæring",
                      "municipality_code": code, "kind": "adult_education"})
     return rows
@@ -186,6 +188,7 @@ class County:
     def new_person(self, settled: bool, family_of: Person | None = None, age: int | None = None) -> Person:
         rng = self.rng
         if family_of is not None:
+            assert age is not None, "the caller gives a family member's age"
             settlement, country, reason = family_of.settlement_date, family_of.country, family_of.reason
             muni, sex = family_of.municipality, "K" if self.chance(0.49) else "M"
         elif settled:
@@ -238,6 +241,7 @@ class County:
     def simulate(self) -> tuple[Truth, Records]:
         made = 0
         while made < self.n:
+            progress.completed(made)
             settled = not self.chance(P.SHARE_TM_ONLY)
             person = self.new_person(settled)
             self.add_person(person, settled)
@@ -271,6 +275,7 @@ class County:
 
     def children_of(self, adult: Person) -> int:
         """0–3 children for an adult of 22–50, averaging CHILDREN_PER_ADULT over all adults."""
+        assert adult.settlement_date is not None, "children settle only with a settled adult"
         age = adult.settlement_date.year - adult.birth_year
         if not 22 <= age <= 50:
             return 0
@@ -279,6 +284,8 @@ class County:
 
     def settled_pathway(self, p: Person) -> None:
         settle = p.settlement_date
+        assert settle is not None and p.municipality is not None and p.country is not None, \
+            "a settled person has a settlement date, municipality and country (new_person)"
         self.intro_event(p, p.municipality, "bosatt", settle)
         self.milestone(p, "settlement", settle)
         age = settle.year - p.birth_year
@@ -377,6 +384,7 @@ class County:
 
     def norwegian(self, p: Person, settle: Date) -> None:
         muni, school = p.municipality, self.adult_centres[p.municipality]
+        assert muni is not None, "settled persons only (settled_pathway)"
         if self.chance(P.SHARE_NORWEGIAN_WITHIN_3_MONTHS):
             applied = settle + dt.timedelta(days=self.u(3, 20))
             offered = applied + dt.timedelta(days=self.u(3, 20))
@@ -391,6 +399,7 @@ class County:
 
     def primary(self, p: Person, settle: Date) -> None:
         muni, school = p.municipality, self.adult_centres[p.municipality]
+        assert muni is not None, "settled persons only (settled_pathway)"
         applied = settle + dt.timedelta(days=self.u(60, 300))
         start = self.next_school_start(applied + dt.timedelta(days=30))
         offered = start - dt.timedelta(days=self.u(20, 60))
@@ -503,7 +512,7 @@ class County:
         if not self.seen(mobilised):
             return
         self.case_seq += 1
-        case = {"case_id": f"TM-{mobilised.year}-{self.case_seq:05d}", "pid": p.pid, "nav_office": muni,
+        case: dict = {"case_id": f"TM-{mobilised.year}-{self.case_seq:05d}", "pid": p.pid, "nav_office": muni,
                 "mobilised_by": "OT" if (mobilised.year - (p.birth_year or 1990)) <= 24 and self.chance(0.6) else "NAV",
                 "events": []}
         self.records.tm_cases.append(case)

@@ -78,7 +78,9 @@ def plan_adult_education(records: list[dict], rng: random.Random) -> list[Delive
         y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
     exports.append(dt.datetime.combine(P.DATA_END, dt.time(23, 0, 0)))
     events = sorted(records, key=lambda r: (r["date"], r["event_id"]))
-    out, previous, start = [], [], dt.date(2010, 1, 1)
+    out: list[Delivery] = []
+    previous: list[dict] = []
+    start = dt.date(2010, 1, 1)
     for i, export in enumerate(exports):
         last = i == len(exports) - 1
         end = export.date()

@@ -59,15 +59,38 @@ def planted_faults(county) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def loaded(county, prefect_server, tmp_path_factory):
-    """The county loaded once through the real flow: (summary, warehouse path)."""
+def loaded(county, prefect_server, tmp_path_factory, worker_id):
+    """The county loaded once through the real flow: (summary, warehouse path).
+
+    Under pytest-xdist the first worker that needs it loads it and the other copies the
+    result (its own copy: a test may write beside it). The same seed gives the same files
+    (test_generator), so the copy is what this worker's own county would have loaded; it
+    saves one full load of the county per suite run."""
     import datetime as dt
+    import fcntl
+    import pickle
+    import shutil
 
     from flows.pipeline import load
 
-    warehouse = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
-    summary = load(str(county), str(warehouse), dt.date.fromisoformat(AS_OF))
-    return summary, warehouse
+    def load_into(folder):
+        warehouse = folder / "warehouse.duckdb"
+        return load(str(county), str(warehouse), dt.date.fromisoformat(AS_OF)), warehouse
+
+    if worker_id == "master":
+        return load_into(tmp_path_factory.mktemp("warehouse"))
+    shared = tmp_path_factory.getbasetemp().parent / "loaded-county"
+    with open(f"{shared}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits here while the first loads
+        done = shared / "summary.pickle"
+        if not done.exists():
+            shared.mkdir(exist_ok=True)
+            summary, _ = load_into(shared)
+            done.write_bytes(pickle.dumps(summary))
+    own = tmp_path_factory.mktemp("warehouse")
+    shutil.copytree(shared, own, symlinks=True, dirs_exist_ok=True)
+    summary = pickle.loads((own / "summary.pickle").read_bytes())
+    return summary, own / "warehouse.duckdb"
 
 
 # The longest test files first: `tasks.py test` runs the suite on two workers, one file per

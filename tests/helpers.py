@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import xlsxwriter
@@ -39,7 +40,7 @@ def ae_event(pid=PID_A, event="applied", date="2023-04-01", level="norwegian", p
             "programme": programme, "school_orgnr": school, "municipality": muni, "result": result}
 
 
-def write_jsonl(folder: Path, name: str, events: list, raw_lines: list[str] = ()) -> Path:
+def write_jsonl(folder: Path, name: str, events: list, raw_lines: Sequence[str] = ()) -> Path:
     path = folder / "adult_education" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(e, ensure_ascii=False) for e in events] + list(raw_lines)

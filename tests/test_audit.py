@@ -101,3 +101,42 @@ def test_a_burst_of_refused_builds_never_removes_the_published_builds_report(tmp
         os.utime(folder, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
     assert prune_reports(docs, 2, protect={"published"}) == ["r1"]
     assert sorted(p.name for p in (docs / "validations" / "core__event").iterdir()) == ["published", "r2", "r3"]
+
+
+_COMPILE_ONE_TEMPLATE = """
+import sys
+from pathlib import Path
+from warehouse import gx_templates
+from great_expectations.render.view.view import DefaultJinjaView
+print(gx_templates.enable(Path(sys.argv[1])))
+DefaultJinjaView().env.get_template("page.j2")
+"""
+
+
+def test_data_docs_templates_are_compiled_once_into_a_private_cache(tmp_path):
+    """GX compiles its Data Docs templates for every build unless Jinja's bytecode cache is
+    given (issue 13's profile); the cache is code Jinja executes, so only a folder private to
+    this account is used."""
+    import os
+    import subprocess
+    import sys
+
+    def compile_in_fresh_process(folder):
+        out = subprocess.run([sys.executable, "-c", _COMPILE_ONE_TEMPLATE, str(folder)], capture_output=True,
+                             text=True, timeout=120, env=dict(os.environ, GX_ANALYTICS_ENABLED="false"))
+        assert out.returncode == 0, out.stderr[-1500:]
+        return out.stdout.strip()
+
+    cache = tmp_path / "cache"
+    assert compile_in_fresh_process(cache) == "True"
+    compiled = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert compiled and all(n.startswith("__jinja2_") for n in compiled)
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert compile_in_fresh_process(cache) == "True"
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == compiled  # reused, not compiled again
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # others could plant code here: not used
+    assert compile_in_fresh_process(shared) == "False" and not any(shared.iterdir())
+    (tmp_path / "link").symlink_to(cache)
+    assert compile_in_fresh_process(tmp_path / "link") == "False"

@@ -190,3 +190,41 @@ def test_a_file_dated_in_the_future_is_read_not_left_waiting_forever(tmp_path):
     os.utime(path, (tomorrow, tomorrow))
     found = scan(land, settle_seconds=5)
     assert found.anomalies == [] and [f.path for f in found.files] == [path]
+
+
+def test_read_workers_outlive_the_thread_and_the_load_that_started_them(tmp_path, monkeypatch):
+    """Prefect runs each read in a task thread that ends with the load. A worker started from
+    such a thread was killed with it (PR_SET_PDEATHSIG follows the starting thread), so every
+    load paid for a new worker. Now the next load in the process reuses it; a load under other
+    settings gets a fresh pool, and an idle pool is stopped by its timer."""
+    import threading
+
+    land = tmp_path / "landing"
+    land.mkdir()
+    corpus.CASE_BY_ID["intro:good file"].build(land)
+    [file] = scan(land, settle_seconds=0).files
+
+    def one_load():
+        with isolation.in_use():
+            replies = []
+            task_thread = threading.Thread(target=lambda: replies.append(
+                isolation.pool().run(file.source, file.path, file.sha256)[0]))
+            task_thread.start()
+            task_thread.join()  # the thread that started the worker is gone
+            assert replies == ["ok"]
+            return isolation.pool()
+
+    isolation.shutdown()
+    try:
+        first = one_load()
+        [worker] = first._idle
+        time.sleep(0.5)
+        assert worker.process.poll() is None, "the worker died with its task thread"
+        assert one_load() is first and first.started == 1  # the next load reused it
+        monkeypatch.setenv("PATHWAYS_READ_TIMEOUT_S", "60")
+        other = one_load()
+        assert other is not first and worker.process.poll() is not None  # other settings: a fresh pool
+        isolation._stop_when_idle()  # what the idle timer runs
+        assert isolation._pool is None and all(w.process.poll() is not None for w in other._idle)
+    finally:
+        isolation.shutdown()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,16 +70,25 @@ def test_exit_codes_published_and_published_with_files_refused(tmp_path):
     settings = tmp_path / "pathways.toml"
     settings.write_text('[paths]\nlanding = "landing"\nwarehouse = "wh/w.duckdb"\n')
     clean = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(settings), "--quiet", "load",
-                            "--as-of", "2026-11-01"], env=_env(home), capture_output=True, text=True, timeout=600)
+                            "--as-of", "2026-11-01"], env=dict(_env(home), PATHWAYS_PROGRESS="always"),
+                           capture_output=True, text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr[-2000:]
     assert warehouse.exists() and "Published" not in clean.stdout
+    assert "read and validate files" not in clean.stderr  # --quiet: no progress bar, even when forced
     assert len(list((warehouse.parent / "builds").glob("w-*.duckdb"))) == 1  # kept for `pathways restore`
     corpus.CASE_BY_ID["combination_classes:one cell at XFD1048576 (calamine asks for 512 GB)"].build(land)
     os.symlink("/etc/passwd", land / "intro" / "intro_5001_20240201.csv")
     _age_everything(land)
-    refused = subprocess.run(_load(land, warehouse, home), env=_env(home), capture_output=True, text=True,
-                             timeout=600)
+    refused = subprocess.run(_load(land, warehouse, home), env=dict(_env(home), PATHWAYS_PROGRESS="always"),
+                             capture_output=True, text=True, timeout=600)
     assert refused.returncode == 3, refused.stderr[-2000:]
+    # the progress bar (forced, as at a terminal) went through every step, on stderr only
+    bar = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", refused.stderr)
+    for step in ("start (imports, Prefect server)", "discover landing files", "stage rows", "build models",
+                 "audit (Great Expectations)", "publish"):
+        assert step in bar, step
+    assert re.search(r"read and validate files\W+([1-9]\d*)/\1\b", bar), bar[-1500:]
+    assert "━" not in refused.stdout
     assert "could not be read within 2 GB / 120 s" not in refused.stderr  # the reason is in the warehouse
     assert "Refused (see audit.file_log): kombinasjon_" in refused.stderr
     assert "intro/intro_5001_20240201.csv: symlink, refused" in refused.stderr

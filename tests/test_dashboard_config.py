@@ -1,6 +1,7 @@
 """The dashboard's configuration → Streamlit secrets and options, and the roles file."""
 from __future__ import annotations
 
+import itertools
 import tomllib
 
 import pytest
@@ -50,7 +51,7 @@ def test_no_configuration_writes_secrets_without_login(tmp_path):
 def test_streamlit_runs_with_xsrf_cors_our_hosts_and_localhost(tmp_path):
     config = _config(tmp_path, OIDC + 'client_secret = "s"', 'roles = "roles.toml"\nurl = "https://pathways.example.no"')
     args = serve.streamlit_args(tmp_path / "app.py", 8599, tmp_path / "s.toml", config, True)
-    pairs = list(zip(args, args[1:]))
+    pairs = list(itertools.pairwise(args))
     for option, value in [("--server.enableXsrfProtection", "true"), ("--server.enableCORS", "true"),
                           ("--server.address", "127.0.0.1"), ("--server.corsAllowedOrigins", "https://pathways.example.no"),
                           ("--server.enableAgentApi", "false")]:

@@ -25,7 +25,7 @@ def con(loaded):
 
 
 def _true(frame: pl.DataFrame, key: str) -> dict:
-    return dict(zip(frame[key], frame["persons"]))
+    return dict(zip(frame[key], frame["persons"], strict=True))
 
 
 def test_every_sankey_node_adds_up(con):

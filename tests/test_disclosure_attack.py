@@ -69,7 +69,7 @@ class Cells:
         labels = [c for c in raw.columns if c not in counts and not c.endswith(KEY_SUFFIX)
                   and not any(c.startswith(p) for p in STATISTIC_MIN)]
         self.cells: dict[tuple, tuple] = {}
-        for raw_row, pub_row in zip(raw.iter_rows(named=True), published.iter_rows(named=True)):
+        for raw_row, pub_row in zip(raw.iter_rows(named=True), published.iter_rows(named=True), strict=True):
             label = tuple(raw_row[c] for c in labels)
             for c in counts:
                 true = raw_row[c]

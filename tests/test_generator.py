@@ -37,7 +37,7 @@ def truth(tmp_path_factory):
 def test_settlements_peak_after_2022_and_stay_in_trondelag(truth):
     settled = truth["persons"].filter(pl.col("settlement_date").is_not_null())
     by_year = settled.group_by(pl.col("settlement_date").dt.year().alias("y")).len().sort("y")
-    counts = dict(zip(by_year["y"], by_year["len"]))
+    counts = dict(zip(by_year["y"], by_year["len"], strict=True))
     assert min(counts) == 2015 and max(counts) == 2025
     assert counts[2023] > 2 * counts[2019] and counts[2022] > counts[2017]
     assert settled["settlement_municipality_code"].str.starts_with("50").all()
@@ -115,3 +115,26 @@ def test_every_person_has_their_own_key(tmp_path):
     county.simulate()
     assert len(county.numbers) == 60000
     assert len({p["person_id"] for p in county.truth.persons}) == 60000
+
+
+def test_generate_shows_progress_on_stderr_only_and_not_when_quiet(tmp_path):
+    """The bar is for a person at a terminal (forced here as a terminal would get it): steps and
+    counts on stderr, the result line alone on stdout, and nothing at all with --quiet."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PATHWAYS_PROGRESS="always", PATHWAYS_HOME=str(tmp_path / "home"))
+    env.pop("PATHWAYS_QUIET", None)
+    cmd = [sys.executable, "-m", "flows.cli", "generate", "--persons", "40", "--seed", "3"]
+    shown = subprocess.run([*cmd, "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr[-1500:]
+    files = int(re.match(r"(\d+) landing files", shown.stdout).group(1))
+    bar = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.stderr)
+    assert re.search(r"simulate persons\W+40/40\b", bar), bar[-800:]
+    assert re.search(rf"write landing files\W+{files}/{files}\b", bar), bar[-800:]
+    assert "━" not in shown.stdout
+    quiet = subprocess.run([sys.executable, "-m", "flows.cli", "--quiet", *cmd[3:], "--out", str(tmp_path / "b")],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == "", quiet.stderr[-800:]

@@ -92,7 +92,7 @@ def test_a_hostile_landing_zone_loads_the_good_files_and_accounts_for_every_entr
         assert log[shown][0] == status, (shown, log[shown])
     assert "intro_5001_2024\\xff0101.csv" in log  # recorded under an escaped name
     assert "could not be read within 2 GB / 120 s" in log[f"kombinasjon_{h.SCHOOL}_2024-2025_20240901.xlsx"][5]
-    for name, (status, read, loaded_, quarantined, duplicate, _) in log.items():
+    for name, (_status, read, loaded_, quarantined, duplicate, _) in log.items():
         assert read == loaded_ + quarantined + duplicate, name
     assert log["intro_5001_20240102.csv"][1:5] == (2, 1, 0, 1)
     anomalies = {r[0]: r[1:] for r in _rows(warehouse, "select path, kind, action from audit.landing_anomaly")}

@@ -24,7 +24,7 @@ def test_every_planted_fault_is_caught_with_its_reason(loaded, planted_faults):
     _, warehouse = loaded
     kinds = {f["kind"] for f in planted_faults}
     assert len(kinds) >= 30, "the generator plants every kind of fault"
-    log = {name: status for name, status in _rows(warehouse, "select file_name, status from audit.file_log")}
+    log = dict(_rows(warehouse, "select file_name, status from audit.file_log"))
     quarantine = {(f, r): (rule, col) for f, r, rule, col in
                   _rows(warehouse, "select file_name, row_number, rule, column_name from audit.quarantine")}
     file_rules = {(f, rule) for f, rule in _rows(warehouse, "select file_name, rule from audit.quarantine")}

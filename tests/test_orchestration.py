@@ -303,7 +303,7 @@ def test_a_run_that_points_outside_the_roots_is_refused(served, tmp_path):
         bad_landing = run_deployment("pathways-load/nightly-load", timeout=0,
                                      parameters={"landing": str(tmp_path)})
     for run in (bad_wh, bad_landing):
-        final = _wait_for(lambda: (lambda r: r if _finished(r) else None)(
+        final = _wait_for(lambda run=run: (lambda r: r if _finished(r) else None)(
             _HTTP.get(f"{served['api']}/flow_runs/{run.id}").json()), 240, "the refused run")
         assert final["state_type"] == "FAILED", final["state_name"]
         assert "outside the configured" in final["state"]["message"], final["state"]["message"]

@@ -17,6 +17,7 @@ Properties:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -260,7 +261,7 @@ def check_spells(tables: dict, files: list, as_of: dt.date) -> None:
         if place[1] == "work":
             continue  # work never ends: jobs may overlap
         items.sort(key=lambda s: s[3])
-        for a, b in zip(items, items[1:]):
+        for a, b in itertools.pairwise(items):
             assert a[4] is not None and a[4] <= b[3], f"overlapping spells {a} {b}"
     # every intro start (up to as_of) lies in exactly one intro spell of its municipality;
     # a restart while the spell is open belongs to it rather than opening an overlapping one
@@ -291,7 +292,7 @@ def test_spells_and_applications_are_independent_of_delivery_order_and_splitting
     files = generated["files"]
     order = data.draw(st.permutations(range(len(files))))
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(files) - 1)), max_size=3)))
-    groups = [list(order[a:b]) for a, b in zip([0, *cuts], [*cuts, len(files)]) if order[a:b]]
+    groups = [list(order[a:b]) for a, b in zip([0, *cuts], [*cuts, len(files)], strict=True) if order[a:b]]
     as_of = data.draw(st.sampled_from([AS_OF, dt.date(2021, 6, 30), dt.date(2022, 12, 31)]))
     root = Path(tempfile.mkdtemp(prefix="pathways-prop-"))
     try:

@@ -179,7 +179,7 @@ def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
         runs = [run_deployment("pathways-load/nightly-load", timeout=0) for _ in range(2)]
     finals = []
     for run in runs:
-        finals.append(_wait(lambda: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
+        finals.append(_wait(lambda run=run: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
                                      else None)(httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()),
                             420, "a run on a worker"))
     logs = "".join((pool["logs"] / f"worker-{i}.log").read_text() for i in (1, 2))

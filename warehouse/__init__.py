@@ -1,1 +1,11 @@
 """The DuckDB warehouse: SQL models in layers, the runner that builds them, write–audit–publish."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def one_row(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    """A DuckDB `fetchone()` row that cannot be missing: an aggregate without `group by`
+    (count, max, sum) always returns exactly one row."""
+    assert row is not None, "an aggregate query returned no row"
+    return row

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from warehouse import one_row
+
 STAGES = ["settlement", "intro", "norwegian", "primary", "combination", "upper_secondary",
           "work_training", "apprenticeship", "trade_certificate", "work"]
 SPELL_STAGES = [s for s in STAGES if s not in ("settlement", "trade_certificate")]
@@ -140,14 +142,14 @@ def previous_counts(published: Path, as_of: dt.date | None = None) -> dict[str, 
     with duckdb.connect(str(published), read_only=True) as con:
         if as_of is not None:
             try:
-                last = con.execute("select max(as_of) from meta.build").fetchone()[0]
+                last = one_row(con.execute("select max(as_of) from meta.build").fetchone())[0]
             except duckdb.Error:
                 last = None
             if last is not None and last > as_of:
                 return {}
         for table in GUARDED_TABLES:
             try:
-                counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+                counts[table] = one_row(con.execute(f"select count(*) from {table}").fetchone())[0]
             except duckdb.Error:
                 pass
     return counts
@@ -184,7 +186,7 @@ def _published_build_ids(warehouse: Path) -> set[str]:
         return set()
 
 
-def prune_reports(docs_dir: Path, keep: int, protect: set[str] = frozenset()) -> list[str]:
+def prune_reports(docs_dir: Path, keep: int, protect: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Remove the validation pages of all but the newest `keep` builds; returns the
     removed build ids. Pages live in validations/<suite>/<build id>/…, so a build's pages
     are every suite's folder of that name; their age is the folder's modification time."""
@@ -218,9 +220,11 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
     import great_expectations.expectations as gxe
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from warehouse import gx_duckdb
+    from flows.settings import data_home
+    from warehouse import gx_duckdb, gx_templates
 
     gx_duckdb.enable()
+    gx_templates.enable(data_home() / "cache" / "jinja")
     for name in ("great_expectations", "great_expectations.data_context.types.base"):
         logging.getLogger(name).setLevel(logging.WARNING)  # (the second names a /tmp folder it never uses)
     base = Path(warehouse).parent

@@ -26,6 +26,8 @@ from importlib import resources
 
 import duckdb
 
+from warehouse import one_row
+
 LAYERS = ("staging", "core", "marts", "dash")  # dash: serving tables for the dashboard
 _REF = re.compile(r"\b(staging|core|marts|dash)\.([a-z_][a-z0-9_]*)\b")
 
@@ -139,12 +141,12 @@ def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
     for model in load_models().values():
         if model.unique:
             cols = ", ".join(model.unique)
-            n = con.execute(f"select count(*) from (select {cols} from {model.name} "
-                            f"group by all having count(*) > 1)").fetchone()[0]
+            n = one_row(con.execute(f"select count(*) from (select {cols} from {model.name} "
+                                    f"group by all having count(*) > 1)").fetchone())[0]
             if n:
                 failures.append(f"{model.name}: {n} duplicate keys on ({cols})")
         for col in model.not_null:
-            n = con.execute(f"select count(*) from {model.name} where {col} is null").fetchone()[0]
+            n = one_row(con.execute(f"select count(*) from {model.name} where {col} is null").fetchone())[0]
             if n:
                 failures.append(f"{model.name}: {n} rows with {col} null")
     return failures

@@ -32,10 +32,12 @@ DUCKDB = _Dialect("duckdb")
 
 def enable() -> None:
     if DUCKDB not in _engine._PERSISTED_CONNECTION_DIALECTS:
-        _engine._PERSISTED_CONNECTION_DIALECTS = (*_engine._PERSISTED_CONNECTION_DIALECTS, DUCKDB)
+        # GX types the tuple as exactly its four GXSqlDialect members; adding one is the point
+        _engine._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[assignment]
+            *_engine._PERSISTED_CONNECTION_DIALECTS, DUCKDB)
 
 
 def disable() -> None:
     """Only for the test that shows why `enable` is needed."""
-    _engine._PERSISTED_CONNECTION_DIALECTS = tuple(
+    _engine._PERSISTED_CONNECTION_DIALECTS = tuple(  # type: ignore[assignment]  # see enable
         d for d in _engine._PERSISTED_CONNECTION_DIALECTS if d is not DUCKDB)

@@ -62,8 +62,9 @@ def publish(candidate: Path, published: Path, build_id: str | None = None, keep_
     with a build id and `keep_builds` > 0, keep it in builds/ (then prune to the newest)."""
     restrict(candidate)  # owner and the configured group only, before it becomes visible
     _fsync(candidate)
-    keep = bool(build_id) and keep_builds > 0 and BUILD_ID.match(build_id) is not None  # ids are uuid hex
-    kept = _keep_build(candidate, published, build_id) if keep else None
+    kept = None
+    if build_id and keep_builds > 0 and BUILD_ID.match(build_id):  # ids are uuid hex
+        kept = _keep_build(candidate, published, build_id)
     try:
         os.replace(candidate, published)
     except BaseException:

@@ -26,7 +26,7 @@ def render(filters) -> None:
         st.info(ui.SMALL)
         return
     node_frame = ui.query("flow_nodes", filters)
-    nodes_count = dict(zip(node_frame["node"], node_frame["persons"]))
+    nodes_count = dict(zip(node_frame["node"], node_frame["persons"], strict=True))
     visible = flows.filter(pl.col("persons").is_not_null()).sort("source", "target")
     nodes = sorted(set(visible["source"]) | set(visible["target"]),
                    key=lambda s: NODE_ORDER.index(s) if s in NODE_ORDER else 99)
@@ -41,7 +41,7 @@ def render(filters) -> None:
               "value": visible["persons"].to_list(),
               "color": [_fade(labels.STAGE_COLOR.get(s, "#999999")) for s in visible["source"]],
               "customdata": [f"{labels.STAGE.get(s, s)} → {labels.STAGE.get(t, t)}"
-                             for s, t in zip(visible["source"], visible["target"])],
+                             for s, t in zip(visible["source"], visible["target"], strict=True)],
               "hovertemplate": "%{customdata}: %{value} personer<extra></extra>"}))
     fig.update_layout(height=560)
     ui.chart(labels.style(fig), visible.height)

@@ -30,6 +30,7 @@ def render(filters) -> None:
         st.info(ui.SMALL)
     else:
         latest = by_place["end_year"].max()
+        assert isinstance(latest, int), "end_year is year(end_date), never null here, and there are rows"
         this = by_place.filter(pl.col("end_year") == latest).select("municipality", "persons", "share")
         last = by_place.filter(pl.col("end_year") == latest - 1).select(
             "municipality", pl.col("persons").alias("persons_last"), pl.col("share").alias("share_last"))

@@ -76,7 +76,7 @@ def render(filters) -> None:
         groups = {a: dataclasses.replace(filters, municipalities=tuple(choices["by_region"][a])),
                   b + (" " if b == a else ""): dataclasses.replace(filters, municipalities=tuple(choices["by_region"][b]))}
     columns = st.columns(2)
-    for column, (label, group) in zip(columns, groups.items()):
+    for column, (label, group) in zip(columns, groups.items(), strict=True):
         with column:
             st.markdown(f"**{label}**")
             ui.table(ui.stage_label(_reached(group), "stage"),

@@ -20,7 +20,7 @@ def render(filters) -> None:
                "(for eksempel introprogram og norskopplæring). Kommunefilteret gjelder kommunen forløpet hører til.")
     now = ui.query("persons_on_stage_now", filters, as_of)
     cols = st.columns(4)
-    by_stage = dict(zip(now["stage"], now["persons"]))
+    by_stage = dict(zip(now["stage"], now["persons"], strict=True))
     for i, stage in enumerate(s for s in STAGE_ORDER if s not in ("settlement", "trade_certificate")):
         cols[i % 4].metric(f"{labels.STAGE[stage]} nå", ui.number(by_stage.get(stage)),
                            help="Personer med et pågående forløp på trinnet i dag. «<5»: færre enn 5.")
@@ -30,7 +30,7 @@ def render(filters) -> None:
                "(alle trinn unntatt arbeid, som ikke har en sluttdato). En person som både fullførte ett trinn og "
                "avbrøt et annet, telles i begge.")
     ended = ui.query("ended_this_year", filters, as_of)
-    ended_by = dict(zip(ended["end_type"], ended["persons"]))
+    ended_by = dict(zip(ended["end_type"], ended["persons"], strict=True))
     a, b = st.columns(2)
     a.metric("Fullførte et trinn", ui.number(ended_by.get("completed")))
     b.metric("Avbrøt et trinn (frafall)", ui.number(ended_by.get("dropped_out")))

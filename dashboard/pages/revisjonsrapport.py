@@ -36,7 +36,7 @@ def render(filters) -> None:
     ui.table(overview, "revisjonsrapport_bygg", [],
              note="Alle bygg med rapport på disk, nyeste først. Bygg som ikke ble publisert står som «ikke publisert».")
     names = {b["build_id"]: f"{b['build_id']} – {labels.moment(b['finished_at']) or 'ikke publisert'}" for b in with_pages}
-    build_id = st.selectbox("Bygg", list(names), format_func=names.get, key="dd_build")
+    build_id = st.selectbox("Bygg", list(names), format_func=names.__getitem__, key="dd_build")
     # failed checks first, then the published tables (core, marts) before the audit tables
     pages = sorted((p for p in datadocs.pages(warehouse) if p.build_id == build_id),
                    key=lambda p: (p.success is not False, p.suite.startswith("audit"), p.suite))

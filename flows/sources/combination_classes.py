@@ -74,7 +74,7 @@ def read(path: Path) -> RawFile:
     if problem := column_problem(names, list(HEADERS.values())):
         raw.file_problems.append(problem)
         return raw
-    frame = frame.rename(dict(zip(frame.columns, names)))
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
     if problem := missing_columns(frame, COLUMNS):
         raw.file_problems.append(problem)

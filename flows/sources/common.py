@@ -161,9 +161,9 @@ def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> 
         parsed.append(expr.alias(column))
         bad = frame.filter(text.is_not_null() & expr.is_null())
         shape = pl.any_horizontal([text.str.contains(FORMAT_SHAPES[f]) for f in formats])
-        shapes = bad.select(shape.alias("s"))["s"] if bad.height else []
+        shapes: pl.Series | list[bool] = bad.select(shape.alias("s"))["s"] if bad.height else []
         wanted = " or ".join(FORMAT_NAMES.get(f, f) for f in formats)
-        for row, value, looks_like in zip(bad[ROW], bad[column], shapes):
+        for row, value, looks_like in zip(bad[ROW], bad[column], shapes, strict=True):
             what = (f"not a real calendar date ({wanted})" if looks_like
                     else f"not a date in {wanted}: {describe(value)}")
             problems.append(Problem("date_format", f"{column}: {what}", row, column))
@@ -176,7 +176,7 @@ def parse_year(frame: pl.DataFrame, column: str) -> tuple[pl.DataFrame, list[Pro
     expr = pl.when(text.str.contains(r"^\d{4}$")).then(text.cast(pl.Int32, strict=False))
     bad = frame.filter(pl.col(column).is_not_null() & expr.is_null())
     problems = [Problem("year_format", f"{column}: not a 4-digit year: {describe(v)}", r, column)
-                for r, v in zip(bad[ROW], bad[column])]
+                for r, v in zip(bad[ROW], bad[column], strict=True)]
     return frame.with_columns(expr.alias(column)), problems
 
 

@@ -62,7 +62,7 @@ def read(path: Path) -> RawFile:
     if problem := column_problem(names, COLUMNS):  # e.g. quoted headers the first look did not split
         raw.file_problems.append(problem)
         return raw
-    frame = frame.rename(dict(zip(frame.columns, names)))
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     if problem := missing_columns(frame, COLUMNS):
         raw.file_problems.append(problem)
     raw.frame = tidy_text(with_row_numbers(frame, first=2))

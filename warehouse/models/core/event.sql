@@ -28,30 +28,35 @@ with intro as (
 ),
 
 adult_education as (
-    select person_id, event_date, 'adult_education' as source, level as stage, event as event_type,
-           municipality_code, school_orgnr, programme, result as detail, source_file
+    select
+        person_id, event_date, 'adult_education' as source, level as stage, event as event_type,
+        municipality_code, school_orgnr, programme, result as detail, source_file
     from staging.stg_adult_education
     union all
-    select person_id, event_date, 'adult_education', 'trade_certificate', 'passed',
-           municipality_code, school_orgnr, programme, result, source_file
+    select
+        person_id, event_date, 'adult_education', 'trade_certificate', 'passed',
+        municipality_code, school_orgnr, programme, result, source_file
     from staging.stg_adult_education
     where event = 'completed' and result = 'fagbrev'
 ),
 
 combination_classes as (
-    select person_id, applied_date as event_date, 'combination_classes' as source, 'combination' as stage,
-           'applied' as event_type, municipality_code, school_orgnr, null::varchar as programme,
-           null::varchar as detail, source_file
+    select
+        person_id, applied_date as event_date, 'combination_classes' as source, 'combination' as stage,
+        'applied' as event_type, municipality_code, school_orgnr, null::varchar as programme,
+        null::varchar as detail, source_file
     from staging.stg_combination_classes
     union all
-    select person_id, start_date, 'combination_classes', 'combination', 'started',
-           municipality_code, school_orgnr, null, null, source_file
+    select
+        person_id, start_date, 'combination_classes', 'combination', 'started',
+        municipality_code, school_orgnr, null, null, source_file
     from staging.stg_combination_classes
     where start_date is not null
     union all
-    select person_id, end_date, 'combination_classes', 'combination',
-           case status when 'Fullført' then 'completed' when 'Avbrutt' then 'dropped_out' else 'transferred' end,
-           municipality_code, school_orgnr, null, status, source_file
+    select
+        person_id, end_date, 'combination_classes', 'combination',
+        case status when 'Fullført' then 'completed' when 'Avbrutt' then 'dropped_out' else 'transferred' end,
+        municipality_code, school_orgnr, null, status, source_file
     from staging.stg_combination_classes
     where end_date is not null
 ),
@@ -82,7 +87,8 @@ trondelag_model as (
         -- left_programme belongs to the stage the person was on when leaving
         coalesce(mapped_stage, last_value(mapped_stage ignore nulls) over (
             partition by case_id order by event_date, event_index
-            rows between unbounded preceding and 1 preceding), 'work_training') as stage,
+            rows between unbounded preceding and 1 preceding
+        ), 'work_training') as stage,
         case event_type
             when 'work_training_started' then 'started'
             when 'work_training_ended' then 'completed'
@@ -105,9 +111,12 @@ trondelag_model as (
 
 final as (
     select * from intro
-    union all select * from adult_education
-    union all select * from combination_classes
-    union all select * from trondelag_model
+    union all
+    select * from adult_education
+    union all
+    select * from combination_classes
+    union all
+    select * from trondelag_model
 )
 
 select * from final

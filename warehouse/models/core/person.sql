@@ -6,12 +6,14 @@ with people as (
 ),
 
 attribute_records as (
-    select person_id, sex, birth_year, country_background, immigration_reason,
-           delivery_date::varchar || event_date::varchar || source_file as recency
+    select
+        person_id, sex, birth_year, country_background, immigration_reason,
+        delivery_date::varchar || event_date::varchar || source_file as recency
     from staging.stg_intro
     union all
-    select person_id, sex, birth_year, null, null,
-           delivery_date::varchar || coalesce(start_date, applied_date)::varchar || source_file
+    select
+        person_id, sex, birth_year, null, null,
+        delivery_date::varchar || coalesce(start_date, applied_date)::varchar || source_file
     from staging.stg_combination_classes
 ),
 

@@ -2,4 +2,4 @@
 -- not_null: person_id, stage, dropout_date
 select d.*, f.* exclude (person_id)
 from marts.dropout d
-join dash.person_filter f using (person_id)
+inner join dash.person_filter f using (person_id)

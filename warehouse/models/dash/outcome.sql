@@ -2,5 +2,5 @@
 -- not_null: person_id, start_date, end_type
 select o.*, coalesce(m.municipality_name, o.municipality_code) as municipality_name, f.* exclude (person_id)
 from marts.intro_outcome o
-join dash.person_filter f using (person_id)
-left join reference.municipality m on m.municipality_code = o.municipality_code
+inner join dash.person_filter f using (person_id)
+left join reference.municipality m on o.municipality_code = m.municipality_code

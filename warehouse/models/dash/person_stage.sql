@@ -12,16 +12,16 @@ with reached as (
     group by 1, 2
 ),
 
-ladder(stage, rank) as (
+ladder (stage, rank) as (
     values ('settlement', 0), ('intro', 1), ('norwegian', 2), ('primary', 3), ('combination', 4),
-           ('upper_secondary', 5), ('work_training', 6), ('apprenticeship', 7), ('trade_certificate', 8), ('work', 9)
+    ('upper_secondary', 5), ('work_training', 6), ('apprenticeship', 7), ('trade_certificate', 8), ('work', 9)
 ),
 
 final as (
     select r.*, l.rank, r.first_start - f.settlement_date as days_from_settlement, f.* exclude (person_id)
     from reached r
-    join ladder l using (stage)
-    join dash.person_filter f using (person_id)
+    inner join ladder l using (stage)
+    inner join dash.person_filter f using (person_id)
 )
 
 select * from final

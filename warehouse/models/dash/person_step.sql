@@ -8,12 +8,15 @@ with ordered as (
 final as (
     select
         person_id, stage as source,
-        coalesce(next_stage, case when stage = 'work' then null
-                                  when last_end_type = 'dropped_out' then 'dropped_out'
-                                  when last_end_type = 'ongoing' then 'ongoing'
-                                  else 'ended' end) as target,
+        coalesce(next_stage, case
+            when stage = 'work' then null
+            when last_end_type = 'dropped_out' then 'dropped_out'
+            when last_end_type = 'ongoing' then 'ongoing'
+            else 'ended'
+        end) as target,
         * exclude (person_id, stage, next_stage, first_start, last_end_type, rank, days_from_settlement)
     from ordered
 )
 
-select * from final where target is not null
+select * from final
+where target is not null

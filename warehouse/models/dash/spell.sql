@@ -2,4 +2,4 @@
 -- not_null: person_id, stage, start_date, end_type
 select s.*, f.* exclude (person_id)
 from marts.stage_spell s
-join dash.person_filter f using (person_id)
+inner join dash.person_filter f using (person_id)

@@ -2,5 +2,5 @@
 -- not_null: person_id, stage, applied_date, status
 select w.*, coalesce(s.school_name, w.school_orgnr, 'Trøndelagsmodellen') as school_name, f.* exclude (person_id)
 from marts.school_place_wait w
-join dash.person_filter f using (person_id)
-left join reference.school s on s.school_orgnr = w.school_orgnr
+inner join dash.person_filter f using (person_id)
+left join reference.school s on w.school_orgnr = s.school_orgnr

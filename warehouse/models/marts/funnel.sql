@@ -15,7 +15,7 @@ reached as (
 final as (
     select p.cohort_year, p.municipality_code, r.stage, count(distinct r.person_id) as persons
     from reached r
-    join persons p using (person_id)
+    inner join persons p using (person_id)
     group by all
 )
 

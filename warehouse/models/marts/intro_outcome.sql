@@ -4,8 +4,9 @@
 -- Like the spells, transitions are per municipality: the overgang a municipality
 -- registers at or after the end of its own programme spell.
 with spells as (
-    select *,
-           lead(start_date) over (partition by person_id, municipality_code order by start_date) as next_start
+    select
+        *,
+        lead(start_date) over (partition by person_id, municipality_code order by start_date) as next_start
     from marts.stage_spell
     where stage = 'intro'
 ),
@@ -20,14 +21,19 @@ with_transition as (
     select s.*, t.detail as direct_transition
     from spells s
     left join transitions t
-        on t.person_id = s.person_id and t.municipality_code = s.municipality_code and s.end_date is not null and t.event_date >= s.end_date
-        and (s.next_start is null or t.event_date < s.next_start)
+    on
+        s.person_id = t.person_id
+        and s.municipality_code = t.municipality_code
+        and s.end_date is not null
+        and s.end_date <= t.event_date
+        and (s.next_start is null or s.next_start > t.event_date)
     qualify row_number() over (partition by s.person_id, s.start_date order by t.event_date nulls last) = 1
 ),
 
 measured as (
-    select *,
-           case when end_date is not null then make_date(year(end_date) + 1, 11, 30) end as measured_on
+    select
+        *,
+        case when end_date is not null then make_date(year(end_date) + 1, 11, 30) end as measured_on
     from with_transition
 ),
 
@@ -35,9 +41,10 @@ in_work_or_education as (
     select m.person_id, m.start_date, count(o.person_id) > 0 as active
     from measured m
     left join marts.stage_spell o
-        on o.person_id = m.person_id
+    on
+        m.person_id = o.person_id
         and o.stage in ('work', 'primary', 'combination', 'upper_secondary', 'apprenticeship')
-        and o.start_date <= m.measured_on and (o.end_date is null or o.end_date >= m.measured_on)
+        and m.measured_on >= o.start_date and (o.end_date is null or m.measured_on <= o.end_date)
     where m.measured_on is not null
     group by all
 ),

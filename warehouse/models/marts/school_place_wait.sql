@@ -10,8 +10,9 @@ with ae_applied_once as (
 ),
 
 ae_applied as (
-    select *,
-           lead(applied_date) over (partition by person_id, level, school_orgnr order by applied_date) as next_applied
+    select
+        *,
+        lead(applied_date) over (partition by person_id, level, school_orgnr order by applied_date) as next_applied
     from ae_applied_once
 ),
 
@@ -30,15 +31,17 @@ ae_applications as (
         coalesce(min(l.event_date) filter (where l.event = 'withdrawn'), any_value(a.next_applied)) as withdrawn_date
     from ae_applied a
     left join ae_later l
-        on l.person_id = a.person_id and l.level = a.level and l.school_orgnr = a.school_orgnr
-        and l.event_date >= a.applied_date and (a.next_applied is null or l.event_date < a.next_applied)
+    on
+        a.person_id = l.person_id and a.level = l.level and a.school_orgnr = l.school_orgnr
+        and a.applied_date <= l.event_date and (a.next_applied is null or a.next_applied > l.event_date)
     group by all
 ),
 
 combination_applications as (
-    select person_id, 'combination_classes' as source, 'combination' as stage, school_orgnr,
-           null::varchar as programme, municipality_code,
-           applied_date, null::date as offered_date, start_date as started_date, null::date as withdrawn_date
+    select
+        person_id, 'combination_classes' as source, 'combination' as stage, school_orgnr,
+        null::varchar as programme, municipality_code,
+        applied_date, null::date as offered_date, start_date as started_date, null::date as withdrawn_date
     from staging.stg_combination_classes
 ),
 
@@ -60,11 +63,13 @@ tm_applications as (
         a.person_id, 'trondelag_model' as source, 'upper_secondary' as stage, null::varchar as school_orgnr,
         null::varchar as programme, a.municipality_code, a.applied_date, null::date as offered_date,
         min(t.event_date) filter (where t.event_type = 'school_place_started') as started_date,
-        coalesce(min(t.event_date) filter (where t.event_type = 'left_programme'), any_value(a.next_applied)) as withdrawn_date
+        coalesce(min(t.event_date) filter (where t.event_type = 'left_programme'), any_value(a.next_applied))
+            as withdrawn_date
     from tm_applied a
     left join staging.stg_trondelag_model t
-        on t.case_id = a.case_id and t.event_date >= a.applied_date
-        and (a.next_applied is null or t.event_date < a.next_applied)
+    on
+        a.case_id = t.case_id and a.applied_date <= t.event_date
+        and (a.next_applied is null or a.next_applied > t.event_date)
         and t.event_type in ('school_place_started', 'left_programme')
     group by all
 ),
@@ -73,14 +78,18 @@ tm_applications as (
 -- started first, else the one still waiting), so the published key is unique.
 tm_applications_per_person as (
     select * from tm_applications
-    qualify row_number() over (partition by person_id, applied_date
-                               order by started_date nulls last, withdrawn_date nulls first, municipality_code) = 1
+    qualify row_number() over (
+        partition by person_id, applied_date
+        order by started_date nulls last, withdrawn_date nulls first, municipality_code
+    ) = 1
 ),
 
 applications as (
     select * from ae_applications
-    union all select * from combination_applications
-    union all select * from tm_applications_per_person
+    union all
+    select * from combination_applications
+    union all
+    select * from tm_applications_per_person
 ),
 
 final as (
@@ -94,15 +103,16 @@ final as (
             when 'waiting' then greatest(getvariable('as_of')::date - applied_date, 0)
         end as wait_days
     from (
-        select *,
-               case
-                   when withdrawn_date is not null and (started_date is null or withdrawn_date < started_date)
-                       then 'withdrawn'
-                   when started_date is not null then 'started'
-                   else 'waiting'
-               end as status
+        select
+            *,
+            case
+                when withdrawn_date is not null and (started_date is null or withdrawn_date < started_date)
+                    then 'withdrawn'
+                when started_date is not null then 'started'
+                else 'waiting'
+            end as status
         from applications
-    )
+    ) with_status
 )
 
 select * from final

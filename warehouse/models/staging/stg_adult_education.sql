@@ -8,23 +8,23 @@ with source as (
 first_delivered as (
     select s.*
     from source s
-    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
+    inner join staging.stg_delivery d on s.source_sha256 = d.sha256 and s.source_file = d.file_name
     qualify row_number() over (partition by s.event_id order by d.delivery_order, s.row_number) = 1
 ),
 
 renamed as (
     select
         event_id,
-        pid          as person_id,
+        pid as person_id,
         event,
-        date         as event_date,
+        date as event_date,
         level,
         programme,
         school_orgnr,
         municipality as municipality_code,
         result,
         source_file,
-        row_number   as source_row,
+        row_number as source_row,
         delivery_date
     from first_delivered
 ),

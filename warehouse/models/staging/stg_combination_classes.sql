@@ -8,7 +8,7 @@ with source as (
 newest_lists as (
     select s.*
     from source s
-    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
+    inner join staging.stg_delivery d on s.source_sha256 = d.sha256 and s.source_file = d.file_name
     where d.newest_of_snapshot
 ),
 
@@ -16,8 +16,10 @@ as_of_cut as (
     select
         *,
         case when startdato <= getvariable('as_of')::date then startdato end as start_known,
-        case when startdato <= getvariable('as_of')::date and sluttdato <= getvariable('as_of')::date
-             then sluttdato end as end_known
+        case
+            when startdato <= getvariable('as_of')::date and sluttdato <= getvariable('as_of')::date
+                then sluttdato
+        end as end_known
     from newest_lists
     where soknadsdato <= getvariable('as_of')::date
 ),
@@ -27,29 +29,31 @@ across_school_years as (
         *,
         min(school_year) over (partition by elev_pid, school_orgnr, soknadsdato) as first_school_year
     from as_of_cut
-    qualify row_number() over (partition by elev_pid, school_orgnr, soknadsdato
-                               order by school_year desc, row_number) = 1
+    qualify row_number() over (
+        partition by elev_pid, school_orgnr, soknadsdato
+        order by school_year desc, row_number asc
+    ) = 1
 ),
 
 renamed as (
     select
-        elev_pid          as person_id,
-        kjonn             as sex,
-        fodselsaar        as birth_year,
-        bostedskommune    as municipality_code,
-        soknadsdato       as applied_date,
-        start_known       as start_date,
-        end_known         as end_date,
+        elev_pid as person_id,
+        kjonn as sex,
+        fodselsaar as birth_year,
+        bostedskommune as municipality_code,
+        soknadsdato as applied_date,
+        start_known as start_date,
+        end_known as end_date,
         case
             when start_known is null then 'Venter'
             when end_known is null then 'Aktiv'
             else status
-        end               as status,
+        end as status,
         school_orgnr,
         first_school_year,
         school_year,
         source_file,
-        row_number        as source_row,
+        row_number as source_row,
         delivery_date
     from across_school_years
 )

@@ -24,7 +24,7 @@ final as (
     select
         *,
         source = 'combination_classes'
-            and delivery_order = max(delivery_order) over (partition by source, snapshot_key) as newest_of_snapshot
+        and delivery_order = max(delivery_order) over (partition by source, snapshot_key) as newest_of_snapshot
     from ordered
 )
 

@@ -8,24 +8,26 @@ with source as (
 first_delivered as (
     select s.*
     from source s
-    join staging.stg_delivery d on d.sha256 = s.source_sha256 and d.file_name = s.source_file
-    qualify row_number() over (partition by s.deltaker_pid, s.hendelse, s.dato
-                               order by d.delivery_order, s.row_number) = 1
+    inner join staging.stg_delivery d on s.source_sha256 = d.sha256 and s.source_file = d.file_name
+    qualify row_number() over (
+        partition by s.deltaker_pid, s.hendelse, s.dato
+        order by d.delivery_order, s.row_number
+    ) = 1
 ),
 
 renamed as (
     select
-        deltaker_pid      as person_id,
-        kommunenr         as municipality_code,
-        hendelse          as event,
-        dato              as event_date,
-        kjonn             as sex,
-        fodselsaar        as birth_year,
-        landbakgrunn      as country_background,
+        deltaker_pid as person_id,
+        kommunenr as municipality_code,
+        hendelse as event,
+        dato as event_date,
+        kjonn as sex,
+        fodselsaar as birth_year,
+        landbakgrunn as country_background,
         innvandringsgrunn as immigration_reason,
-        detalj            as detail,
+        detalj as detail,
         source_file,
-        row_number        as source_row,
+        row_number as source_row,
         delivery_date
     from first_delivered
 ),

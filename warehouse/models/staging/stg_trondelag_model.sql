@@ -8,7 +8,7 @@ with source as (
 listed as (
     select c.case_id, c.source_file, c.source_sha256, d.delivery_order
     from raw.trondelag_model_case c
-    join staging.stg_delivery d on d.sha256 = c.source_sha256 and d.file_name = c.source_file
+    inner join staging.stg_delivery d on c.source_sha256 = d.sha256 and c.source_file = d.file_name
 ),
 
 newest_export as (
@@ -25,12 +25,13 @@ exports as (
 
 newest_state as (
     -- open, or when it closed, as the case's newest export says
-    select n.case_id, d.delivery_order,
-           count(*) filter (where s.type in ('employed', 'left_programme')) = 0 as still_open,
-           max(s.date) as last_event
+    select
+        n.case_id, d.delivery_order,
+        count(*) filter (where s.type in ('employed', 'left_programme')) = 0 as still_open,
+        max(s.date) as last_event
     from newest_export n
-    join exports d on d.sha256 = n.sha256 and d.file_name = n.file_name
-    left join source s on s.case_id = n.case_id and s.source_sha256 = n.sha256 and s.source_file = n.file_name
+    inner join exports d on n.sha256 = d.sha256 and n.file_name = d.file_name
+    left join source s on n.case_id = s.case_id and n.sha256 = s.source_sha256 and n.file_name = s.source_file
     group by all
 ),
 
@@ -39,29 +40,30 @@ withdrawn_cases as (
     from newest_state c
     where exists (
         select 1 from exports x
-        where x.delivery_order > c.delivery_order
-          and (c.still_open or x.delivery_date < c.last_event + interval 23 months)
+        where
+            x.delivery_order > c.delivery_order
+            and (c.still_open or x.delivery_date < c.last_event + interval 23 months)
     )
 ),
 
 renamed as (
     select
         s.case_id,
-        s.pid          as person_id,
-        s.nav_office   as municipality_code,
+        s.pid as person_id,
+        s.nav_office as municipality_code,
         s.mobilised_by,
         s.event_index,
-        s.type         as event_type,
-        s.date         as event_date,
+        s.type as event_type,
+        s.date as event_date,
         s.trade,
         s.sector,
         s.reason,
         s.source_file,
-        s.row_number   as source_row,
+        s.row_number as source_row,
         s.delivery_date
     from source s
-    join newest_export n on n.case_id = s.case_id and n.sha256 = s.source_sha256 and n.file_name = s.source_file
-    where s.case_id not in (select case_id from withdrawn_cases)
+    inner join newest_export n on s.case_id = n.case_id and s.source_sha256 = n.sha256 and s.source_file = n.file_name
+    where s.case_id not in (select w.case_id from withdrawn_cases w)
 ),
 
 final as (
