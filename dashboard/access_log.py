@@ -12,6 +12,7 @@ role, the scope (municipality codes), the action (`view`, `download`), the numbe
 persons in the list and the build. Never a pseudonym or anything from the list itself.
 No Streamlit here, so it is tested directly.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,14 +29,22 @@ def log_path() -> Path:
     return current().home.resolve() / "access" / "follow_up.jsonl"
 
 
-def append(user: str, role: str, scope: tuple[str, ...], action: str, persons: int, build_id: str,
-           path: Path | None = None) -> dict:
+def append(
+    user: str, role: str, scope: tuple[str, ...], action: str, persons: int, build_id: str, path: Path | None = None
+) -> dict:
     """Append one entry and return it."""
     path = path or log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, DIR_MODE)
-    entry = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "user": user, "role": role,
-             "scope": list(scope), "action": action, "persons": int(persons), "build_id": build_id}
+    entry = {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "user": user,
+        "role": role,
+        "scope": list(scope),
+        "action": action,
+        "persons": int(persons),
+        "build_id": build_id,
+    }
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:

@@ -437,7 +437,7 @@ def overdue_deliveries(con, scope: tuple[str, ...], sources: tuple[str, ...]) ->
         return []
     keys = ["source", "provider_kind", "provider_code", "provider_name", "municipality_code", "last_delivery",
             "usual_gap_days"]
-    return [dict(zip(keys, r)) for r in rows]
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 # -- Oppfølging (the follow-up role only; person-level, by pseudonym) --------------------------

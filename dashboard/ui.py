@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import os
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -79,8 +80,9 @@ def freshness_notes(page: str) -> None:
     from flows.alerts import Overdue
 
     scope = st.session_state["access"].scope
-    notes = _cached("overdue_deliveries", st.session_state["build_id"], str(warehouse_path()),
-                    (scope, queries.PAGE_SOURCES.get(page, queries.ALL_SOURCES)))
+    args = (scope, queries.PAGE_SOURCES.get(page, queries.ALL_SOURCES))
+    found: object = _cached("overdue_deliveries", st.session_state["build_id"], str(warehouse_path()), args)
+    notes = cast(list[dict], found)  # a list of dicts (not a frame): _cached passes it through
     for note in notes:
         st.warning(f"{Overdue(**note).sentence()}. Tallene herfra kan derfor være for lave, og personer kan se ut "
                    "som de har falt fra uten å ha gjort det.", icon="⚠️")

@@ -20,12 +20,15 @@ stopped delivering otherwise looks like a quiet one.
   address in pathways.toml (`[notifications] webhook_url`) or with
   `pathways alerts --webhook-url …`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
+from uuid import UUID
 
 import duckdb
 
@@ -33,13 +36,29 @@ EVENT = "pathways.follow_up.new"
 RESOURCE = "pathways.follow-up"
 BLOCK_NAME = "pathways-follow-up-webhook"
 AUTOMATION_NAME = "pathways-follow-up-alert"
-FOLLOW_UP_PATH = "oppfolging"          # the follow-up list's address in the dashboard
+FOLLOW_UP_PATH = "oppfolging"  # the follow-up list's address in the dashboard
 NEW_KEY = ("person_id", "reason", "stage", "source", "event_date")
-MONTHS = ["januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
-          "november", "desember"]
-SOURCE_LABEL = {"intro": "introprogrammet", "adult_education": "voksenopplæringen",
-                "combination_classes": "kombinasjonsklassene", "trondelag_model": "Trøndelagsmodellen",
-                "settlement_plan": "bosettingsplanene"}
+MONTHS = [
+    "januar",
+    "februar",
+    "mars",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "desember",
+]
+SOURCE_LABEL = {
+    "intro": "introprogrammet",
+    "adult_education": "voksenopplæringen",
+    "combination_classes": "kombinasjonsklassene",
+    "trondelag_model": "Trøndelagsmodellen",
+    "settlement_plan": "bosettingsplanene",
+}
 
 
 def long_date(value: dt.date) -> str:
@@ -61,8 +80,10 @@ class Overdue:
         """«Tall fra Steinkjer mangler siden 3. oktober 2026 (introprogrammet, vanligvis hver 30. dag)»."""
         source = SOURCE_LABEL.get(self.source, self.source)
         who = source if self.provider_kind == "source" else self.provider_name
-        return (f"Tall fra {who} mangler siden {long_date(self.last_delivery)} ({source}, "
-                f"levert omtrent hver {self.usual_gap_days}. dag)")
+        return (
+            f"Tall fra {who} mangler siden {long_date(self.last_delivery)} ({source}, "
+            f"levert omtrent hver {self.usual_gap_days}. dag)"
+        )
 
 
 def overdue_deliveries(con: duckdb.DuckDBPyConnection) -> list[Overdue]:
@@ -80,6 +101,7 @@ def overdue_deliveries(con: duckdb.DuckDBPyConnection) -> list[Overdue]:
 @dataclass
 class FollowUpNews:
     """What a build brought to the follow-up list, in counts only."""
+
     build_id: str
     as_of: dt.date
     new_dropouts: int = 0
@@ -88,25 +110,32 @@ class FollowUpNews:
     by_municipality: list[tuple[str, str, int, int]] = field(default_factory=list)
     by_school: list[tuple[str, str, int, int]] = field(default_factory=list)
     overdue: list[Overdue] = field(default_factory=list)
-    newly_overdue: int = 0     # overdue now, not in the build before: worth an alert of its own
+    newly_overdue: int = 0  # overdue now, not in the build before: worth an alert of its own
 
     @property
     def anything_new(self) -> bool:
         return bool(self.new_dropouts or self.new_crossed or self.newly_overdue)
 
     def counts(self) -> dict:
-        return {"new_dropouts": self.new_dropouts, "new_crossed": self.new_crossed,
-                "newly_overdue": self.newly_overdue,
-                "municipalities": [{"code": c, "name": n, "dropouts": d, "crossed": x}
-                                   for c, n, d, x in self.by_municipality],
-                "schools": [{"orgnr": c, "name": n, "dropouts": d, "crossed": x} for c, n, d, x in self.by_school],
-                "overdue": [{"source": o.source, "provider": o.provider_name,
-                             "last_delivery": o.last_delivery.isoformat()} for o in self.overdue]}
+        return {
+            "new_dropouts": self.new_dropouts,
+            "new_crossed": self.new_crossed,
+            "newly_overdue": self.newly_overdue,
+            "municipalities": [
+                {"code": c, "name": n, "dropouts": d, "crossed": x} for c, n, d, x in self.by_municipality
+            ],
+            "schools": [{"orgnr": c, "name": n, "dropouts": d, "crossed": x} for c, n, d, x in self.by_school],
+            "overdue": [
+                {"source": o.source, "provider": o.provider_name, "last_delivery": o.last_delivery.isoformat()}
+                for o in self.overdue
+            ],
+        }
 
 
 @dataclass
 class Before:
     """What the published build had: its follow-up list and its overdue providers."""
+
     listed: set[tuple]
     overdue: set[tuple]
 
@@ -135,17 +164,18 @@ def compare(candidate: Path, before: Before | None, build_id: str, as_of: dt.dat
         news.overdue = overdue_deliveries(con)
         if before is None:
             return news
-        news.newly_overdue = sum((o.source, o.provider_kind, o.provider_code) not in before.overdue
-                                 for o in news.overdue)
-        rows = con.execute(f"""select {', '.join(NEW_KEY)}, municipality_code, municipality_name, school_orgnr,
+        news.newly_overdue = sum(
+            (o.source, o.provider_kind, o.provider_code) not in before.overdue for o in news.overdue
+        )
+        rows = con.execute(f"""select {", ".join(NEW_KEY)}, municipality_code, municipality_name, school_orgnr,
                                       school_name from marts.follow_up""").fetchall()
     municipalities: dict[str, list] = {}
     schools: dict[str, list] = {}
     for row in rows:
-        if row[:len(NEW_KEY)] in before.listed:
+        if row[: len(NEW_KEY)] in before.listed:
             continue
         reason = row[1]
-        municipality, m_name, school, s_name = row[len(NEW_KEY):]
+        municipality, m_name, school, s_name = row[len(NEW_KEY) :]
         column = 2 if reason == "dropped_out" else 3
         if reason == "dropped_out":
             news.new_dropouts += 1
@@ -165,11 +195,21 @@ def compare(candidate: Path, before: Before | None, build_id: str, as_of: dt.dat
 def record(candidate: Path, news: FollowUpNews, text: str) -> None:
     """The build's announcement in audit.follow_up_alert (inside the candidate)."""
     with duckdb.connect(str(candidate)) as con:
-        con.execute("""insert into audit.follow_up_alert (build_id, created_at, as_of, new_dropouts, new_crossed,
+        con.execute(
+            """insert into audit.follow_up_alert (build_id, created_at, as_of, new_dropouts, new_crossed,
                                                           overdue_deliveries, counts, message)
                        values (?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [news.build_id, dt.datetime.now(dt.timezone.utc), news.as_of, news.new_dropouts,
-                     news.new_crossed, len(news.overdue), json.dumps(news.counts(), ensure_ascii=False), text])
+            [
+                news.build_id,
+                dt.datetime.now(dt.UTC),
+                news.as_of,
+                news.new_dropouts,
+                news.new_crossed,
+                len(news.overdue),
+                json.dumps(news.counts(), ensure_ascii=False),
+                text,
+            ],
+        )
         con.execute("checkpoint")
 
 
@@ -189,8 +229,10 @@ def _line(name: str, dropouts: int, crossed: int) -> str:
 def message(news: FollowUpNews, link: str) -> str:
     """The notification's text (bokmål): counts per municipality and school, overdue
     deliveries, the link. Built from counts and reference names only."""
-    lines = [f"Oppfølging: {news.new_dropouts} nye frafall og {news.new_crossed} nye personer over "
-             f"oppfølgingsfristen siden forrige bygg (data per {long_date(news.as_of)})."]
+    lines = [
+        f"Oppfølging: {news.new_dropouts} nye frafall og {news.new_crossed} nye personer over "
+        f"oppfølgingsfristen siden forrige bygg (data per {long_date(news.as_of)})."
+    ]
     if news.by_municipality:
         lines += ["", "Per kommune:"] + [_line(name, d, x) for _, name, d, x in news.by_municipality]
     if news.by_school:
@@ -207,8 +249,11 @@ def emit(news: FollowUpNews, text: str) -> None:
     notification)."""
     from prefect.events import emit_event
 
-    emit_event(event=EVENT, resource={"prefect.resource.id": RESOURCE, "prefect.resource.name": "follow-up list"},
-               payload={"text": text, "build_id": news.build_id, **news.counts()})
+    emit_event(
+        event=EVENT,
+        resource={"prefect.resource.id": RESOURCE, "prefect.resource.name": "follow-up list"},
+        payload={"text": text, "build_id": news.build_id, **news.counts()},
+    )
 
 
 def ensure_automation(webhook_url: str | None) -> str | None:
@@ -226,15 +271,33 @@ def ensure_automation(webhook_url: str | None) -> str | None:
             client.delete_automation(existing.id)
     if not webhook_url:
         return None
-    block = CustomWebhookNotificationBlock(name=BLOCK_NAME, url=webhook_url, method="POST",
-                                           json_data={"text": "{{body}}", "subject": "{{subject}}"})
-    block_id = block.save(BLOCK_NAME, overwrite=True)
+    block = CustomWebhookNotificationBlock(
+        name=BLOCK_NAME,
+        url=webhook_url,
+        method="POST",
+        json_data={"text": "{{body}}", "subject": "{{subject}}"},
+        headers=None,
+        cookies=None,
+    )
+    # Prefect's dual sync/async methods: called from sync code they return the value
+    block_id = cast(UUID, block.save(BLOCK_NAME, overwrite=True))
     automation = Automation(
         name=AUTOMATION_NAME,
         description="Posts the follow-up alert of each load (counts per municipality and school, overdue "
-                    "deliveries, the link to the list) to the configured webhook.",
-        trigger=EventTrigger(expect={EVENT}, match={"prefect.resource.id": RESOURCE}, posture=Posture.Reactive,
-                             threshold=1, within=dt.timedelta(0)),
-        actions=[SendNotification(block_document_id=block_id, subject="Kvalifiseringsløp: nye i oppfølgingslisten",
-                                  body="{{ event.payload.text }}")])
-    return str(automation.create().id)
+        "deliveries, the link to the list) to the configured webhook.",
+        trigger=EventTrigger(
+            expect={EVENT},
+            match={"prefect.resource.id": RESOURCE},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=dt.timedelta(0),
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject="Kvalifiseringsløp: nye i oppfølgingslisten",
+                body="{{ event.payload.text }}",
+            )
+        ],
+    )
+    return str(cast(Automation, automation.create()).id)

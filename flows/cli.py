@@ -373,7 +373,7 @@ def dashboard(
 
 @app.command()
 def alerts(
-    webhook_url: Optional[str] = typer.Option(
+    webhook_url: str | None = typer.Option(
         None, "--webhook-url", help="Webhook to post the follow-up alerts to (default: [notifications] webhook_url). "
                                     "Put it in pathways.toml too, or `pathways serve` sets the old one back."),
     test: bool = typer.Option(False, "--test", help="Also post a test message through it."),
@@ -402,17 +402,19 @@ def alerts(
         return
     _say(f"Follow-up alerts are posted to the webhook (automation {automation}, block {BLOCK_NAME}).")
     if test:
+        from typing import cast
+
         from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
-        CustomWebhookNotificationBlock.load(BLOCK_NAME).notify(
-            "Test fra Kvalifiseringsløp i Trøndelag: varslene om oppfølging kommer hit.", "Test")
+        block = cast(CustomWebhookNotificationBlock, CustomWebhookNotificationBlock.load(BLOCK_NAME))
+        block.notify("Test fra Kvalifiseringsløp i Trøndelag: varslene om oppfølging kommer hit.", "Test")
         _say("Test message posted.")
 
 
 @app.command()
 def export(
     out: Path = typer.Option(..., file_okay=False, help="Folder to write the event log into (created)."),
-    warehouse: Optional[Path] = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
+    warehouse: Path | None = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
 ) -> None:
     """Write the conformed events as an OCEL 2.0 event log (pathways.ocel.json: persons,
     municipalities, schools and cases as objects) and as Parquet tables, for analysts.

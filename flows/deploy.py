@@ -163,7 +163,7 @@ def _ensure_alerts() -> None:
         automation = ensure_automation(current().webhook_url)
         print("Follow-up alerts: " + (f"posted to the configured webhook (automation {automation})" if automation
                                       else "no webhook configured ([notifications] webhook_url)"), flush=True)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:  # serving goes on without the alert
         print(f"Follow-up alerts could not be set up ({type(err).__name__}); see `pathways alerts`", flush=True)
 
 

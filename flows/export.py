@@ -19,6 +19,7 @@ written readable by the owner and the configured group only, and every export is
 recorded in the follow-up list's access log (who, when, how many persons). The log holds
 no national identity number or free text (the warehouse never does).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -79,28 +80,43 @@ def export(warehouse: Path, out: Path) -> ExportResult:
         persons = con.sql("""select person_id, sex, birth_year, country_background, immigration_reason,
                                     settlement_date, settlement_municipality_code from core.person
                              order by person_id""").pl()
-        municipalities = dict(con.execute("select municipality_code, municipality_name "
-                                          "from reference.municipality").fetchall())
+        municipalities = dict(
+            con.execute("select municipality_code, municipality_name from reference.municipality").fetchall()
+        )
         schools = dict(con.execute("select school_orgnr, school_name from reference.school").fetchall())
 
     # objects: (id, type, name, attributes)
     objects: dict[str, dict] = {}
-    relations: list[tuple[str, str, str]] = []   # (event id, object id, qualifier)
+    relations: list[tuple[str, str, str]] = []  # (event id, object id, qualifier)
 
     def municipality(code: str | None) -> str | None:
         if not code:
             return None
         oid = f"municipality:{code}"
-        objects.setdefault(oid, {"id": oid, "type": "municipality", "name": municipalities.get(code, code),
-                                 "attributes": {"code": code, "name": municipalities.get(code, code)}})
+        objects.setdefault(
+            oid,
+            {
+                "id": oid,
+                "type": "municipality",
+                "name": municipalities.get(code, code),
+                "attributes": {"code": code, "name": municipalities.get(code, code)},
+            },
+        )
         return oid
 
     def school(orgnr: str | None) -> str | None:
         if not orgnr:
             return None
         oid = f"school:{orgnr}"
-        objects.setdefault(oid, {"id": oid, "type": "school", "name": schools.get(orgnr, orgnr),
-                                 "attributes": {"orgnr": orgnr, "name": schools.get(orgnr, orgnr)}})
+        objects.setdefault(
+            oid,
+            {
+                "id": oid,
+                "type": "school",
+                "name": schools.get(orgnr, orgnr),
+                "attributes": {"orgnr": orgnr, "name": schools.get(orgnr, orgnr)},
+            },
+        )
         return oid
 
     person_links: dict[str, list[dict]] = {}
@@ -114,8 +130,10 @@ def export(warehouse: Path, out: Path) -> ExportResult:
     ocel_events = []
     for e in events.iter_rows(named=True):
         links = [(e["person_id"], "person")]
-        for oid, qualifier in ((municipality(e["municipality_code"]), "municipality"),
-                               (school(e["school_orgnr"]), "school")):
+        for oid, qualifier in (
+            (municipality(e["municipality_code"]), "municipality"),
+            (school(e["school_orgnr"]), "school"),
+        ):
             if oid:
                 links.append((oid, qualifier))
         for case in e["case_ids"] or []:
@@ -123,35 +141,69 @@ def export(warehouse: Path, out: Path) -> ExportResult:
             objects.setdefault(oid, {"id": oid, "type": "case", "name": case, "attributes": {"case_id": case}})
             links.append((oid, "case"))
         relations += [(e["event_id"], oid, q) for oid, q in links]
-        ocel_events.append({
-            "id": e["event_id"], "type": f"{e['stage']} {e['event_type']}", "time": _time(e["event_date"]),
-            "attributes": [{"name": k, "value": str(e[k])} for k in ("source", "stage", "event_type", "programme",
-                                                                      "detail") if e[k] is not None],
-            "relationships": [{"objectId": oid, "qualifier": q} for oid, q in links]})
+        ocel_events.append(
+            {
+                "id": e["event_id"],
+                "type": f"{e['stage']} {e['event_type']}",
+                "time": _time(e["event_date"]),
+                "attributes": [
+                    {"name": k, "value": str(e[k])}
+                    for k in ("source", "stage", "event_type", "programme", "detail")
+                    if e[k] is not None
+                ],
+                "relationships": [{"objectId": oid, "qualifier": q} for oid, q in links],
+            }
+        )
 
-    string_attrs = {"person": ["sex", "birth_year", "country_background", "immigration_reason", "settlement_date"],
-                    "municipality": ["code", "name"], "school": ["orgnr", "name"], "case": ["case_id"]}
+    string_attrs = {
+        "person": ["sex", "birth_year", "country_background", "immigration_reason", "settlement_date"],
+        "municipality": ["code", "name"],
+        "school": ["orgnr", "name"],
+        "case": ["case_id"],
+    }
     document = {
-        "objectTypes": [{"name": t, "attributes": [{"name": a, "type": "string"} for a in attrs]}
-                        for t, attrs in string_attrs.items()],
-        "eventTypes": [{"name": t, "attributes": [{"name": a, "type": "string"} for a in
-                                                  ("source", "stage", "event_type", "programme", "detail")]}
-                       for t in sorted({ev["type"] for ev in ocel_events})],
-        "objects": [{"id": o["id"], "type": o["type"],
-                     "attributes": [{"name": k, "time": "1970-01-01T00:00:00Z", "value": str(v)}
-                                    for k, v in o["attributes"].items() if v is not None],
-                     **({"relationships": person_links[o["id"]]} if o["type"] == "person" else {})}
-                    for o in objects.values()],
+        "objectTypes": [
+            {"name": t, "attributes": [{"name": a, "type": "string"} for a in attrs]}
+            for t, attrs in string_attrs.items()
+        ],
+        "eventTypes": [
+            {
+                "name": t,
+                "attributes": [
+                    {"name": a, "type": "string"} for a in ("source", "stage", "event_type", "programme", "detail")
+                ],
+            }
+            for t in sorted({ev["type"] for ev in ocel_events})
+        ],
+        "objects": [
+            {
+                "id": o["id"],
+                "type": o["type"],
+                "attributes": [
+                    {"name": k, "time": "1970-01-01T00:00:00Z", "value": str(v)}
+                    for k, v in o["attributes"].items()
+                    if v is not None
+                ],
+                **({"relationships": person_links[o["id"]]} if o["type"] == "person" else {}),
+            }
+            for o in objects.values()
+        ],
         "events": ocel_events,
     }
     ocel_path = out / OCEL_FILE
     ocel_path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
 
     events.write_parquet(out / "events.parquet")
-    pl.DataFrame({"object_id": [o["id"] for o in objects.values()], "type": [o["type"] for o in objects.values()],
-                  "name": [o["name"] for o in objects.values()]}).write_parquet(out / "objects.parquet")
+    pl.DataFrame(
+        {
+            "object_id": [o["id"] for o in objects.values()],
+            "type": [o["type"] for o in objects.values()],
+            "name": [o["name"] for o in objects.values()],
+        }
+    ).write_parquet(out / "objects.parquet")
     pl.DataFrame(relations, schema=["event_id", "object_id", "qualifier"], orient="row").write_parquet(
-        out / "event_objects.parquet")
+        out / "event_objects.parquet"
+    )
     files = [ocel_path, *(out / f for f in PARQUET_FILES)]
     restrict(*files)
     _record(persons.height)

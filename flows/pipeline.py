@@ -196,7 +196,7 @@ def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str
     return len(new)
 
 
-def _follow_up_news(candidate: Path, before: "alerts.Before | None", summary: "LoadSummary", logger):
+def _follow_up_news(candidate: Path, before: alerts.Before | None, summary: LoadSummary, logger):
     """Compare the candidate's follow-up list with the published one and record the
     result in the candidate (audit.follow_up_alert), with the alert's text; overdue
     deliveries become warnings in the summary and the log."""
@@ -687,7 +687,7 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
         try:
             alerts.emit(news, text)
             summary.alert_sent = True
-        except Exception as err:  # noqa: BLE001 (the build is published; the alert is recorded in it)
+        except Exception as err:  # the build is published; the alert is recorded in it
             logger.warning("could not emit the follow-up alert: %s", type(err).__name__)
     outcome = "published" if summary.all_files_accounted_cleanly else "published_with_files_refused"
     _log_run(published, summary, outcome, "")

@@ -2,6 +2,7 @@
 Parquet, read back with PM4Py (the reference implementation of OCEL 2.0), which must
 reproduce the dashboard's pathway variants (dash.person_variant: the stages in the order
 a person first started them) exactly, the most common first."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,18 @@ import pytest
 
 from dashboard import disclosure, queries
 
-LADDER = ["settlement", "intro", "norwegian", "primary", "combination", "upper_secondary", "work_training",
-          "apprenticeship", "trade_certificate", "work"]
+LADDER = [
+    "settlement",
+    "intro",
+    "norwegian",
+    "primary",
+    "combination",
+    "upper_secondary",
+    "work_training",
+    "apprenticeship",
+    "trade_certificate",
+    "work",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +36,13 @@ def exported(loaded, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "log"
     home = tmp_path_factory.mktemp("export-home")
     env = dict(os.environ, PATHWAYS_HOME=str(home))
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "export", "--warehouse", str(warehouse),
-                           "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "export", "--warehouse", str(warehouse), "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, warehouse, home
 
@@ -41,11 +57,18 @@ def _variants_from_ocel(path) -> pl.DataFrame:
     relations = pl.from_pandas(ocel.relations).filter(pl.col("ocel:type") == "person")
     parts = pl.col("ocel:activity").str.split(" ")
     starts = relations.with_columns(parts.list.get(0).alias("stage"), parts.list.get(1).alias("what")).filter(
-        pl.col("what").is_in(["started", "settled", "passed"]) | (pl.col("ocel:activity") == "work transition"))
-    first = starts.group_by("ocel:oid", "stage").agg(pl.col("ocel:timestamp").min().alias("at")).with_columns(
-        pl.col("stage").replace_strict({s: i for i, s in enumerate(LADDER)}).alias("rank"))
-    per_person = first.sort("ocel:oid", "at", "rank").group_by("ocel:oid", maintain_order=True).agg(
-        pl.col("stage").str.join(" → ").alias("variant"))
+        pl.col("what").is_in(["started", "settled", "passed"]) | (pl.col("ocel:activity") == "work transition")
+    )
+    first = (
+        starts.group_by("ocel:oid", "stage")
+        .agg(pl.col("ocel:timestamp").min().alias("at"))
+        .with_columns(pl.col("stage").replace_strict({s: i for i, s in enumerate(LADDER)}).alias("rank"))
+    )
+    per_person = (
+        first.sort("ocel:oid", "at", "rank")
+        .group_by("ocel:oid", maintain_order=True)
+        .agg(pl.col("stage").str.join(" → ").alias("variant"))
+    )
     types = pl.from_pandas(ocel.objects)["ocel:type"].value_counts()
     assert set(types["ocel:type"]) == {"person", "municipality", "school", "case"}
     return per_person.group_by("variant").len("persons")

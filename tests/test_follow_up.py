@@ -8,6 +8,7 @@ second load, a month and a half later, flags it in the summary, on Datakvalitet 
 the pages whose figures it affects (Streamlit's AppTest), and only for users whose
 scope includes it. The list on the `loaded` county is checked against its own rules.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,16 +44,24 @@ def _file_log(con, files: list[tuple[str, str, D]]) -> None:
 
 
 MONTHLY_STEINKJER = [(f"intro_5006_2026{m:02d}05.csv", "intro", D(2026, m, 5)) for m in range(1, 8)]
-YEARLY_SCHOOL = [(f"kombinasjon_{h.SCHOOL}_{y - 1}-{y}_{y}0620.xlsx", "combination_classes", D(y, 6, 20))
-                 for y in (2023, 2024, 2025)]
+YEARLY_SCHOOL = [
+    (f"kombinasjon_{h.SCHOOL}_{y - 1}-{y}_{y}0620.xlsx", "combination_classes", D(y, 6, 20)) for y in (2023, 2024, 2025)
+]
 SINGLE = [("intro_5001_20250101.csv", "intro", D(2025, 1, 1))]
 
 
 def _freshness(as_of: D) -> dict[tuple[str, str], dict]:
     with duckdb.connect() as con:
-        _file_log(con, MONTHLY_STEINKJER + YEARLY_SCHOOL + SINGLE
-                  + [("vo_20260101T020000.jsonl", "adult_education", D(2026, 1, 1)),
-                     ("vo_20260701T020000.jsonl", "adult_education", D(2026, 7, 1))])
+        _file_log(
+            con,
+            MONTHLY_STEINKJER
+            + YEARLY_SCHOOL
+            + SINGLE
+            + [
+                ("vo_20260101T020000.jsonl", "adult_education", D(2026, 1, 1)),
+                ("vo_20260701T020000.jsonl", "adult_education", D(2026, 7, 1)),
+            ],
+        )
         frame = _run_model(con, "marts.delivery_freshness", as_of)
     return {(r["source"], r["provider_code"]): r for r in frame.iter_rows(named=True)}
 
@@ -62,7 +71,7 @@ def test_a_monthly_municipality_is_flagged_only_once_its_rhythm_is_broken():
     assert on_time["usual_gap_days"] in (30, 31) and on_time["deliveries"] == 7
     assert on_time["provider_name"] == "Steinkjer" and on_time["municipality_code"] == "5006"
     assert not on_time["overdue"]
-    assert not _freshness(D(2026, 8, 18))[("intro", "5006")]["overdue"]   # late, but within the grace
+    assert not _freshness(D(2026, 8, 18))[("intro", "5006")]["overdue"]  # late, but within the grace
     late = _freshness(D(2026, 9, 1))[("intro", "5006")]
     assert late["overdue"] and late["last_delivery"] == D(2026, 7, 5) and late["days_late"] > 0
 
@@ -84,8 +93,9 @@ def test_a_yearly_source_is_not_flagged_monthly_and_a_single_delivery_has_no_rhy
 SPELL_COLUMNS = "person_id, stage, source, start_date, end_date, end_type, end_reason, municipality_code, school_orgnr"
 
 
-def _follow_up(spells: list[tuple], waits: list[tuple], as_of=D(2026, 11, 1), days: int = 60
-               ) -> dict[tuple[str, str], dict]:
+def _follow_up(
+    spells: list[tuple], waits: list[tuple], as_of=D(2026, 11, 1), days: int = 60
+) -> dict[tuple[str, str], dict]:
     with duckdb.connect() as con:
         con.execute("create schema marts")
         con.execute("""create table marts.stage_spell (person_id varchar, stage varchar, source varchar,
@@ -95,8 +105,9 @@ def _follow_up(spells: list[tuple], waits: list[tuple], as_of=D(2026, 11, 1), da
                        school_orgnr varchar, municipality_code varchar, applied_date date, status varchar,
                        wait_days integer)""")
         if spells:
-            con.executemany(f"insert into marts.stage_spell ({SPELL_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            spells)
+            con.executemany(
+                f"insert into marts.stage_spell ({SPELL_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)", spells
+            )
         if waits:
             con.executemany("insert into marts.school_place_wait values (?, ?, ?, ?, ?, ?, ?, ?)", waits)
         frame = _run_model(con, "marts.follow_up", as_of, days)
@@ -120,22 +131,42 @@ def test_who_is_on_the_follow_up_list_and_who_is_not():
         ("e", "intro", "intro", D(2024, 1, 1), D(2026, 2, 1), "dropped_out", "helse", "5006", None),
         ("e", "work_training", "trondelag_model", D(2026, 4, 1), D(2026, 6, 1), "completed", None, "5006", None),
         # f: completed, then applied for a school place after it → not on the list for the end
-        ("f", "primary", "adult_education", D(2025, 1, 1), D(2026, 6, 1), "completed", "grunnskolebevis", "5001",
-         CENTRE),
+        (
+            "f",
+            "primary",
+            "adult_education",
+            D(2025, 1, 1),
+            D(2026, 6, 1),
+            "completed",
+            "grunnskolebevis",
+            "5001",
+            CENTRE,
+        ),
         # g: left a stage (moved) in May, nothing since → no next step (transferred counts as leaving)
         ("g", "intro", "intro", D(2024, 1, 1), D(2026, 5, 1), "transferred", "flyttet", "5001", None),
     ]
-    waits = [("f", "adult_education", "upper_secondary", h.SCHOOL, "5001", D(2026, 6, 15), "started", 30),
-             # h: waiting since June: 139 days > 90 → long wait; i: waiting 31 days → not yet
-             ("h", "combination_classes", "combination", h.SCHOOL, "5006", D(2026, 6, 15), "waiting", 139),
-             ("i", "combination_classes", "combination", h.SCHOOL, "5006", D(2026, 10, 1), "waiting", 31)]
+    waits = [
+        ("f", "adult_education", "upper_secondary", h.SCHOOL, "5001", D(2026, 6, 15), "started", 30),
+        # h: waiting since June: 139 days > 90 → long wait; i: waiting 31 days → not yet
+        ("h", "combination_classes", "combination", h.SCHOOL, "5006", D(2026, 6, 15), "waiting", 139),
+        ("i", "combination_classes", "combination", h.SCHOOL, "5006", D(2026, 10, 1), "waiting", 31),
+    ]
     listed = _follow_up(spells, waits)
-    assert set(listed) == {("a", "dropped_out"), ("b", "no_next_step"), ("e", "no_next_step"),
-                           ("g", "no_next_step"), ("h", "long_wait")}
+    assert set(listed) == {
+        ("a", "dropped_out"),
+        ("b", "no_next_step"),
+        ("e", "no_next_step"),
+        ("g", "no_next_step"),
+        ("h", "long_wait"),
+    }
     assert listed[("e", "no_next_step")]["stage"] == "work_training"
     a = listed[("a", "dropped_out")]
-    assert (a["stage"], a["event_date"], a["days_since"], a["listed_from"]) == \
-        ("norwegian", D(2026, 9, 1), 61, D(2026, 9, 1))
+    assert (a["stage"], a["event_date"], a["days_since"], a["listed_from"]) == (
+        "norwegian",
+        D(2026, 9, 1),
+        61,
+        D(2026, 9, 1),
+    )
     assert a["municipality_name"] == "Steinkjer" and a["school_orgnr"] == CENTRE
     b = listed[("b", "no_next_step")]
     assert b["listed_from"] == D(2026, 8, 30) and b["days_since"] == 123
@@ -184,8 +215,9 @@ def test_the_second_load_warns_of_the_stopped_municipality_and_counts_only_what_
     first, second, warehouse = stopped
     assert first.published and second.published
     assert first.overdue == []
-    assert second.overdue == ["Tall fra Steinkjer mangler siden 5. juli 2026 (introprogrammet, "
-                              "levert omtrent hver 31. dag)"]
+    assert second.overdue == [
+        "Tall fra Steinkjer mangler siden 5. juli 2026 (introprogrammet, levert omtrent hver 31. dag)"
+    ]
     assert "WARNING: 1 overdue deliveries" in second.as_markdown()
     assert "Tall fra Steinkjer mangler siden 5. juli 2026" in second.as_markdown()
     # Steinkjer's July drop-out was on the first build's list already: only Trondheim's is new
@@ -193,17 +225,16 @@ def test_the_second_load_warns_of_the_stopped_municipality_and_counts_only_what_
     with duckdb.connect(str(warehouse), read_only=True) as con:
         build, dropouts, overdue, counts, text = con.execute(
             "select build_id, new_dropouts, overdue_deliveries, counts, message from audit.follow_up_alert "
-            "order by created_at desc limit 1").fetchone()
-        listed = con.execute("select person_id, reason, municipality_code from marts.follow_up "
-                             "order by 3").fetchall()
+            "order by created_at desc limit 1"
+        ).fetchone()
+        listed = con.execute("select person_id, reason, municipality_code from marts.follow_up order by 3").fetchall()
     assert (build, dropouts, overdue) == (second.load_id, 1, 1)
-    assert json.loads(counts)["municipalities"] == [{"code": "5001", "name": "Trondheim", "dropouts": 1,
-                                                     "crossed": 0}]
+    assert json.loads(counts)["municipalities"] == [{"code": "5001", "name": "Trondheim", "dropouts": 1, "crossed": 0}]
     assert text.startswith("Oppfølging: 1 nye frafall og 0 nye personer over oppfølgingsfristen")
     assert "- Trondheim: 1 nye frafall" in text and "Tall fra Steinkjer mangler siden 5. juli 2026" in text
     assert text.rstrip().endswith("/oppfolging")
     assert not re.search(r"[0-9a-f]{64}", text + counts), "no pseudonym in the alert"
-    assert ((_pid("5006-1"), "dropped_out", "5006") in listed and (_pid("5001-2"), "dropped_out", "5001") in listed)
+    assert (_pid("5006-1"), "dropped_out", "5006") in listed and (_pid("5001-2"), "dropped_out", "5001") in listed
     # the same build again (a nightly load with no new files): nothing new, no alert
     from flows.alerts import compare, published_keys
 
@@ -235,10 +266,16 @@ def app_for(stopped, tmp_path, monkeypatch):
     roles.write_text(ROLES, encoding="utf-8")
     monkeypatch.setenv("PATHWAYS_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("PATHWAYS_HOME", str(tmp_path / "home"))
-    secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
-                        "client_id": "test", "client_secret": "test",
-                        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"},
-               "pathways": {"roles_file": str(roles), "demo": False}}
+    secrets = {
+        "auth": {
+            "redirect_uri": "http://localhost:8501/oauth2callback",
+            "cookie_secret": "k" * 40,
+            "client_id": "test",
+            "client_secret": "test",
+            "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+        },
+        "pathways": {"roles_file": str(roles), "demo": False},
+    }
 
     def open_(email: str, page: str = "oversikt") -> AppTest:
         at = AppTest.from_file(APP, default_timeout=120)
@@ -250,6 +287,7 @@ def app_for(stopped, tmp_path, monkeypatch):
             at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
+
     return open_
 
 
@@ -270,8 +308,13 @@ def test_the_flag_appears_on_the_pages_it_affects_within_the_scope(app_for, tmp_
     listed = follow.dataframe[0].value
     assert set(listed["Kommune"]) == {"Steinkjer"} and _pid("5006-1") in set(listed["Pseudonym"])
     assert _pid("5001-2") not in set(listed["Pseudonym"]), "Trondheim's drop-out is outside the scope"
-    (entry,) = [json.loads(line) for line in (tmp_path / "home" / "access" / "follow_up.jsonl").read_text()
-                .splitlines()]
-    assert (entry["user"], entry["role"], entry["scope"], entry["action"]) == \
-        ("oppfolging.steinkjer@test.no", "follow_up", ["5006"], "view")
+    (entry,) = [
+        json.loads(line) for line in (tmp_path / "home" / "access" / "follow_up.jsonl").read_text().splitlines()
+    ]
+    assert (entry["user"], entry["role"], entry["scope"], entry["action"]) == (
+        "oppfolging.steinkjer@test.no",
+        "follow_up",
+        ["5006"],
+        "view",
+    )
     assert entry["persons"] == len(listed)

@@ -36,7 +36,7 @@ class _Receiver:
         received = self.received = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):  # http.server's name for it
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.append({"path": self.path, "body": body.decode("utf-8", "replace"),
                                  "type": self.headers.get("Content-Type")})
@@ -81,8 +81,8 @@ cron = "15 3 * * *"
 timezone = "Europe/Oslo"
 debounce_seconds = 4
 [notifications]
-webhook_url = "%s"
-""" % receiver.url)
+webhook_url = "RECEIVER"
+""".replace("RECEIVER", receiver.url))
     env["PATHWAYS_CONFIG"] = str(root / "pathways.toml")
     log = open(root / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],

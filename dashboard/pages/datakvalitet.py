@@ -49,6 +49,9 @@ def _deliveries(role: str) -> None:
               "expected_by": "Neste ventet", "state": "Status"})
 
 
+ACTION = {"view": "Visning", "download": "Nedlasting", "export": "Eksport (pathways export)"}
+
+
 def _access_log() -> None:
     """Issue 15: who has seen or downloaded the follow-up list (a file under PATHWAYS_HOME)."""
     from dashboard import access_log
@@ -63,8 +66,7 @@ def _access_log() -> None:
     ui.table(pl.DataFrame({
         "Tidspunkt": [when(e.get("at")) for e in entries],
         "Bruker": [str(e.get("user", "")) for e in entries],
-        "Handling": [{"view": "Visning", "download": "Nedlasting"}.get(e.get("action"), str(e.get("action")))
-                     for e in entries],
+        "Handling": [ACTION.get(str(e.get("action")), str(e.get("action"))) for e in entries],
         "Kommuner": [", ".join(e.get("scope") or []) for e in entries],
         "Antall på listen": [e.get("persons") for e in entries],
     }), "datakvalitet_tilgangslogg", [])

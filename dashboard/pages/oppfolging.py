@@ -7,6 +7,7 @@ has the page in its menu, and the page itself refuses every other role (a typed 
 ends here). The agency that holds the pseudonymisation key re-identifies in its own
 systems: the dashboard never holds a name or a national identity number.
 """
+
 from __future__ import annotations
 
 import polars as pl
@@ -15,19 +16,31 @@ import streamlit as st
 from dashboard import access_log, labels, ui
 
 REASON = {"dropped_out": "Avbrøt", "no_next_step": "Ingen ny aktivitet", "long_wait": "Venter på skoleplass"}
-COLUMNS = {"pseudonym": "Pseudonym", "reason": "Hvorfor på listen", "stage": "Trinn", "event_date": "Dato",
-           "detail": "Årsak eller resultat", "municipality_name": "Kommune", "school_name": "Skole",
-           "days_since": "Dager siden", "listed_from": "På listen fra"}
-VIEWED = "follow_up_logged"   # the view already logged in this visit of the page (app.py clears it)
+COLUMNS = {
+    "pseudonym": "Pseudonym",
+    "reason": "Hvorfor på listen",
+    "stage": "Trinn",
+    "event_date": "Dato",
+    "detail": "Årsak eller resultat",
+    "municipality_name": "Kommune",
+    "school_name": "Skole",
+    "days_since": "Dager siden",
+    "listed_from": "På listen fra",
+}
+VIEWED = "follow_up_logged"  # the view already logged in this visit of the page (app.py clears it)
 
 
 def _who() -> str:
     try:
         user = st.user.to_dict()
-    except Exception:  # noqa: BLE001 (AppTest and old Streamlit: the access object's name)
+    except Exception:  # AppTest and old Streamlit: the access object's name
         user = {}
-    return str(user.get("email") or user.get("preferred_username") or
-               (f"sub:{user['sub']}" if user.get("sub") else "") or st.session_state["access"].name)
+    return str(
+        user.get("email")
+        or user.get("preferred_username")
+        or (f"sub:{user['sub']}" if user.get("sub") else "")
+        or st.session_state["access"].name
+    )
 
 
 def _log(action: str, persons: int) -> None:
@@ -52,28 +65,41 @@ def render(filters) -> None:
         st.stop()
     st.title("Oppfølging")
     ui.freshness_notes("oppfolging")
-    st.caption("Personer i kommunene dine som kan ha falt mellom to stoler: de som har avbrutt et trinn, de som "
-               "har avsluttet et trinn uten å ha begynt på noe nytt, og de som har ventet lenge på skoleplass. "
-               "Personene vises med pseudonym; den som har nøkkelen finner dem igjen i egne systemer. Hver visning "
-               "og nedlasting av listen blir logget.")
-    reasons = st.multiselect("Vis", list(REASON), format_func=REASON.get, key="fu_reasons",
-                             placeholder="Alle grunner")
+    st.caption(
+        "Personer i kommunene dine som kan ha falt mellom to stoler: de som har avbrutt et trinn, de som "
+        "har avsluttet et trinn uten å ha begynt på noe nytt, og de som har ventet lenge på skoleplass. "
+        "Personene vises med pseudonym; den som har nøkkelen finner dem igjen i egne systemer. Hver visning "
+        "og nedlasting av listen blir logget."
+    )
+    reasons = st.multiselect(
+        "Vis",
+        list(REASON),
+        format_func=lambda code: REASON.get(code, code),
+        key="fu_reasons",
+        placeholder="Alle grunner",
+    )
     frame = ui.query_person_level("follow_up_list", access.role, access.scope, tuple(sorted(reasons)))
     marker = (st.session_state.get("build_id"), access.scope, tuple(sorted(reasons)))
     if st.session_state.get(VIEWED) != marker:  # logged before it is shown
         _log("view", frame.height)
         st.session_state[VIEWED] = marker
     cols = st.columns(3)
-    for col, (code, title) in zip(cols, REASON.items()):
+    for col, (code, title) in zip(cols, REASON.items(), strict=True):
         col.metric(title, labels.integer(frame.filter(pl.col("reason") == code).height))
     if frame.height == 0:
         st.info("Ingen personer på listen i utvalget.")
         return
     shown = _shown(frame)
     st.dataframe(shown, hide_index=True, width="stretch")
-    st.download_button("Last ned listen (CSV)", ui.csv_bytes(ui._render(shown, set(), set(), False)),
-                       "oppfolgingsliste.csv", "text/csv", key="fu_download",
-                       on_click=_log, args=("download", frame.height))
+    st.download_button(
+        "Last ned listen (CSV)",
+        ui.csv_bytes(ui._render(shown, set(), set(), False)),
+        "oppfolgingsliste.csv",
+        "text/csv",
+        key="fu_download",
+        on_click=_log,
+        args=("download", frame.height),
+    )
 
 
 if __name__ == "__main__":  # run by Streamlit as a page of dashboard/app.py

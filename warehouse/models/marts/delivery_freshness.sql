@@ -4,8 +4,10 @@
 with deliveries as (
     select distinct
         source,
-        case source when 'intro' then 'municipality' when 'combination_classes' then 'school'
-                    else 'source' end as provider_kind,
+        case source
+            when 'intro' then 'municipality' when 'combination_classes' then 'school'
+            else 'source'
+        end as provider_kind,
         case source
             when 'intro' then regexp_extract(file_name, '^intro_([0-9]{4})_', 1)
             when 'combination_classes' then regexp_extract(file_name, '^kombinasjon_([0-9]{9})_', 1)
@@ -17,8 +19,10 @@ with deliveries as (
 ),
 
 gaps as (
-    select *, delivery_date - lag(delivery_date) over (
-        partition by source, provider_kind, provider_code order by delivery_date) as gap_days
+    select
+        *, delivery_date - lag(delivery_date) over (
+            partition by source, provider_kind, provider_code order by delivery_date
+        ) as gap_days
     from deliveries
     where provider_code <> ''
 ),
@@ -48,13 +52,17 @@ final as (
         end as provider_name,
         r.last_delivery + r.usual_gap_days as expected_by,
         r.last_delivery + r.usual_gap_days + greatest(7, r.usual_gap_days // 2) as overdue_after,
-        coalesce(getvariable('as_of')::date
-                 > r.last_delivery + r.usual_gap_days + greatest(7, r.usual_gap_days // 2), false) as overdue,
-        case when r.usual_gap_days is not null
-             then greatest(getvariable('as_of')::date - (r.last_delivery + r.usual_gap_days), 0) end as days_late
+        coalesce(
+            getvariable('as_of')::date
+            > r.last_delivery + r.usual_gap_days + greatest(7, r.usual_gap_days // 2), false
+        ) as overdue,
+        case
+            when r.usual_gap_days is not null
+                then greatest(getvariable('as_of')::date - (r.last_delivery + r.usual_gap_days), 0)
+        end as days_late
     from rhythm r
-    left join reference.municipality m on r.provider_kind = 'municipality' and m.municipality_code = r.provider_code
-    left join reference.school s on r.provider_kind = 'school' and s.school_orgnr = r.provider_code
+    left join reference.municipality m on r.provider_kind = 'municipality' and r.provider_code = m.municipality_code
+    left join reference.school s on r.provider_kind = 'school' and r.provider_code = s.school_orgnr
 )
 
 select * from final

@@ -14,21 +14,26 @@ latest_end as (
     select person_id, stage, source, start_date, end_date, end_type, end_reason, municipality_code, school_orgnr
     from spells
     where end_type in ('completed', 'dropped_out', 'transferred')
-    qualify row_number() over (partition by person_id
-                               order by end_date desc, (end_type = 'dropped_out') desc, stage, source) = 1
+    qualify row_number() over (
+        partition by person_id
+        order by end_date desc, (end_type = 'dropped_out') desc, stage, source asc
+    ) = 1
 ),
 
 moved_on as (
     select distinct e.person_id
     from latest_end e
-    join spells s on s.person_id = e.person_id
-    where s.end_type = 'ongoing'
-       or (s.start_date >= e.end_date
-           and not (s.stage = e.stage and s.source = e.source and s.start_date = e.start_date))
+    inner join spells s on e.person_id = s.person_id
+    where
+        s.end_type = 'ongoing'
+        or (
+            s.start_date >= e.end_date
+            and not (s.stage = e.stage and s.source = e.source and s.start_date = e.start_date)
+        )
     union
     select distinct e.person_id
     from latest_end e
-    join applications a on a.person_id = e.person_id
+    inner join applications a on e.person_id = a.person_id
     where a.status = 'waiting' or a.applied_date >= e.end_date
 ),
 
@@ -38,10 +43,12 @@ ended_without_next_step as (
         case when e.end_type = 'dropped_out' then 'dropped_out' else 'no_next_step' end as reason,
         e.stage, e.source, e.end_date as event_date, e.end_type, e.end_reason as detail,
         e.municipality_code, e.school_orgnr,
-        case when e.end_type = 'dropped_out' then e.end_date
-             else e.end_date + getvariable('follow_up_days')::integer end as listed_from
+        case
+            when e.end_type = 'dropped_out' then e.end_date
+            else e.end_date + getvariable('follow_up_days')::integer
+        end as listed_from
     from latest_end e
-    where e.person_id not in (select person_id from moved_on)
+    where e.person_id not in (select mo.person_id from moved_on mo)
 ),
 
 long_waits as (
@@ -55,7 +62,8 @@ long_waits as (
 ),
 
 listed as (
-    select * from ended_without_next_step where listed_from <= getvariable('as_of')::date
+    select * from ended_without_next_step
+    where listed_from <= getvariable('as_of')::date
     union all
     select * from long_waits
 ),
@@ -68,8 +76,8 @@ final as (
         getvariable('as_of')::date - l.event_date as days_since,
         l.listed_from
     from listed l
-    left join reference.municipality m on m.municipality_code = l.municipality_code
-    left join reference.school s on s.school_orgnr = l.school_orgnr
+    left join reference.municipality m on l.municipality_code = m.municipality_code
+    left join reference.school s on l.school_orgnr = s.school_orgnr
 )
 
 select * from final
