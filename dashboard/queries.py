@@ -447,20 +447,25 @@ def require_follow_up(role: str) -> None:
         raise PermissionError("the follow-up list is for the follow-up role only")
 
 
-def follow_up_list(con, role: str, scope: tuple[str, ...], reasons: tuple[str, ...] = ()) -> pl.DataFrame:
+def follow_up_list(con, role: str, scope: tuple[str, ...], reasons: tuple[str, ...] = (),
+                   places: tuple[str, ...] = ()) -> pl.DataFrame:
     """The follow-up list within the role's municipalities (never the whole county: the
-    role is always given municipalities), newest first."""
+    role is always given municipalities), narrowed to `places` (the sidebar's municipality
+    or region) and `reasons` when given, newest first."""
     require_follow_up(role)
     if not scope or scope == COUNTY:
         scope = ("",)  # nothing
-    condition = "list_contains(?::VARCHAR[], reason)" if reasons else "true"
+    conditions, params = ["list_contains(?::VARCHAR[], municipality_code)"], [list(scope)]
+    for column, values in (("reason", reasons), ("municipality_code", places)):
+        if values:
+            conditions.append(f"list_contains(?::VARCHAR[], {column})")
+            params.append(list(values))
     return run(con, f"""
         select person_id as pseudonym, reason, stage, event_date, detail, municipality_name, school_name,
                days_since, listed_from
         from marts.follow_up
-        where list_contains(?::VARCHAR[], municipality_code) and {condition}
-        order by listed_from desc, days_since, municipality_name, pseudonym""",
-               [list(scope), *([list(reasons)] if reasons else [])])
+        where {" and ".join(conditions)}
+        order by listed_from desc, days_since, municipality_name, pseudonym""", params)
 
 
 def municipality_choices(con) -> dict:

@@ -318,3 +318,20 @@ def test_the_flag_appears_on_the_pages_it_affects_within_the_scope(app_for, tmp_
         "view",
     )
     assert entry["persons"] == len(listed)
+
+
+def test_the_list_query_is_for_the_follow_up_role_within_its_scope_only(stopped):
+    from dashboard import queries
+
+    _, _, warehouse = stopped
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for role in ("leader", "adviser", "data_staff"):
+            with pytest.raises(PermissionError):
+                queries.follow_up_list(con, role, queries.COUNTY)
+        both = queries.follow_up_list(con, "follow_up", ("5001", "5006"))
+        steinkjer = queries.follow_up_list(con, "follow_up", ("5001", "5006"), (), ("5006",))
+        outside = queries.follow_up_list(con, "follow_up", ("5001",), (), ("5006",))  # a place outside: nothing
+        county = queries.follow_up_list(con, "follow_up", queries.COUNTY)  # never the whole county
+    assert set(both["municipality_name"]) == {"Steinkjer", "Trondheim"}
+    assert set(steinkjer["municipality_name"]) == {"Steinkjer"} and steinkjer.height < both.height
+    assert outside.height == 0 and county.height == 0

@@ -43,9 +43,9 @@ def _who() -> str:
     )
 
 
-def _log(action: str, persons: int) -> None:
+def _log(action: str, persons: int, shown: tuple[str, ...]) -> None:
     access = st.session_state["access"]
-    access_log.append(_who(), access.role, access.scope, action, persons, st.session_state.get("build_id", ""))
+    access_log.append(_who(), access.role, shown, action, persons, st.session_state.get("build_id", ""))
 
 
 def _shown(frame: pl.DataFrame) -> pl.DataFrame:
@@ -78,10 +78,14 @@ def render(filters) -> None:
         key="fu_reasons",
         placeholder="Alle grunner",
     )
-    frame = ui.query_person_level("follow_up_list", access.role, access.scope, tuple(sorted(reasons)))
-    marker = (st.session_state.get("build_id"), access.scope, tuple(sorted(reasons)))
+    # the sidebar's municipality or region narrows the list (never widens it: the query
+    # keeps the role's scope); the log names what was shown
+    places = tuple(c for c in filters.municipalities if c in access.scope)
+    shown_scope = places or access.scope
+    frame = ui.query_person_level("follow_up_list", access.role, access.scope, tuple(sorted(reasons)), places)
+    marker = (st.session_state.get("build_id"), shown_scope, tuple(sorted(reasons)))
     if st.session_state.get(VIEWED) != marker:  # logged before it is shown
-        _log("view", frame.height)
+        _log("view", frame.height, shown_scope)
         st.session_state[VIEWED] = marker
     cols = st.columns(3)
     for col, (code, title) in zip(cols, REASON.items(), strict=True):
@@ -98,7 +102,7 @@ def render(filters) -> None:
         "text/csv",
         key="fu_download",
         on_click=_log,
-        args=("download", frame.height),
+        args=("download", frame.height, shown_scope),
     )
 
 
