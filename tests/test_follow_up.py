@@ -335,3 +335,18 @@ def test_the_list_query_is_for_the_follow_up_role_within_its_scope_only(stopped)
     assert set(both["municipality_name"]) == {"Steinkjer", "Trondheim"}
     assert set(steinkjer["municipality_name"]) == {"Steinkjer"} and steinkjer.height < both.height
     assert outside.height == 0 and county.height == 0
+
+
+def test_the_access_log_only_grows_and_is_private(tmp_path):
+    from dashboard import access_log
+
+    path = tmp_path / "access" / "follow_up.jsonl"
+    access_log.append("a@test.no", "follow_up", ("5006",), "view", 3, "b1", path=path)
+    access_log.append("a@test.no", "follow_up", ("5006",), "download", 3, "b1", path=path)
+    first = path.read_bytes()
+    access_log.append("b@test.no", "follow_up", ("5001",), "view", 0, "b2", path=path)
+    assert path.read_bytes().startswith(first), "earlier lines are never rewritten"
+    assert [e["action"] for e in access_log.read(path=path)] == ["view", "download", "view"][::-1]
+    assert path.stat().st_mode & 0o777 == 0o640 and path.parent.stat().st_mode & 0o777 == 0o750
+    path.write_bytes(path.read_bytes() + b'{"cut short')  # a line cut by a full disk hides nothing else
+    assert len(access_log.read(path=path)) == 3
