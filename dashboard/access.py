@@ -15,11 +15,16 @@ county keeps beside the dashboard's configuration:
     [users."sub:3f1c…"]                   # or by the provider's subject (`sub`) claim
     role = "data_staff"                   # the whole county, plus Datakvalitet
 
+    [users."oppfolging@steinkjer.kommune.no"]
+    role = "follow_up"                    # the follow-up service: its municipalities' aggregate
+    municipalities = ["5006"]             # pages, and the follow-up list (persons by pseudonym)
+
 A user is looked up by `sub:<sub>` first, then by the e-mail address (`email`, else
 `preferred_username`, lower case). E-mail addresses are only as trustworthy as the
 provider's directory: where users can set their own, use `sub:` entries. A user
 who is not in the file, has an unknown role, or an adviser without a valid municipality
-or region, gets no access. This module has no Streamlit in it, so it is tested directly.
+or region, gets no access. The follow-up role, like the adviser, is always scoped to
+municipalities or regions (the follow-up list names persons by pseudonym). This module has no Streamlit in it, so it is tested directly.
 """
 from __future__ import annotations
 
@@ -29,12 +34,13 @@ from pathlib import Path
 
 from dashboard.queries import COUNTY, ROLES
 
-ROLE_LABEL = {"leader": "leder", "adviser": "rådgiver", "data_staff": "datateam"}
+ROLE_LABEL = {"leader": "leder", "adviser": "rådgiver", "data_staff": "datateam",
+              "follow_up": "oppfølgingstjenesten"}
 
 
 @dataclass(frozen=True)
 class Access:
-    role: str                      # leader, adviser, data_staff
+    role: str                      # leader, adviser, data_staff, follow_up
     scope: tuple[str, ...]         # municipality codes, or queries.COUNTY
     name: str = ""                 # how the user is greeted
 

@@ -141,6 +141,11 @@ PAGES = [("oversikt", "Oversikt"), ("forlop", "Forløp"), ("kohort", "Kohort"), 
          ("om_tallene", "Om tallene")]
 if access.role == "data_staff":
     PAGES += [("datakvalitet", "Datakvalitet"), ("revisjonsrapport", "Revisjonsrapport")]
+if access.role == "follow_up":  # person-level: this role only, never in anyone else's menu
+    PAGES.insert(0, ("oppfolging", "Oppfølging"))
 pages = [st.Page(f"pages/{name}.py", title=title, url_path=name.replace("_", "-"), default=name == "oversikt")
          for name, title in PAGES]
-st.navigation(pages).run()
+current = st.navigation(pages)
+if current.url_path != "oppfolging":
+    st.session_state.pop("follow_up_logged", None)  # coming back to the list is a new view
+current.run()

@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-# One demo user per role (the adviser for Steinkjer only).
+# One demo user per role (the adviser and the follow-up service for Steinkjer only).
 DEMO_USERS: list[dict] = [
     {"sub": "leder@demo.trondelag.no", "email": "leder@demo.trondelag.no", "name": "Demo Leder",
      "role": "leader"},
@@ -22,6 +22,8 @@ DEMO_USERS: list[dict] = [
      "name": "Demo Rådgiver Steinkjer", "role": "adviser", "municipalities": ["5006"]},
     {"sub": "data@demo.trondelag.no", "email": "data@demo.trondelag.no", "name": "Demo Datateam",
      "role": "data_staff"},
+    {"sub": "oppfolging.steinkjer@demo.trondelag.no", "email": "oppfolging.steinkjer@demo.trondelag.no",
+     "name": "Demo Oppfølging Steinkjer", "role": "follow_up", "municipalities": ["5006"]},
 ]
 
 

@@ -28,7 +28,7 @@ STAGE_ORDER = ["settlement", "intro", "norwegian", "primary", "combination", "up
 AGE_GROUPS = {"16–25": (16, 25), "26–35": (26, 35), "36–45": (36, 45), "46–55": (46, 55), "56+": (56, 200)}
 TOTAL = "Totalt"
 COUNTY = ("*",)           # scope of the whole county (leaders, data staff)
-ROLES = ("leader", "adviser", "data_staff")
+ROLES = ("leader", "adviser", "data_staff", "follow_up")
 
 
 @dataclass(frozen=True)
@@ -572,6 +572,72 @@ def source_freshness(con) -> pl.DataFrame:
         from audit.file_log f
         left join (select source, max(event_date) as last_event from core.event group by 1) e using (source)
         where f.status = 'loaded' group by f.source, e.last_event order by 1""")
+
+
+def delivery_freshness(con, role: str) -> pl.DataFrame:
+    """Every source and provider that has delivered, with its rhythm (Datakvalitet)."""
+    require_data_staff(role)
+    try:
+        return run(con, """select source, provider_kind, provider_code, provider_name, deliveries, last_delivery,
+                                  usual_gap_days, expected_by, overdue, days_late
+                           from marts.delivery_freshness order by overdue desc, source, provider_name""")
+    except duckdb.CatalogException:
+        return pl.DataFrame()
+
+
+# Which sources the figures of each page come from (a missing delivery from one of them
+# makes the page's figures too low: the page says so, issue 15).
+ALL_SOURCES = ("intro", "adult_education", "combination_classes", "trondelag_model")
+PAGE_SOURCES = {"oversikt": ALL_SOURCES, "forlop": ALL_SOURCES, "kohort": ALL_SOURCES, "frafall": ALL_SOURCES,
+                "ventetid": ("adult_education", "combination_classes", "trondelag_model"),
+                "introprogram": ("intro",), "oppfolging": ALL_SOURCES}
+
+
+def overdue_deliveries(con, scope: tuple[str, ...], sources: tuple[str, ...]) -> list[dict]:
+    """Overdue providers whose files feed these sources, within the scope: a municipality's
+    own deliveries, the schools in it, and sources delivered for the whole county. Not
+    about persons (files and dates), so every role sees the notes of its scope."""
+    try:
+        rows = con.execute("""
+            select source, provider_kind, provider_code, provider_name, municipality_code, last_delivery,
+                   usual_gap_days
+            from marts.delivery_freshness
+            where overdue and list_contains(?::VARCHAR[], source)
+              and (? or provider_kind = 'source' or list_contains(?::VARCHAR[], municipality_code))
+            order by source, provider_name""", [list(sources), scope == COUNTY, list(scope)]).fetchall()
+    except duckdb.CatalogException:
+        return []
+    keys = ["source", "provider_kind", "provider_code", "provider_name", "municipality_code", "last_delivery",
+            "usual_gap_days"]
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+# -- Oppfølging (the follow-up role only; person-level, by pseudonym) --------------------------
+def require_follow_up(role: str) -> None:
+    """The follow-up list names persons (by pseudonym): for the follow-up role only."""
+    if role != "follow_up":
+        raise PermissionError("the follow-up list is for the follow-up role only")
+
+
+def follow_up_list(con, role: str, scope: tuple[str, ...], reasons: tuple[str, ...] = (),
+                   places: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The follow-up list within the role's municipalities (never the whole county: the
+    role is always given municipalities), narrowed to `places` (the sidebar's municipality
+    or region) and `reasons` when given, newest first."""
+    require_follow_up(role)
+    if not scope or scope == COUNTY:
+        scope = ("",)  # nothing
+    conditions, params = ["list_contains(?::VARCHAR[], municipality_code)"], [list(scope)]
+    for column, values in (("reason", reasons), ("municipality_code", places)):
+        if values:
+            conditions.append(f"list_contains(?::VARCHAR[], {column})")
+            params.append(list(values))
+    return run(con, f"""
+        select person_id as pseudonym, reason, stage, event_date, detail, municipality_name, school_name,
+               days_since, listed_from
+        from marts.follow_up
+        where {" and ".join(conditions)}
+        order by listed_from desc, days_since, municipality_name, pseudonym""", params)
 
 
 def municipality_choices(con) -> dict:

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import os
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -60,6 +61,31 @@ def query_unscoped(name: str, *args):
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         build_id = queries.latest_build(con).get("build_id", "")
     return _cached(name, build_id, str(warehouse_path()), args)
+
+
+def query_person_level(name: str, role: str, scope: tuple[str, ...], *args):
+    """A person-level query (the follow-up list): never cached, never through disclosure
+    control (it is not an aggregate), and only with the logged-in user's own role and scope."""
+    access = st.session_state["access"]
+    if role != access.role or scope != access.scope:
+        raise PermissionError("a person-level query outside the user's role or scope")
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        return getattr(queries, name)(con, role, scope, *args)
+
+
+def freshness_notes(page: str) -> None:
+    """A warning for every overdue delivery that feeds this page's figures, within the
+    user's scope: «Tall fra Steinkjer mangler siden 3. oktober 2026 …». A missing delivery
+    must never look like a drop-out without a warning beside it (issue 15)."""
+    from flows.alerts import Overdue
+
+    scope = st.session_state["access"].scope
+    args = (scope, queries.PAGE_SOURCES.get(page, queries.ALL_SOURCES))
+    found: object = _cached("overdue_deliveries", st.session_state["build_id"], str(warehouse_path()), args)
+    notes = cast(list[dict], found)  # a list of dicts (not a frame): _cached passes it through
+    for note in notes:
+        st.warning(f"{Overdue(**note).sentence()}. Tallene herfra kan derfor være for lave, og personer kan se ut "
+                   "som de har falt fra uten å ha gjort det.", icon="⚠️")
 
 
 def stage_label(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:

@@ -371,6 +371,66 @@ def dashboard(
         app_file, port, secrets_file, settings, headless or not os.environ.get("DISPLAY"))])
 
 
+@app.command()
+def alerts(
+    webhook_url: str | None = typer.Option(
+        None, "--webhook-url", help="Webhook to post the follow-up alerts to (default: [notifications] webhook_url). "
+                                    "Put it in pathways.toml too, or `pathways serve` sets the old one back."),
+    test: bool = typer.Option(False, "--test", help="Also post a test message through it."),
+) -> None:
+    """Set up (or change) the follow-up alert on the Prefect server: a notification block
+    posting to the webhook and the automation that sends each load's alert through it.
+    The server is the one `pathways serve` runs (or PREFECT_API_URL). Exit 1 if there is none."""
+    import os
+
+    from flows.local_server import running_serve
+
+    settings = _settings(webhook_url=webhook_url)
+    if not os.environ.get("PREFECT_API_URL"):
+        record = running_serve()
+        if record is None:
+            typer.echo("No Prefect server: start `pathways serve` (or set PREFECT_API_URL) first.", err=True)
+            raise typer.Exit(1)
+        os.environ["PREFECT_API_URL"] = record["api_url"]
+        if record.get("auth_string"):
+            os.environ["PREFECT_API_AUTH_STRING"] = record["auth_string"]
+    from flows.alerts import BLOCK_NAME, ensure_automation
+
+    automation = ensure_automation(settings.webhook_url)
+    if automation is None:
+        _say("No webhook configured: the alert stays a Prefect event (pathways.follow_up.new) only.")
+        return
+    _say(f"Follow-up alerts are posted to the webhook (automation {automation}, block {BLOCK_NAME}).")
+    if test:
+        from typing import cast
+
+        from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+        block = cast(CustomWebhookNotificationBlock, CustomWebhookNotificationBlock.load(BLOCK_NAME))
+        block.notify("Test fra Kvalifiseringsløp i Trøndelag: varslene om oppfølging kommer hit.", "Test")
+        _say("Test message posted.")
+
+
+@app.command()
+def export(
+    out: Path = typer.Option(..., file_okay=False, help="Folder to write the event log into (created)."),
+    warehouse: Path | None = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
+) -> None:
+    """Write the conformed events as an OCEL 2.0 event log (pathways.ocel.json: persons,
+    municipalities, schools and cases as objects) and as Parquet tables, for analysts.
+    Person-level (pseudonyms): for data staff only; the files are readable by the owner and
+    the configured group, and the export is recorded in the access log."""
+    from flows.export import export as write
+
+    settings = _settings(warehouse=warehouse)
+    published = _required(settings.warehouse, "warehouse", "--warehouse")
+    if not published.is_file():
+        raise typer.BadParameter(f"no warehouse file {published}", param_hint="--warehouse")
+    result = write(published, out)
+    _say(f"Exported {result.events} events of {result.persons} persons to {result.folder}: "
+         + ", ".join(f.name for f in result.files))
+
+
 @app.command("config")
 def show_config(
     landing: Optional[Path] = typer.Option(None, help="As a command given --landing would see it."),

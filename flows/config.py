@@ -90,8 +90,20 @@ class Settings(BaseSettings):
     dashboard_config: Path | None = Field(None, description="Dashboard configuration (identity provider, "
                                                              "roles file).")
     dashboard_port: int = Field(8501, ge=1, le=65535, description="Port of `pathways dashboard`.")
+    dashboard_url: str | None = Field(None, description="Address users open the dashboard at (links in alerts; "
+                                                        "default http://localhost:<port>).")
+    # [follow_up]
+    follow_up_days: int = Field(60, ge=1, description="Days after a completed or left stage with no next step "
+                                                      "before the person is on the follow-up list.")
+    follow_up_wait_days: int = Field(90, ge=1, description="Days waiting for a school place before the person "
+                                                           "is on the follow-up list.")
     # [notifications]
     dropout_events: bool = Field(True, description="Emit a `pathways.dropout` event per new drop-out.")
+    alerts: bool = Field(True, description="Emit `pathways.follow_up.new` when a load finds new drop-outs or "
+                                           "persons crossing the follow-up thresholds.")
+    webhook_url: str | None = Field(None, description="Webhook the follow-up alert is posted to (JSON "
+                                                      "{\"text\": …}, as Teams, Slack and e-mail gateways take it); "
+                                                      "none: the event only.")
     # [permissions]
     umask: str = Field("027", description="Process umask (octal) for everything a load writes.")
     group: str | None = Field(None, description="Group that may read what a load writes.")
@@ -101,6 +113,17 @@ class Settings(BaseSettings):
     def _octal(cls, value: str) -> str:
         int(value, 8)  # ValueError → a clear validation error
         return value
+
+    @field_validator("webhook_url", "dashboard_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        from urllib.parse import urlparse
+
+        if value is None or value == "":
+            return None
+        if urlparse(value).scheme not in ("http", "https") or not urlparse(value).hostname:
+            raise ValueError("an absolute http(s) address")
+        return value.rstrip("/")
 
     @field_validator("timezone")
     @classmethod
@@ -147,12 +170,14 @@ SECTIONS: dict[str, list[str]] = {
     "limits": ["read_memory_mb", "read_timeout_s", "max_file_mb", "read_workers", "read_tasks_per_worker",
                "max_read_attempts", "settle_seconds"],
     "status": ["stale_hours", "overdue_days"],
-    "dashboard": ["dashboard_config", "dashboard_port"],
-    "notifications": ["dropout_events"],
+    "dashboard": ["dashboard_config", "dashboard_port", "dashboard_url"],
+    "follow_up": ["follow_up_days", "follow_up_wait_days"],
+    "notifications": ["dropout_events", "alerts", "webhook_url"],
     "permissions": ["umask", "group"],
 }
 # keys inside a section that differ from the field name ([dashboard] config, port)
-_KEY_IN_SECTION = {"dashboard_config": "config", "dashboard_port": "port"}
+_KEY_IN_SECTION = {"dashboard_config": "config", "dashboard_port": "port", "dashboard_url": "url",
+                   "follow_up_days": "days", "follow_up_wait_days": "wait_days"}
 _PATH_FIELDS = {"landing", "warehouse", "home", "landing_root", "warehouse_root", "dashboard_config"}
 assert sorted(k for keys in SECTIONS.values() for k in keys) == sorted(Settings.model_fields)
 

@@ -141,6 +141,7 @@ def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
 
     from flows.watch import LandingWatcher
 
+    _ensure_alerts()
     stop = threading.Event()
     watcher = LandingWatcher(Path(landing))
     watcher.prime()
@@ -150,6 +151,20 @@ def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
         serve(*deployments(landing, warehouse, debounce_seconds))
     finally:
         stop.set()
+
+
+def _ensure_alerts() -> None:
+    """The follow-up alert's notification block and automation, from `[notifications]
+    webhook_url` (issue 15). A failure is reported and serving goes on: the loads matter more."""
+    from flows.alerts import ensure_automation
+    from flows.config import current
+
+    try:
+        automation = ensure_automation(current().webhook_url)
+        print("Follow-up alerts: " + (f"posted to the configured webhook (automation {automation})" if automation
+                                      else "no webhook configured ([notifications] webhook_url)"), flush=True)
+    except Exception as err:  # serving goes on without the alert
+        print(f"Follow-up alerts could not be set up ({type(err).__name__}); see `pathways alerts`", flush=True)
 
 
 def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) -> int:

@@ -28,7 +28,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import isolation, remote_read
+from flows import alerts, isolation, remote_read
 from flows.config import current as current_settings
 from flows.landing import REFUSED, WAITING, Landing, LandingFile, scan
 from flows.sources import SOURCES
@@ -71,6 +71,11 @@ class LoadSummary:
     events: int = 0
     audit_failures: list[str] = field(default_factory=list)
     new_dropouts: int = 0
+    # issue 15: new on the follow-up list against the build this one replaces, and the
+    # deliveries overdue by their own rhythm (sentences, never a person)
+    new_follow_up: dict[str, int] = field(default_factory=dict)
+    overdue: list[str] = field(default_factory=list)
+    alert_sent: bool = False
     expectations: int = 0
     data_docs: str | None = None
     published: bool = False
@@ -109,6 +114,14 @@ class LoadSummary:
             if found:
                 lines.append(f"- {title}: " + ", ".join(f"{a.path} ({a.kind})" for a in found))
         lines += [f"  - {f}" for f in self.audit_failures]
+        if self.new_follow_up:
+            lines.append(f"- follow-up list: {self.new_follow_up.get('dropouts', 0)} new drop-outs, "
+                         f"{self.new_follow_up.get('crossed', 0)} new past the thresholds, "
+                         f"{self.new_follow_up.get('newly_overdue', 0)} deliveries newly overdue "
+                         f"(alert {'sent' if self.alert_sent else 'not sent'})")
+        if self.overdue:
+            lines.append(f"- WARNING: {len(self.overdue)} overdue deliveries (figures from them may look low):")
+            lines += [f"  - {o}" for o in self.overdue]
         return "\n".join(lines)
 
 
@@ -181,6 +194,22 @@ def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str
                    payload={"stage": stage_name, "source": source, "municipality_code": municipality,
                             "school_orgnr": school, "build_id": build_id})
     return len(new)
+
+
+def _follow_up_news(candidate: Path, before: alerts.Before | None, summary: LoadSummary, logger):
+    """Compare the candidate's follow-up list with the published one and record the
+    result in the candidate (audit.follow_up_alert), with the alert's text; overdue
+    deliveries become warnings in the summary and the log."""
+    settings = current_settings()
+    news = alerts.compare(candidate, before, summary.load_id, summary.as_of)
+    text = alerts.message(news, alerts.follow_up_link(settings.dashboard_url, settings.dashboard_port))
+    alerts.record(candidate, news, text if news.anything_new else "")
+    summary.new_follow_up = {"dropouts": news.new_dropouts, "crossed": news.new_crossed,
+                             "newly_overdue": news.newly_overdue}
+    summary.overdue = [o.sentence() for o in news.overdue]
+    for sentence in summary.overdue:
+        logger.warning("overdue delivery: %s", sentence)
+    return news, text
 
 
 def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str) -> None:
@@ -320,9 +349,10 @@ def stage_files(candidate: Path, files: list[ValidatedFile], load_id: str) -> St
 def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, int]:
     """Build every model, then settle the books with the staging models' decisions on
     first and newest deliveries; returns this load's (rows loaded, rows duplicate)."""
+    settings = current_settings()
     with duckdb.connect(str(candidate)) as con:
         ensure_tables(con)
-        models.build(con, as_of)
+        models.build(con, as_of, settings.follow_up_days, settings.follow_up_wait_days)
         settled = reconcile(con, load_id)
         con.execute("checkpoint")
     return settled
@@ -616,6 +646,7 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
 
     previous = previous_counts(published, summary.as_of)
     dropouts_before = _dropout_keys(published)
+    follow_up_before = alerts.published_keys(published)
     with timed(summary, "copy"):  # the candidate starts as a copy of the published warehouse
         candidate = start_candidate(published, summary.load_id)
     try:
@@ -646,11 +677,18 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
         raise AuditFailed(f"audits failed, nothing published (candidate kept at {kept}): "
                           + "; ".join(summary.audit_failures[:5]))
     with timed(summary, "publish"):
+        news, text = _follow_up_news(candidate, follow_up_before, summary, logger)
         _record_build(candidate, summary, started)
         steps.call(publish_candidate, candidate, published, summary.load_id)
     summary.published = True
     if steps.prefect and current_settings().dropout_events:
         summary.new_dropouts = alert_new_dropouts(published, dropouts_before, summary.load_id)
+    if steps.prefect and news.anything_new and current_settings().alerts:
+        try:
+            alerts.emit(news, text)
+            summary.alert_sent = True
+        except Exception as err:  # the build is published; the alert is recorded in it
+            logger.warning("could not emit the follow-up alert: %s", type(err).__name__)
     outcome = "published" if summary.all_files_accounted_cleanly else "published_with_files_refused"
     _log_run(published, summary, outcome, "")
     steps.report(summary, "Load summary")

@@ -16,7 +16,7 @@ others understand it):
 | code | health | when |
 |---|---|---|
 | 0 | OK | the last load published with every file loaded, nothing overdue |
-| 1 | WARNING | files refused, waiting or unreadable in the last load or window, or a source's delivery is overdue |
+| 1 | WARNING | files refused, waiting or unreadable in the last load or window, or a source's delivery is overdue (by `overdue_days`, or a municipality's, school's or source's by its own rhythm: marts.delivery_freshness) |
 | 2 | CRITICAL | the last load crashed or was refused by its audits, or the published build is older than `stale_hours` |
 | 3 | UNKNOWN | no published warehouse, or it cannot be read |
 """
@@ -69,6 +69,7 @@ class Status:
     schema_version: int | None = None
     files: list[FileSeen] = field(default_factory=list)
     overdue: list[Overdue] = field(default_factory=list)
+    late_by_rhythm: list[str] = field(default_factory=list)   # issue 15: per municipality/school/source
     next_run: dt.datetime | None = None
     schedule: str = ""
     report: Path | None = None
@@ -178,6 +179,8 @@ def gather(published: Path, now: dt.datetime | None = None, since_hours: float =
     late = [o.source for o in status.overdue if o.overdue]
     if late:
         status.worse(WARNING, f"overdue deliveries: {', '.join(late)}")
+    if status.late_by_rhythm:
+        status.worse(WARNING, f"{len(status.late_by_rhythm)} deliveries late by their usual rhythm")
     return status
 
 
@@ -209,6 +212,9 @@ def _read_warehouse(con, status: Status, settings) -> None:
                     for n, src, st, rr, rl, rq, msg, sha in files]
     last = dict(con.execute(f"""
         select source, max(coalesce(arrived_at, first_seen_at) {utc}) from audit.file_log group by source""").fetchall())
+    from flows.alerts import overdue_deliveries
+
+    status.late_by_rhythm = [o.sentence() for o in overdue_deliveries(con)]  # as of the build's date
     today = status.now.astimezone(dt.timezone.utc).date()
     for source, threshold in settings.overdue_days.items():
         at = last.get(source)
@@ -282,3 +288,5 @@ def render(status: Status, console=None, quiet: bool = False) -> None:
                            "" if o.days is None else str(o.days), f"{o.threshold} days",
                            "OVERDUE" if o.overdue else "ok", style="yellow" if o.overdue else None)
     console.print(deliveries)
+    for sentence in status.late_by_rhythm:
+        console.print(f"Late by its usual rhythm: {sentence}", style="yellow", markup=False, highlight=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import socket
@@ -27,7 +28,7 @@ from dashboard import demo_idp, disclosure, labels, queries
 
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["Oversikt", "Forløp", "Kohort", "Frafall", "Ventetid", "Introprogram", "Om tallene"]
-LEADER, ADVISER, DATA = (u["email"] for u in demo_idp.DEMO_USERS)
+LEADER, ADVISER, DATA, FOLLOW_UP = (u["email"] for u in demo_idp.DEMO_USERS)
 
 
 def _free_port() -> int:
@@ -136,6 +137,15 @@ def _shown(values) -> list[str]:
     return [disclosure.HIDDEN if v is None else str(v) for v in values]
 
 
+def _no_follow_up_list(page, url: str) -> None:
+    """Issue 15: no Oppfølging in the menu, and its address opens nothing of it."""
+    assert "Oppfølging" not in _nav_titles(page)
+    page.goto(f"{url}/oppfolging")
+    _settle(page)
+    assert page.locator("h1", has_text="Oppfølging").count() == 0
+    assert page.get_by_text("Pseudonym").count() == 0
+
+
 def test_adviser_sees_only_their_municipality_on_every_page_and_download(server, browser, loaded):
     url, _, _ = server
     _, warehouse = loaded
@@ -170,6 +180,7 @@ def test_adviser_sees_only_their_municipality_on_every_page_and_download(server,
     page.goto(f"{url}/datakvalitet")
     _settle(page)
     assert page.locator("h1", has_text="Datakvalitet").count() == 0
+    _no_follow_up_list(page, url)
     context.close()
 
 
@@ -189,6 +200,49 @@ def test_data_staff_see_datakvalitet_and_a_leader_the_county_without_it(server, 
     municipalities = _downloads(page)["intro_resultat.csv"]["Kommune"].to_list()
     county = _expected(warehouse, queries.COUNTY, "intro_outcomes_by_municipality")
     assert set(municipalities) == set(county["municipality"]) and len(municipalities) > 10
+    _no_follow_up_list(page, url)
+    context.close()
+
+
+def test_the_follow_up_list_is_for_its_role_and_scope_only_and_every_view_is_logged(server, browser, loaded):
+    """Issue 15: the follow-up service for Steinkjer sees its list (pseudonyms of Steinkjer
+    only) and downloads it; an adviser and a leader have no such page, not even by its
+    address; the access log (under PATHWAYS_HOME, outside the warehouse) has the view and
+    the download, and data staff read it on Datakvalitet."""
+    url, _, work = server
+    _, warehouse = loaded
+    log = work / "home" / "access" / "follow_up.jsonl"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        steinkjer = {r[0] for r in con.execute(
+            "select person_id from marts.follow_up where municipality_code = '5006'").fetchall()}
+        elsewhere = {r[0] for r in con.execute(
+            "select person_id from marts.follow_up where municipality_code <> '5006'").fetchall()} - steinkjer
+    assert steinkjer and elsewhere
+
+    context, page = _login(browser, url, FOLLOW_UP)
+    assert "Oppfølging" in _nav_titles(page)
+    _go(page, "Oppfølging")
+    assert page.locator("h1", has_text="Oppfølging").count() == 1
+    with page.expect_download(timeout=60000) as info:
+        page.get_by_role("button", name="Last ned listen (CSV)").click()
+    listed = pl.read_csv(io.StringIO(Path(info.value.path()).read_text("utf-8-sig")), separator=";",
+                         infer_schema=False)
+    assert set(listed["Pseudonym"]) == steinkjer and set(listed["Kommune"]) == {"Steinkjer"}
+    _settle(page)
+    context.close()
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["user"], e["action"], e["scope"]) for e in entries] == [
+        (FOLLOW_UP, "view", ["5006"]), (FOLLOW_UP, "download", ["5006"])]
+    assert entries[1]["persons"] == len(steinkjer)
+
+    # (advisers and leaders: in their own tests below, on the logins they already have)
+    context, page = _login(browser, url, DATA)
+    assert "Oppfølging" not in _nav_titles(page)
+    _go(page, "Datakvalitet")
+    assert page.get_by_text("Oppfølgingslisten: tilgangslogg").count() == 1
+    logged = _downloads(page)["datakvalitet_tilgangslogg.csv"]  # the table itself is a canvas
+    assert logged["Bruker"].to_list() == [FOLLOW_UP, FOLLOW_UP]
+    assert logged["Handling"].to_list() == ["Nedlasting", "Visning"] and set(logged["Kommuner"]) == {"5006"}
     context.close()
 
 

@@ -110,13 +110,17 @@ def test_loading_the_same_landing_zone_twice_changes_nothing(county, prefect_ser
     warehouse = tmp_path / "w.duckdb"
     load(str(county), str(warehouse), AS_OF)
     tables = [r[0] for r in _rows(warehouse, """select table_schema || '.' || table_name
-        from information_schema.tables where table_name not in ('load_run', 'build', 'landing_anomaly')""")]
+        from information_schema.tables
+        where table_name not in ('load_run', 'build', 'landing_anomaly', 'follow_up_alert')""")]
     before = {t: sorted(_rows(warehouse, f"select * from {t}"), key=repr) for t in tables}
     second = load(str(county), str(warehouse), AS_OF)
     assert second.files_new == 0 and second.counts.rows_loaded == 0
     after = {t: sorted(_rows(warehouse, f"select * from {t}"), key=repr) for t in tables}
     assert before == after
     assert _rows(warehouse, "select count(*) from audit.load_run")[0][0] == 2
+    # each build records what it announced to the follow-up service: the second, nothing
+    assert _rows(warehouse, "select new_dropouts, new_crossed, message from audit.follow_up_alert "
+                            "order by created_at desc limit 1") == [(0, 0, "")]
     # what each load saw in the landing zone besides files (the generator's _synthetic/ folder)
     assert _rows(warehouse, "select count(distinct load_id), min(kind) from audit.landing_anomaly") == \
         [(2, "unknown_folder")]

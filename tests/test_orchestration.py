@@ -26,6 +26,34 @@ pytestmark = pytest.mark.slow
 _HTTP = httpx.Client(timeout=10)  # gets the API login once the server is up
 
 
+class _Receiver:
+    """A real HTTP receiver on localhost (issue 15): what a Teams/Slack webhook would get."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # http.server's name for it
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append({"path": self.path, "body": body.decode("utf-8", "replace"),
+                                 "type": self.headers.get("Content-Type")})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,6 +65,7 @@ def served(tmp_path_factory, county):
     root = tmp_path_factory.mktemp("served")
     landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
     landing.mkdir()
+    receiver = _Receiver()
     port = _free_port()
     env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_RUNNER_POLL_FREQUENCY="1",
                PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2", PREFECT_LOGGING_LEVEL="INFO")
@@ -51,7 +80,9 @@ warehouse = "wh/warehouse.duckdb"
 cron = "15 3 * * *"
 timezone = "Europe/Oslo"
 debounce_seconds = 4
-""")
+[notifications]
+webhook_url = "RECEIVER"
+""".replace("RECEIVER", receiver.url))
     env["PATHWAYS_CONFIG"] = str(root / "pathways.toml")
     log = open(root / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],
@@ -66,21 +97,24 @@ debounce_seconds = 4
             # `serve` creates the file-arrival trigger's automation just after the deployments:
             # a file dropped before it exists would start no run
             automations = _HTTP.post(f"{api}/automations/filter", json={}, timeout=5).json()
-            if {"nightly-load", "file-arrived"} <= names and automations:
+            arrival = [a for a in automations if any(act.get("deployment_id") for act in a["actions"])]
+            if {"nightly-load", "file-arrived"} <= names and arrival:
                 break
         except (httpx.HTTPError, ValueError, TypeError, OSError):
             pass
         time.sleep(1)
     else:
         os.killpg(proc.pid, signal.SIGTERM)
+        receiver.close()
         pytest.fail("pathways serve did not come up:\n" + (root / "serve.log").read_text()[-3000:])
     yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log",
-           "auth": auth_file.read_text().strip(), "root": root, "port": port}
+           "auth": auth_file.read_text().strip(), "root": root, "port": port, "receiver": receiver}
     os.killpg(proc.pid, signal.SIGTERM)
     try:  # how `serve` winds down is not what this module tests: 10 s, then the group is killed
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+    receiver.close()
 
 
 def _deployment(api: str, name: str) -> dict:
@@ -169,6 +203,52 @@ def test_new_dropouts_are_announced_without_the_person(served):
     payload = events[0]["payload"]
     assert {"stage", "municipality_code", "school_orgnr"} <= set(payload)
     assert "person" not in text
+
+
+def _new_on_the_list(warehouse: Path) -> dict[str, list[int]]:
+    """Municipality name -> [new drop-outs, new past the thresholds], from the two kept
+    builds' follow-up lists (the second load against the first), computed here."""
+    from warehouse.publish import kept_builds
+
+    first, second = kept_builds(warehouse)[:2]
+    key = "person_id, reason, stage, source, event_date"
+    with duckdb.connect(str(second.path), read_only=True) as con:
+        con.execute(f"attach '{first.path}' as before (read_only)")
+        rows = con.execute(f"""
+            select municipality_name, reason = 'dropped_out', count(*) from marts.follow_up
+            where ({key}) not in (select ({key}) from before.marts.follow_up)
+            group by all""").fetchall()
+    out: dict[str, list[int]] = {}
+    for name, dropout, n in rows:
+        out.setdefault(name, [0, 0])[0 if dropout else 1] += n
+    return out
+
+
+def test_a_load_with_new_dropouts_sends_exactly_one_notification_with_counts_and_no_person(served):
+    """Issue 15, end to end: the second load (ten intro files) brought new drop-outs; the
+    automation posted one notification through the webhook block to the receiver, with
+    the counts per municipality (computed here from the two builds), the link to the
+    follow-up list, and no pseudonym or national id. The first load announced nothing."""
+    receiver = served["receiver"]
+    _wait_for(lambda: receiver.received, 60, "the notification")
+    time.sleep(3)  # nothing else on its way
+    assert len(receiver.received) == 1, [r["body"][:200] for r in receiver.received]
+    body = json.loads(receiver.received[0]["body"])
+    text = body["text"]
+    expected = _new_on_the_list(served["warehouse"])
+    dropouts = sum(d for d, _ in expected.values())
+    crossed = sum(x for _, x in expected.values())
+    assert dropouts > 0, "the second batch brought drop-outs with no next step"
+    assert text.startswith(f"Oppfølging: {dropouts} nye frafall og {crossed} nye personer over")
+    for name, (d, x) in expected.items():
+        parts = ([f"{d} nye frafall"] if d else []) + ([f"{x} nye over fristen"] if x else [])
+        assert f"- {name}: {', '.join(parts)}" in text, (name, text)
+    assert "/oppfolging" in text
+    assert not re.search(r"[0-9a-f]{64}", receiver.received[0]["body"]), "no pseudonym in the notification"
+    assert not re.search(r"\d{11}", receiver.received[0]["body"]), "no national id"
+    events = _HTTP.post(f"{served['api']}/events/filter",
+                        json={"filter": {"event": {"name": ["pathways.follow_up.new"]}}, "limit": 50}).json()
+    assert len(events["events"]) == 1 and not re.search(r"[0-9a-f]{64}", json.dumps(events["events"][0]["payload"]))
 
 
 def test_a_second_run_waits_for_the_first_and_says_so(served):
@@ -291,3 +371,23 @@ def test_a_manual_load_runs_against_the_served_server_and_shows_in_its_ui(served
     new = [r for r in manual_runs() if r["id"] not in before]
     assert len(new) == 1 and new[0]["state_type"] == "COMPLETED", new
     assert served["auth"] not in proc.stdout + proc.stderr
+
+
+def test_data_staff_change_the_webhook_from_the_command_line(served):
+    """`pathways alerts --webhook-url URL --test` against the running serve (found through
+    serve.json): the block now posts to the new address, and the test message arrives."""
+    other = _Receiver()
+    env = dict(os.environ, PATHWAYS_HOME=str(served["root"] / "home"),
+               PATHWAYS_CONFIG=str(served["root"] / "pathways.toml"))
+    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
+        env.pop(key, None)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", "alerts", "--webhook-url", other.url, "--test"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        _wait_for(lambda: other.received, 30, "the test message")
+        assert json.loads(other.received[0]["body"])["text"].startswith("Test fra Kvalifiseringsløp")
+        automations = _HTTP.post(f"{served['api']}/automations/filter", json={}).json()
+        assert [a["name"] for a in automations].count("pathways-follow-up-alert") == 1
+    finally:
+        other.close()

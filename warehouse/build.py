@@ -10,10 +10,11 @@ Its header says what it is and which checks its keys must pass:
 
 Dependencies are read from the SQL itself (`staging.x`, `core.x`, `marts.x`), so the order
 is never written down twice. The reference date of the build is the DuckDB variable
-`as_of` (`getvariable('as_of')` in SQL). The secret of the dashboard's cell-key method is
-the variable `cell_key_secret` (see `ensure_cell_key_secret`). One published table is
-built in Python after the SQL models: `marts.school_place_forecast` (warehouse/forecast.py),
-because its prediction interval comes from a statistics library.
+`as_of` (`getvariable('as_of')` in SQL); the follow-up list's thresholds are the variables
+`follow_up_days` and `follow_up_wait_days` (settings of the same names). The secret of the
+dashboard's cell-key method is the variable `cell_key_secret` (see `ensure_cell_key_secret`).
+One published table is built in Python after the SQL models: `marts.school_place_forecast`
+(warehouse/forecast.py), because its prediction interval comes from a statistics library.
 """
 from __future__ import annotations
 
@@ -112,11 +113,18 @@ def ensure_cell_key_secret(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("set variable cell_key_secret = ?", [secret])
 
 
-def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[str]:
+FOLLOW_UP_DAYS = 60        # defaults of the settings follow_up_days, follow_up_wait_days
+FOLLOW_UP_WAIT_DAYS = 90
+
+
+def build(con: duckdb.DuckDBPyConnection, as_of: dt.date, follow_up_days: int = FOLLOW_UP_DAYS,
+          follow_up_wait_days: int = FOLLOW_UP_WAIT_DAYS) -> list[str]:
     """(Re)build every model as a table; returns the names in build order."""
     load_reference(con)
     models = load_models()
     con.execute("set variable as_of = ?::date", [as_of])
+    con.execute("set variable follow_up_days = ?::integer", [int(follow_up_days)])
+    con.execute("set variable follow_up_wait_days = ?::integer", [int(follow_up_wait_days)])
     ensure_cell_key_secret(con)
     order = build_order(models)
     for name in order:

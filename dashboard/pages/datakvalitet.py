@@ -17,6 +17,61 @@ def _moments(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
                               for c in columns)
 
 
+def _deliveries(role: str) -> None:
+    """Issue 15: every provider's last delivery and usual rhythm, the overdue ones first."""
+    from flows.alerts import Overdue
+
+    st.subheader("Leveranser og leveringsrytme")
+    st.caption("For hver kilde, og for hver kommune (introprogrammet) og skole (kombinasjonsklasser) som har levert "
+               "før: siste levering og vanlig avstand mellom leveringene, lært av fillisten. En levering er "
+               "forsinket når det har gått mer enn vanlig avstand pluss en halv avstand (minst 7 dager). Med bare "
+               "én levering er rytmen ukjent, og den flagges ikke.")
+    fresh = ui.query("delivery_freshness", role)
+    if fresh.height == 0:
+        st.info("Ingen leveranser registrert ennå.")
+        return
+    late = fresh.filter(pl.col("overdue"))
+    for row in late.iter_rows(named=True):
+        st.warning(Overdue(row["source"], row["provider_kind"], row["provider_code"], row["provider_name"], None,
+                           row["last_delivery"], row["usual_gap_days"]).sentence() + ".", icon="⚠️")
+    if late.height == 0:
+        st.success("Ingen leveranser er forsinket etter sin vanlige rytme.")
+    shown = fresh.with_columns(
+        pl.col("source").replace_strict(labels.SOURCE, default=pl.col("source")),
+        pl.when(pl.col("overdue")).then(pl.lit("Forsinket"))
+          .when(pl.col("usual_gap_days").is_null()).then(pl.lit("Ukjent rytme (én levering)"))
+          .otherwise(pl.lit("I rute")).alias("state"),
+        pl.col("provider_name").replace_strict(labels.SOURCE, default=pl.col("provider_name")),
+    ).select("source", "provider_name", "deliveries", "last_delivery", "usual_gap_days", "expected_by", "state")
+    ui.table(shown, "datakvalitet_leveranser", [],
+             {"source": "Kilde", "provider_name": "Leverandør", "deliveries": "Leveringer",
+              "last_delivery": "Siste levering", "usual_gap_days": "Vanlig avstand (dager)",
+              "expected_by": "Neste ventet", "state": "Status"})
+
+
+ACTION = {"view": "Visning", "download": "Nedlasting", "export": "Eksport (pathways export)"}
+
+
+def _access_log() -> None:
+    """Issue 15: who has seen or downloaded the follow-up list (a file under PATHWAYS_HOME)."""
+    from dashboard import access_log
+
+    st.subheader("Oppfølgingslisten: tilgangslogg")
+    st.caption("Hver visning og nedlasting av oppfølgingslisten, nyeste først: hvem, når og hvilke kommuner. "
+               "Loggen ligger utenfor datavarehuset og blir bare lagt til i.")
+    entries = access_log.read(500)
+    if not entries:
+        st.info("Ingen har sett oppfølgingslisten ennå.")
+        return
+    ui.table(pl.DataFrame({
+        "Tidspunkt": [when(e.get("at")) for e in entries],
+        "Bruker": [str(e.get("user", "")) for e in entries],
+        "Handling": [ACTION.get(str(e.get("action")), str(e.get("action"))) for e in entries],
+        "Kommuner": [", ".join(e.get("scope") or []) for e in entries],
+        "Antall på listen": [e.get("persons") for e in entries],
+    }), "datakvalitet_tilgangslogg", [])
+
+
 def render(filters) -> None:
     role = st.session_state["access"].role
     if role != "data_staff":  # the page is not in this user's menu; a typed address ends here
@@ -49,6 +104,8 @@ def render(filters) -> None:
         ui.table(pl.DataFrame({"Fil": [p.name for p in failed],
                                "Lagt til side": [when(dt.datetime.fromtimestamp(p.stat().st_mtime, dt.timezone.utc))
                                                  for p in failed]}), "datakvalitet_avviste_bygg", [])
+
+    _deliveries(role)
 
     st.subheader("Filer, nyeste først")
     files = ui.query("files_newest_first", role)
@@ -120,6 +177,8 @@ def render(filters) -> None:
                  {"path": "Sti", "kind": "Hva", "action": "Behandling", "message": "Teknisk melding (engelsk)"})
     else:
         st.success("Ingenting annet enn kildefiler i mottaksområdet.")
+
+    _access_log()
 
     st.subheader("Revisjonsrapport")
     st.caption("Kontrollene (Great Expectations) av hvert bygg, med rapporten for hver tabell.")

@@ -15,6 +15,7 @@ NODE_ORDER = ["unknown_settlement", *[s for s in labels.STAGE if s not in ("unkn
 
 def render(filters) -> None:
     st.title("Forløp")
+    ui.freshness_notes("forlop")
     st.caption("Trinnene hver person har vært på, i rekkefølgen fra bosetting til arbeid, og hvordan det siste "
                "trinnet endte. Hver person telles én gang per trinn. Tallet ved hvert trinn er antall personer "
                "som har vært på trinnet (det samme som på Kohort for personer med kjent bosetting); personer "

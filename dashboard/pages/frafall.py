@@ -14,6 +14,7 @@ TIME_COLOURS = ["#fde0c5", "#facba6", "#f59e72", "#e8603c", "#b83d26"]
 
 def render(filters) -> None:
     st.title("Frafall")
+    ui.freshness_notes("frafall")
     st.caption("Personer som har avbrutt et trinn minst én gang – også de som senere gikk videre til et annet "
                "trinn eller begynte på nytt. Derfor er tallene større enn «Avbrøt siste trinn» på Forløp, som "
                "bare teller dem som avbrøt det siste trinnet sitt. Kommunefilteret gjelder kommunen der forløpet "

@@ -44,6 +44,7 @@ def _women_and_men(filters) -> None:
 
 def render(filters) -> None:
     st.title("Introduksjonsprogrammet")
+    ui.freshness_notes("introprogram")
     st.subheader("Målet: 70 % i arbeid eller utdanning i november året etter")
     st.caption("Andelen av dem som avsluttet introprogrammet et år, som var i arbeid eller utdanning 30. november "
                "året etter (det nasjonale målet er 70 %). Kommunen er kommunen der programmet ble avsluttet.")

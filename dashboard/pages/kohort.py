@@ -32,6 +32,7 @@ def _reached(filters) -> pl.DataFrame:
 
 def render(filters) -> None:
     st.title("Kohort")
+    ui.freshness_notes("kohort")
     st.caption("Personer som er bosatt i de valgte årene (bosettingskull), og hvor mange av dem som har vært på "
                "hvert trinn – uansett rekkefølge. Folk går ulike veier (ikke alle skal gjennom alle trinn), så "
                "dette er ikke en trakt: et senere trinn kan ha flere personer enn et tidligere. Personer uten "

@@ -14,6 +14,7 @@ def render(filters) -> None:
     as_of = st.session_state["as_of"]
     build = ui.current_build()
     st.title("Oversikt")
+    ui.freshness_notes("oversikt")
     st.caption(f"Data per {labels.date(as_of)} · sist oppdatert {labels.date(build['finished_at'])}")
 
     st.subheader(f"Personer på hvert trinn nå ({labels.date(as_of)})")

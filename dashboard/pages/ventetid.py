@@ -22,6 +22,7 @@ def _stage_sorted(frame: pl.DataFrame, column: str = "stage") -> pl.DataFrame:
 
 def render(filters) -> None:
     st.title("Ventetid på skoleplass")
+    ui.freshness_notes("ventetid")
     st.caption("Ventetid er dagene fra søknad til oppstart. Skoleåret regnes fra 1. august til 31. juli, etter "
                "søknadsdatoen. Kommunefilteret gjelder søkerens kommune.")
     threshold = st.slider("Terskel for lang ventetid (dager)", 30, 365, 90, step=15, key="v_threshold")
