@@ -10,6 +10,7 @@ the project needs is installed from here, into `.venv/` beside this file, from t
 pinned `requirements.lock` (resolved from the ranges in `pyproject.toml`). Installing is
 skipped when the lock file has not changed since the last install.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 LOCK = ROOT / "requirements.lock"
-NODEPS = ROOT / "requirements-nodeps.txt"   # pins installed without their declared dependencies
+NODEPS = ROOT / "requirements-nodeps.txt"  # pins installed without their declared dependencies
 STAMP = VENV / ".installed-lock-sha256"
 DEMO = ROOT / "data" / "demo"
 IDP_PORT = 9400
@@ -87,8 +88,19 @@ def ensure_postgresql() -> None:
 def demo(persons: str = "5000") -> None:
     ensure_venv()
     pathways = VENV / "bin" / "pathways"
-    run(pathways, "generate", "--persons", persons, "--seed", "42",
-        "--out", DEMO / "landing", "--fault-rate", "0.002", "--clean")
+    run(
+        pathways,
+        "generate",
+        "--persons",
+        persons,
+        "--seed",
+        "42",
+        "--out",
+        DEMO / "landing",
+        "--fault-rate",
+        "0.002",
+        "--clean",
+    )
     # exit code 3: published, with the planted faulty files refused (as they should be)
     load = [str(c) for c in (pathways, "load", "--landing", DEMO / "landing", "--warehouse", DEMO / "warehouse.duckdb")]
     print("+", " ".join(load), flush=True)
@@ -137,8 +149,13 @@ def test(*pytest_args: str) -> None:
         # The whole suite: the code checks run beside it at low priority (much of the suite waits
         # on servers and browsers, so they cost little wall time); their output is shown at the
         # end and a failure fails the command. A run of chosen tests skips them.
-        checks = subprocess.Popen(["nice", "-n", "10", sys.executable, str(ROOT / "tasks.py"), "lint"], cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        checks = subprocess.Popen(
+            ["nice", "-n", "10", sys.executable, str(ROOT / "tasks.py"), "lint"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     workers = os.environ.get("PATHWAYS_TEST_WORKERS", str(max(2, os.cpu_count() or 2)))
     parallel = ["-n", workers, "--dist", "loadfile"] if workers != "1" else []
     try:

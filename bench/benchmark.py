@@ -16,6 +16,7 @@ and its children sampled every 50 ms. Baselines: bare parsing of the same files,
 start-up cost of an empty Prefect flow in a fresh process (Python, imports, Prefect's
 temporary server), which every `pathways load` pays once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,10 @@ def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
     total = {k: sum(s[k] for s in stats.values()) for k in ("rows", "files", "read_s", "validate_s", "baseline_s")}
     stats["all sources"] = total
     print(f"\nIngest benchmark: {persons} persons, seed {seed}, generated in {generated:.1f} s ({root})")
-    header = f"{'source':<22}{'files':>7}{'rows':>11}{'read rows/s':>14}{'validate rows/s':>17}" \
-             f"{'baseline rows/s':>17}{'read vs baseline':>18}"
+    header = (
+        f"{'source':<22}{'files':>7}{'rows':>11}{'read rows/s':>14}{'validate rows/s':>17}"
+        f"{'baseline rows/s':>17}{'read vs baseline':>18}"
+    )
     print(header)
     print("-" * len(header))
     result = {}
@@ -84,23 +87,32 @@ def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
         validate_rate = s["rows"] / s["validate_s"] if s["validate_s"] else 0
         base_rate = s["rows"] / s["baseline_s"] if s["baseline_s"] else 0
         ratio = s["read_s"] / s["baseline_s"] if s["baseline_s"] else 0
-        print(f"{source:<22}{int(s['files']):>7}{int(s['rows']):>11}{read_rate:>14,.0f}{validate_rate:>17,.0f}"
-              f"{base_rate:>17,.0f}{ratio:>17.2f}x")
-        result[source] = {"rows": int(s["rows"]), "read_rows_per_s": read_rate,
-                          "validate_rows_per_s": validate_rate, "baseline_rows_per_s": base_rate,
-                          "read_over_baseline": ratio}
+        print(
+            f"{source:<22}{int(s['files']):>7}{int(s['rows']):>11}{read_rate:>14,.0f}{validate_rate:>17,.0f}"
+            f"{base_rate:>17,.0f}{ratio:>17.2f}x"
+        )
+        result[source] = {
+            "rows": int(s["rows"]),
+            "read_rows_per_s": read_rate,
+            "validate_rows_per_s": validate_rate,
+            "baseline_rows_per_s": base_rate,
+            "read_over_baseline": ratio,
+        }
     rows = total["rows"]
-    print(f"\nRead + validate {int(rows):,} rows: {total['read_s'] + total['validate_s']:.1f} s "
-          f"({rows / (total['read_s'] + total['validate_s']):,.0f} rows/s end to end; "
-          f"bare parsing alone {total['baseline_s']:.1f} s)")
+    print(
+        f"\nRead + validate {int(rows):,} rows: {total['read_s'] + total['validate_s']:.1f} s "
+        f"({rows / (total['read_s'] + total['validate_s']):,.0f} rows/s end to end; "
+        f"bare parsing alone {total['baseline_s']:.1f} s)"
+    )
     return result
 
 
 def _run_measured(cmd: list[str], env: dict, ok: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
     """Wall time (s) and peak RSS (MB, process tree) of a command. Its output goes to a
     file (a pipe nobody reads while it runs would stall a talkative command)."""
-    import psutil
     import subprocess
+
+    import psutil
 
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
@@ -139,18 +151,26 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
     from synthetic.generator import generate
 
     root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-build-"))
-    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING",
-               PATHWAYS_SETTLE_SECONDS="0",  # the files were just written: read them at once
-               PATHWAYS_PROGRESS="never")  # the loads' own bars would overwrite this one
+    env = dict(
+        os.environ,
+        PATHWAYS_HOME=str(root / "home"),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PATHWAYS_SETTLE_SECONDS="0",  # the files were just written: read them at once
+        PATHWAYS_PROGRESS="never",
+    )  # the loads' own bars would overwrite this one
     env.pop("PREFECT_HOME", None)
     progress.step("empty Prefect flow")
     empty_s, empty_mb, _ = _run_measured([sys.executable, "-c", EMPTY_FLOW], env)
     pathways = str(Path(sys.executable).with_name("pathways"))
     results = {}
-    print(f"\nBuild benchmark (seed {seed}); empty Prefect flow in a fresh process: {empty_s:.1f} s, "
-          f"{empty_mb:.0f} MB peak")
-    header = f"{'persons':>9}{'rows':>11}{'files':>7}{'load s':>9}{'peak MB':>9}{'parse s':>9}" \
-             f"{'load/parse':>12}{'load − empty flow':>19}"
+    print(
+        f"\nBuild benchmark (seed {seed}); empty Prefect flow in a fresh process: {empty_s:.1f} s, "
+        f"{empty_mb:.0f} MB peak"
+    )
+    header = (
+        f"{'persons':>9}{'rows':>11}{'files':>7}{'load s':>9}{'peak MB':>9}{'parse s':>9}"
+        f"{'load/parse':>12}{'load − empty flow':>19}"
+    )
     print(header)
     print("-" * len(header))
     for persons in sizes:
@@ -163,35 +183,67 @@ def build(sizes: list[int], seed: int, workdir: Path | None) -> dict:
         warehouse = root / f"wh-{persons}" / "warehouse.duckdb"
         shutil.rmtree(warehouse.parent, ignore_errors=True)  # a first load, from nothing
         progress.step(f"{persons:,}: full load")
-        load_s, peak_mb, _ = _run_measured([pathways, "load", "--landing", str(land), "--warehouse", str(warehouse),
-                                            "--as-of", "2026-11-01"], env)
-        print(f"{persons:>9}{rows:>11}{len(files):>7}{load_s:>9.1f}{peak_mb:>9.0f}{parse_s:>9.1f}"
-              f"{load_s / parse_s:>11.1f}x{load_s - empty_s:>18.1f}s")
-        results[persons] = {"rows": rows, "files": len(files), "load_s": load_s, "peak_mb": peak_mb,
-                            "parse_s": parse_s, "empty_flow_s": empty_s}
+        load_s, peak_mb, _ = _run_measured(
+            [pathways, "load", "--landing", str(land), "--warehouse", str(warehouse), "--as-of", "2026-11-01"], env
+        )
+        print(
+            f"{persons:>9}{rows:>11}{len(files):>7}{load_s:>9.1f}{peak_mb:>9.0f}{parse_s:>9.1f}"
+            f"{load_s / parse_s:>11.1f}x{load_s - empty_s:>18.1f}s"
+        )
+        results[persons] = {
+            "rows": rows,
+            "files": len(files),
+            "load_s": load_s,
+            "peak_mb": peak_mb,
+            "parse_s": parse_s,
+            "empty_flow_s": empty_s,
+        }
     return results
 
 
 PAGE_QUERIES = {  # the queries each dashboard page runs (with the shared filters)
-    "Oversikt": lambda q, c, f, a: [q.persons_on_stage_now(c, f, a), q.ended_this_year(c, f, a),
-                                    q.waiting_summary(c, f), q.november_indicator(c, f)],
+    "Oversikt": lambda q, c, f, a: [
+        q.persons_on_stage_now(c, f, a),
+        q.ended_this_year(c, f, a),
+        q.waiting_summary(c, f),
+        q.november_indicator(c, f),
+    ],
     "Forløp": lambda q, c, f, a: [q.flows(c, f), q.flow_nodes(c, f), q.pathway_variants(c, f)],
     "Kohort": lambda q, c, f, a: [q.cohort_funnel(c, f), q.municipality_choices(c)],
-    "Frafall": lambda q, c, f, a: [q.dropout_by_stage_and_time(c, f), q.dropout_by_reason(c, f),
-                                   q.dropout_trend(c, f)],
-    "Ventetid": lambda q, c, f, a: [q.wait_by_school(c, f), q.waiting_now(c, f), q.waiting_summary(c, f),
-                                    q.wait_by_school_year(c, f), q.wait_trend(c, f)],
-    "Introprogram": lambda q, c, f, a: [q.intro_outcomes_by_municipality(c, f), q.direct_transition(c, f),
-                                        q.november_indicator(c, f), q.november_by_municipality(c, f)],
-    "Mål": lambda q, c, f, a: [q.start_within_by_cohort(c, f), q.start_within_by_municipality(c, f),
-                               q.norwegian_b1(c, f), q.norwegian_levels(c, f), q.norwegian_b1(c, f, "sex"),
-                               *[q.time_to_outcome_curve(c, g) for g in (f, f)],
-                               *[q.time_to_outcome_by_cohort(c, g) for g in (f, f, f)],
-                               *[q.time_to_outcome_at_risk(c, g) for g in (f, f)]],
-    "Planlegging": lambda q, c, f, a: [q.school_place_forecast(c, f), q.forecast_actuals(c, f),
-                                       q.settlement_plans_by_region(c, f)],
-    "Datakvalitet": lambda q, c, f, a: [q.files_newest_first(c, "data_staff"), q.quarantine_by_rule(c, "data_staff"),
-                                        q.landing_anomalies(c, "data_staff")],
+    "Frafall": lambda q, c, f, a: [q.dropout_by_stage_and_time(c, f), q.dropout_by_reason(c, f), q.dropout_trend(c, f)],
+    "Ventetid": lambda q, c, f, a: [
+        q.wait_by_school(c, f),
+        q.waiting_now(c, f),
+        q.waiting_summary(c, f),
+        q.wait_by_school_year(c, f),
+        q.wait_trend(c, f),
+    ],
+    "Introprogram": lambda q, c, f, a: [
+        q.intro_outcomes_by_municipality(c, f),
+        q.direct_transition(c, f),
+        q.november_indicator(c, f),
+        q.november_by_municipality(c, f),
+    ],
+    "Mål": lambda q, c, f, a: [
+        q.start_within_by_cohort(c, f),
+        q.start_within_by_municipality(c, f),
+        q.norwegian_b1(c, f),
+        q.norwegian_levels(c, f),
+        q.norwegian_b1(c, f, "sex"),
+        *[q.time_to_outcome_curve(c, g) for g in (f, f)],
+        *[q.time_to_outcome_by_cohort(c, g) for g in (f, f, f)],
+        *[q.time_to_outcome_at_risk(c, g) for g in (f, f)],
+    ],
+    "Planlegging": lambda q, c, f, a: [
+        q.school_place_forecast(c, f),
+        q.forecast_actuals(c, f),
+        q.settlement_plans_by_region(c, f),
+    ],
+    "Datakvalitet": lambda q, c, f, a: [
+        q.files_newest_first(c, "data_staff"),
+        q.quarantine_by_rule(c, "data_staff"),
+        q.landing_anomalies(c, "data_staff"),
+    ],
     "Om tallene": lambda q, c, f, a: [q.source_freshness(c)],
 }
 
@@ -272,8 +324,12 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, wi
                 warehouse = root / f"wh-{mode}-{i}" / "warehouse.duckdb"
                 shutil.rmtree(warehouse.parent, ignore_errors=True)
                 run_env = dict(env, **served) if mode != "without" else env
-                out = subprocess.run([sys.executable, "-c", _ONE_LOAD, mode, str(land), str(warehouse)],
-                                     env=run_env, capture_output=True, text=True)
+                out = subprocess.run(
+                    [sys.executable, "-c", _ONE_LOAD, mode, str(land), str(warehouse)],
+                    env=run_env,
+                    capture_output=True,
+                    text=True,
+                )
                 if out.returncode != 0:
                     raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
                 times[mode].append(float(out.stdout.split("SECONDS")[-1]))
@@ -282,16 +338,20 @@ def orchestration(persons: int, seed: int, workdir: Path | None, rounds: int, wi
         server.wait(timeout=30)
     files = len(discover(land))
     without = statistics.median(times["without"])
-    print(f"\nOrchestration overhead, {persons} persons ({files} files), median of {rounds} loads each "
-          f"(fresh process and warehouse)")
+    print(
+        f"\nOrchestration overhead, {persons} persons ({files} files), median of {rounds} loads each "
+        f"(fresh process and warehouse)"
+    )
     print(f"without Prefect (same step functions): {without:.1f} s")
     result = {"without_s": without}
     for mode in modes[1:]:
         seconds = statistics.median(times[mode])
         per_task = mode.split("-")[1]
         label = "default (grouped on bulk loads)" if per_task == "auto" else f"{per_task} file(s) per task"
-        print(f"with the Prefect server, {label}: {seconds:.1f} s   "
-              f"overhead {(seconds / without - 1) * 100:+.1f} %  (target < 15 %)")
+        print(
+            f"with the Prefect server, {label}: {seconds:.1f} s   "
+            f"overhead {(seconds / without - 1) * 100:+.1f} %  (target < 15 %)"
+        )
         result[mode] = seconds
     return result
 
@@ -330,14 +390,24 @@ def hostile(persons: int, seed: int, workdir: Path | None) -> dict:
     for f in files:
         read_file(f)
     isolated = time.perf_counter() - t
-    result: dict = {"files": len(files), "in_process_s": round(in_process, 2), "isolated_s": round(isolated, 2),
-              "overhead_ms_per_file": round((isolated - in_process) / len(files) * 1000, 1),
-              "worker_start_s": round(first, 2), "workers": pool.limits.workers, "poison": {}}
+    result: dict = {
+        "files": len(files),
+        "in_process_s": round(in_process, 2),
+        "isolated_s": round(isolated, 2),
+        "overhead_ms_per_file": round((isolated - in_process) / len(files) * 1000, 1),
+        "worker_start_s": round(first, 2),
+        "workers": pool.limits.workers,
+        "poison": {},
+    }
     isolation.shutdown()
-    poison = ["combination_classes:one cell at XFD1048576 (calamine asks for 512 GB)",
-              "combination_classes:a 500 MB string in a small workbook", "intro:10 000 extra columns",
-              "combination_classes:10 000 extra columns", "trondelag_model:nested 50 000 deep",
-              "adult_education:a line nested 50 000 deep"]
+    poison = [
+        "combination_classes:one cell at XFD1048576 (calamine asks for 512 GB)",
+        "combination_classes:a 500 MB string in a small workbook",
+        "intro:10 000 extra columns",
+        "combination_classes:10 000 extra columns",
+        "trondelag_model:nested 50 000 deep",
+        "adult_education:a line nested 50 000 deep",
+    ]
     for case_id in poison:
         land = root / "poison" / str(poison.index(case_id))
         land.mkdir(parents=True)
@@ -347,8 +417,11 @@ def hostile(persons: int, seed: int, workdir: Path | None) -> dict:
         v = read_file(f)
         elapsed = time.perf_counter() - t
         isolation.shutdown()  # reaps the workers, so RUSAGE_CHILDREN includes this one
-        result["poison"][case_id] = {"status": v.status, "rule": v.quarantine[0].rule if v.quarantine else None,
-                                     "seconds": round(elapsed, 2)}
+        result["poison"][case_id] = {
+            "status": v.status,
+            "rule": v.quarantine[0].rule if v.quarantine else None,
+            "seconds": round(elapsed, 2),
+        }
     result["worker_peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     result["load_process_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result, indent=2))
@@ -374,13 +447,23 @@ def _floor(files) -> tuple[float, int]:
             except duckdb.InvalidInputException:  # a Windows-1252 delivery (the contract allows it)
                 rows += one_row(con.execute(sql.format(", encoding = 'latin-1'"), [path]).fetchone())[0]
         elif f.source == "adult_education":
-            rows += one_row(con.execute("select count(*) from read_json(?, format = 'newline_delimited', "
-                                        "records = false)", [path]).fetchone())[0]
+            rows += one_row(
+                con.execute(
+                    "select count(*) from read_json(?, format = 'newline_delimited', records = false)", [path]
+                ).fetchone()
+            )[0]
         elif f.source == "combination_classes":
             rows += pl.read_excel(f.path, sheet_name="Elever", infer_schema_length=0).height
         else:
-            rows += one_row(con.execute("select sum(len(c.events)) from (select unnest(cases) as c "
-                                        "from read_json(?, format = 'auto'))", [path]).fetchone())[0] or 0
+            rows += (
+                one_row(
+                    con.execute(
+                        "select sum(len(c.events)) from (select unnest(cases) as c from read_json(?, format = 'auto'))",
+                        [path],
+                    ).fetchone()
+                )[0]
+                or 0
+            )
     return time.perf_counter() - t, rows
 
 
@@ -475,9 +558,13 @@ def scale(sizes: list[int], seed: int, workdir: Path | None, audit_builds: int) 
     import os
 
     root = Path(workdir or tempfile.mkdtemp(prefix="pathways-bench-scale-"))
-    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_LOGGING_LEVEL="WARNING",
-               PATHWAYS_SETTLE_SECONDS="0",  # the files were just written: read them at once
-               PATHWAYS_PROGRESS="never")  # the loads' own bars would overwrite this one
+    env = dict(
+        os.environ,
+        PATHWAYS_HOME=str(root / "home"),
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PATHWAYS_SETTLE_SECONDS="0",  # the files were just written: read them at once
+        PATHWAYS_PROGRESS="never",
+    )  # the loads' own bars would overwrite this one
     return _scale(sizes, seed, root, env, audit_builds)
 
 
@@ -516,8 +603,9 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
             wh = root / f"wh-{persons}"
             shutil.rmtree(wh, ignore_errors=True)
             progress.step(f"{persons:,}: empty load (temporary server)")
-            runs["empty_temporary_server"] = _load_measured(pathways, empty_land, wh / "empty-t" / "warehouse.duckdb",
-                                                            env)
+            runs["empty_temporary_server"] = _load_measured(
+                pathways, empty_land, wh / "empty-t" / "warehouse.duckdb", env
+            )
             progress.step(f"{persons:,}: empty load")
             runs["empty"] = _load_measured(pathways, empty_land, wh / "empty" / "warehouse.duckdb", {**env, **served})
             progress.step(f"{persons:,}: full load")
@@ -529,15 +617,29 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
         progress.step(f"{persons:,}: dashboard p95")
         pages = _p95_page_ms(wh / "full" / "warehouse.duckdb")
         full, empty, one = runs["full"]["wall_s"], runs["empty"]["wall_s"], runs["one_new_file"]["wall_s"]
-        result = {"persons": persons, "rows": rows, "files": len(files), "floor_s": floor_s, "runs": runs,
-                  "marginal_over_floor": (full - empty) / floor_s, "one_file_share_of_full": one / full,
-                  "peak_mb": max(r["peak_mb"] for r in runs.values()), "page_p95_ms": pages}
+        result = {
+            "persons": persons,
+            "rows": rows,
+            "files": len(files),
+            "floor_s": floor_s,
+            "runs": runs,
+            "marginal_over_floor": (full - empty) / floor_s,
+            "one_file_share_of_full": one / full,
+            "peak_mb": max(r["peak_mb"] for r in runs.values()),
+            "page_p95_ms": pages,
+        }
         results[persons] = result
-        print(f"floor {floor_s:.1f} s ({rows:,} rows, {len(files)} files); empty load {empty:.1f} s; "
-              f"full load {full:.1f} s; one new file {one:.1f} s; peak {result['peak_mb']:.0f} MB", flush=True)
+        print(
+            f"floor {floor_s:.1f} s ({rows:,} rows, {len(files)} files); empty load {empty:.1f} s; "
+            f"full load {full:.1f} s; one new file {one:.1f} s; peak {result['peak_mb']:.0f} MB",
+            flush=True,
+        )
         for name, run in runs.items():
-            print(f"  {name:<13} " + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items())
-                  + f", start and exit {run['start_and_exit_s']:.1f} (s)")
+            print(
+                f"  {name:<13} "
+                + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items())
+                + f", start and exit {run['start_and_exit_s']:.1f} (s)"
+            )
     server.terminate()
     server.wait(timeout=30)
     first = results[sizes[0]]
@@ -546,24 +648,32 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
         one, last = _audit_over_history(root / f"wh-{sizes[0]}" / "full" / "warehouse.duckdb", audit_builds)
         first["audit_first_s"], first["audit_last_s"] = one, last
     print("\nIssue 13's targets on this machine (ratios measured in this run)")
-    header = (f"{'persons':>9}{'rows':>11}{'floor s':>9}{'empty s':>9}{'(temp.)':>9}{'full s':>8}"
-              f"{'(full-empty)/floor':>20}"
-              f"{'one file s':>12}{'one/full':>10}{'peak MB':>9}{'worst page p95 ms':>19}")
+    header = (
+        f"{'persons':>9}{'rows':>11}{'floor s':>9}{'empty s':>9}{'(temp.)':>9}{'full s':>8}"
+        f"{'(full-empty)/floor':>20}"
+        f"{'one file s':>12}{'one/full':>10}{'peak MB':>9}{'worst page p95 ms':>19}"
+    )
     print(header)
     print("-" * len(header))
     for persons, r in results.items():
         runs = r["runs"]
-        print(f"{persons:>9,}{r['rows']:>11,}{r['floor_s']:>9.1f}{runs['empty']['wall_s']:>9.1f}"
-              f"{runs['empty_temporary_server']['wall_s']:>9.1f}"
-              f"{runs['full']['wall_s']:>8.1f}{r['marginal_over_floor']:>19.1f}x"
-              f"{runs['one_new_file']['wall_s']:>12.1f}{r['one_file_share_of_full']:>9.0%} {r['peak_mb']:>9.0f}"
-              f"{max(r['page_p95_ms'].values()):>19.0f}")
+        print(
+            f"{persons:>9,}{r['rows']:>11,}{r['floor_s']:>9.1f}{runs['empty']['wall_s']:>9.1f}"
+            f"{runs['empty_temporary_server']['wall_s']:>9.1f}"
+            f"{runs['full']['wall_s']:>8.1f}{r['marginal_over_floor']:>19.1f}x"
+            f"{runs['one_new_file']['wall_s']:>12.1f}{r['one_file_share_of_full']:>9.0%} {r['peak_mb']:>9.0f}"
+            f"{max(r['page_p95_ms'].values()):>19.0f}"
+        )
     print("loads use a running Prefect server as `pathways serve` does; (temp.): a one-off command's own server")
-    print("targets: empty ≤ 10 s; (full − empty)/floor ≤ 3×; one file ≤ 10 s and ≤ 10 % of full; peak ≤ 2 GB; "
-          "page p95 ≤ 150 ms")
+    print(
+        "targets: empty ≤ 10 s; (full − empty)/floor ≤ 3×; one file ≤ 10 s and ≤ 10 % of full; peak ≤ 2 GB; "
+        "page p95 ≤ 150 ms"
+    )
     if "audit_first_s" in first:
-        print(f"audit of build 1: {first['audit_first_s']:.2f} s; of build {audit_builds} "
-              f"(median of the last three): {first['audit_last_s']:.2f} s  (target: no growth)")
+        print(
+            f"audit of build 1: {first['audit_first_s']:.2f} s; of build {audit_builds} "
+            f"(median of the last three): {first['audit_last_s']:.2f} s  (target: no growth)"
+        )
     (root / "scale.json").write_text(json.dumps(results, indent=1, default=str))
     print(f"(figures in {root / 'scale.json'})")
     return results
@@ -597,12 +707,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workdir", type=Path)
     p.add_argument("--skip-single", action="store_true", help="do not also measure one task per file")
-    p = sub.add_parser("scale", help="issue 13's targets: floor, empty, full and one-file loads, memory, "
-                                     "dashboard p95, audit over a history of builds")
+    p = sub.add_parser(
+        "scale",
+        help="issue 13's targets: floor, empty, full and one-file loads, memory, "
+        "dashboard p95, audit over a history of builds",
+    )
     p.add_argument("--persons", type=int, nargs="+", default=[20_000, 100_000, 300_000])
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--audit-builds", type=int, default=30,
-                   help="audits of one warehouse in a row (at the smallest size) to show the cost stays flat")
+    p.add_argument(
+        "--audit-builds",
+        type=int,
+        default=30,
+        help="audits of one warehouse in a row (at the smallest size) to show the cost stays flat",
+    )
     p.add_argument("--workdir", type=Path, help="keep counties here (generated once, reused)")
     p = sub.add_parser("hostile", help="read-worker overhead per file and the worst poison files (issue 10)")
     p.add_argument("--persons", type=int, default=5000)

@@ -26,6 +26,7 @@ who is not in the file, has an unknown role, or an adviser without a valid munic
 or region, gets no access. The follow-up role, like the adviser, is always scoped to
 municipalities or regions (the follow-up list names persons by pseudonym). This module has no Streamlit in it, so it is tested directly.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -34,15 +35,14 @@ from pathlib import Path
 
 from dashboard.queries import COUNTY, ROLES
 
-ROLE_LABEL = {"leader": "leder", "adviser": "rådgiver", "data_staff": "datateam",
-              "follow_up": "oppfølgingstjenesten"}
+ROLE_LABEL = {"leader": "leder", "adviser": "rådgiver", "data_staff": "datateam", "follow_up": "oppfølgingstjenesten"}
 
 
 @dataclass(frozen=True)
 class Access:
-    role: str                      # leader, adviser, data_staff, follow_up
-    scope: tuple[str, ...]         # municipality codes, or queries.COUNTY
-    name: str = ""                 # how the user is greeted
+    role: str  # leader, adviser, data_staff, follow_up
+    scope: tuple[str, ...]  # municipality codes, or queries.COUNTY
+    name: str = ""  # how the user is greeted
 
     @property
     def whole_county(self) -> bool:
@@ -76,7 +76,7 @@ def resolve(user: dict, roles: dict[str, dict], municipalities: dict) -> Access 
     entry = None
     if user.get("sub"):
         entry = roles.get(f"sub:{user['sub']}")
-    for claim in ("email", "preferred_username"):   # Entra ID may send only the latter
+    for claim in ("email", "preferred_username"):  # Entra ID may send only the latter
         if entry is None and isinstance(user.get(claim), str):
             entry = roles.get(user[claim].strip().lower())
     if entry is None:

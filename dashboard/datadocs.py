@@ -17,6 +17,7 @@ No Streamlit here, so the tests call it directly. The Datakvalitet pages show th
 in an iframe behind the dashboard's login (a file:// link is blocked by browsers, and a
 separate static server would have no login).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,8 @@ _IMG = re.compile(r"<img\b[^>]*>", re.I)
 @dataclass(frozen=True)
 class Page:
     build_id: str
-    suite: str           # the table audited, e.g. core__event
-    path: Path           # the validation page's HTML file
+    suite: str  # the table audited, e.g. core__event
+    path: Path  # the validation page's HTML file
     success: bool | None  # None when the page does not say
 
 
@@ -69,18 +70,27 @@ def builds(warehouse: Path, known: list[dict]) -> list[dict]:
     (None when only the folder is known), as_of, pages (count), failed (count)."""
     by_id: dict[str, dict] = {}
     for row in known:
-        by_id[row["build_id"]] = {"build_id": row["build_id"], "finished_at": row.get("finished_at"),
-                                  "as_of": row.get("as_of"), "pages": 0, "failed": 0}
+        by_id[row["build_id"]] = {
+            "build_id": row["build_id"],
+            "finished_at": row.get("finished_at"),
+            "as_of": row.get("as_of"),
+            "pages": 0,
+            "failed": 0,
+        }
     for page in pages(warehouse):
-        entry = by_id.setdefault(page.build_id, {"build_id": page.build_id, "finished_at": None, "as_of": None,
-                                                  "pages": 0, "failed": 0})
+        entry = by_id.setdefault(
+            page.build_id, {"build_id": page.build_id, "finished_at": None, "as_of": None, "pages": 0, "failed": 0}
+        )
         entry["pages"] += 1
         entry["failed"] += page.success is False
     if not by_id:
         return []
     mtimes = {p.build_id: p.path.stat().st_mtime for p in pages(warehouse)}
-    return sorted(by_id.values(), key=lambda b: (b["finished_at"] is not None, str(b["finished_at"] or ""),
-                                                 mtimes.get(b["build_id"], 0)), reverse=True)
+    return sorted(
+        by_id.values(),
+        key=lambda b: (b["finished_at"] is not None, str(b["finished_at"] or ""), mtimes.get(b["build_id"], 0)),
+        reverse=True,
+    )
 
 
 def self_contained(page: Page, warehouse: Path) -> str:
@@ -88,11 +98,11 @@ def self_contained(page: Page, warehouse: Path) -> str:
     html = page.path.read_text("utf-8", errors="replace")
     html = _EXTERNAL_LINK.sub("", html)
     html = _EXTERNAL_SCRIPT.sub("", html)
-    html = _INLINE_SCRIPT.sub("", html)       # they drive the CDN libraries removed above
-    html = _LOCAL_LINK.sub("", html)          # favicon and the site's own stylesheet (inlined below)
+    html = _INLINE_SCRIPT.sub("", html)  # they drive the CDN libraries removed above
+    html = _LOCAL_LINK.sub("", html)  # favicon and the site's own stylesheet (inlined below)
     html = _RELATIVE_HREF.sub('href="#"', html)
     html = _EXTERNAL_HREF.sub('href="#"', html)
-    html = _IMG.sub("", html)                 # the GX logo (and animated help images)
+    html = _IMG.sub("", html)  # the GX logo (and animated help images)
     styles = []
     gx_css = docs_root(warehouse) / "static" / "styles" / "data_docs_default_styles.css"
     for css in (LOCAL_CSS, gx_css):
@@ -114,7 +124,7 @@ def load_runs(warehouse: Path, limit: int = 50) -> list[dict]:
     if not path.exists():
         return []
     runs = []
-    for line in path.read_text("utf-8", errors="replace").splitlines()[-limit * 4:]:
+    for line in path.read_text("utf-8", errors="replace").splitlines()[-limit * 4 :]:
         try:
             record = json.loads(line)
         except ValueError:
@@ -129,5 +139,4 @@ def failed_candidates(warehouse: Path) -> list[Path]:
     folder = Path(warehouse).parent / "failed"
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.glob("*.duckdb") if p.is_file()), key=lambda p: p.stat().st_mtime,
-                  reverse=True)
+    return sorted((p for p in folder.glob("*.duckdb") if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)

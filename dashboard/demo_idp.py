@@ -4,6 +4,7 @@ user per role, and the dashboard configuration and roles file that point at it.
 Never for production: the mock lets anyone log in as anyone. Production points
 `pathways dashboard --config` at the county's own provider (README, "Login and roles").
 """
+
 from __future__ import annotations
 
 import json
@@ -16,22 +17,29 @@ from pathlib import Path
 
 # One demo user per role (the adviser and the follow-up service for Steinkjer only).
 DEMO_USERS: list[dict] = [
-    {"sub": "leder@demo.trondelag.no", "email": "leder@demo.trondelag.no", "name": "Demo Leder",
-     "role": "leader"},
-    {"sub": "radgiver.steinkjer@demo.trondelag.no", "email": "radgiver.steinkjer@demo.trondelag.no",
-     "name": "Demo Rådgiver Steinkjer", "role": "adviser", "municipalities": ["5006"]},
-    {"sub": "data@demo.trondelag.no", "email": "data@demo.trondelag.no", "name": "Demo Datateam",
-     "role": "data_staff"},
-    {"sub": "oppfolging.steinkjer@demo.trondelag.no", "email": "oppfolging.steinkjer@demo.trondelag.no",
-     "name": "Demo Oppfølging Steinkjer", "role": "follow_up", "municipalities": ["5006"]},
+    {"sub": "leder@demo.trondelag.no", "email": "leder@demo.trondelag.no", "name": "Demo Leder", "role": "leader"},
+    {
+        "sub": "radgiver.steinkjer@demo.trondelag.no",
+        "email": "radgiver.steinkjer@demo.trondelag.no",
+        "name": "Demo Rådgiver Steinkjer",
+        "role": "adviser",
+        "municipalities": ["5006"],
+    },
+    {"sub": "data@demo.trondelag.no", "email": "data@demo.trondelag.no", "name": "Demo Datateam", "role": "data_staff"},
+    {
+        "sub": "oppfolging.steinkjer@demo.trondelag.no",
+        "email": "oppfolging.steinkjer@demo.trondelag.no",
+        "name": "Demo Oppfølging Steinkjer",
+        "role": "follow_up",
+        "municipalities": ["5006"],
+    },
 ]
 
 
 def start(port: int, users: list[dict] = DEMO_USERS, log: Path | None = None) -> subprocess.Popen:
     """Start the mock provider on 127.0.0.1:`port` with `users` as predefined users; returns
     when its discovery document answers."""
-    args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
-            "--require-nonce"]
+    args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port), "--require-nonce"]
     for user in users:
         claims = {k: v for k, v in user.items() if k in ("sub", "email", "name")}
         args += ["--user-claims", json.dumps(claims)]
@@ -56,11 +64,12 @@ def issuer(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def write_config(folder: Path, idp_port: int, dashboard_port: int, users: list[dict] = DEMO_USERS,
-                 demo: bool = True) -> Path:
+def write_config(
+    folder: Path, idp_port: int, dashboard_port: int, users: list[dict] = DEMO_USERS, demo: bool = True
+) -> Path:
     """The dashboard configuration and roles file for the mock provider; returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
-    roles = ["# Demo roles: one user per role (see README, \"Login and roles\").", ""]
+    roles = ['# Demo roles: one user per role (see README, "Login and roles").', ""]
     for user in users:
         roles.append(f'[users."{user["email"]}"]')
         roles.append(f'role = "{user["role"]}"')
@@ -71,7 +80,8 @@ def write_config(folder: Path, idp_port: int, dashboard_port: int, users: list[d
         roles.append("")
     (folder / "roles.toml").write_text("\n".join(roles), encoding="utf-8")
     config = folder / "dashboard.toml"
-    config.write_text(f"""# Demo configuration: the local mock identity provider (never for production).
+    config.write_text(
+        f"""# Demo configuration: the local mock identity provider (never for production).
 [dashboard]
 url = "http://localhost:{dashboard_port}"
 address = "127.0.0.1"
@@ -82,5 +92,7 @@ demo = {"true" if demo else "false"}
 server_metadata_url = "{issuer(idp_port)}/.well-known/openid-configuration"
 client_id = "pathways-demo"
 client_secret = "demo-secret-not-for-production"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config

@@ -54,6 +54,7 @@ Queries (`dashboard/queries.py`) return each count `c` with its cell key `c_key`
 renders hidden counts as "<5" and hidden statistics as "–". `assert_protected` is the
 last check before anything leaves the dashboard.
 """
+
 from __future__ import annotations
 
 import polars as pl
@@ -82,17 +83,22 @@ def cell_sql(name: str = "persons", where: str | None = None, one_row_per_person
     times faster where a query holds several cells."""
     f = f" filter (where {where})" if where else ""
     if one_row_per_person:
-        return (f"count(record_key){f} as {name}, "
-                f"coalesce(sum(record_key){f} % {KEY_MOD}, 0)::BIGINT as {name}{KEY_SUFFIX}")
-    return (f"count(distinct record_key){f} as {name}, "
-            f"coalesce(sum(distinct record_key){f} % {KEY_MOD}, 0)::BIGINT as {name}{KEY_SUFFIX}")
+        return (
+            f"count(record_key){f} as {name}, coalesce(sum(record_key){f} % {KEY_MOD}, 0)::BIGINT as {name}{KEY_SUFFIX}"
+        )
+    return (
+        f"count(distinct record_key){f} as {name}, "
+        f"coalesce(sum(distinct record_key){f} % {KEY_MOD}, 0)::BIGINT as {name}{KEY_SUFFIX}"
+    )
 
 
 def complement_sql(whole: str, part: str, name: str) -> str:
     """The persons of `whole` not in `part` (a subset of it) as a cell of its own: its count
     and its cell key (keys add up, so the complement's key is the difference mod 2^52)."""
-    return (f"{whole} - {part} as {name}, "
-            f"({whole}{KEY_SUFFIX} - {part}{KEY_SUFFIX} + {KEY_MOD}) % {KEY_MOD} as {name}{KEY_SUFFIX}")
+    return (
+        f"{whole} - {part} as {name}, "
+        f"({whole}{KEY_SUFFIX} - {part}{KEY_SUFFIX} + {KEY_MOD}) % {KEY_MOD} as {name}{KEY_SUFFIX}"
+    )
 
 
 def perturb(count: pl.Expr, key: pl.Expr) -> pl.Expr:
@@ -101,8 +107,7 @@ def perturb(count: pl.Expr, key: pl.Expr) -> pl.Expr:
     remainder = count % BASE
     up = (key.cast(pl.Float64) / KEY_MOD) < (remainder.cast(pl.Float64) / BASE)
     rounded = count - remainder + pl.when(up).then(BASE).otherwise(0)
-    return (pl.when(count < MIN_COUNT).then(None)
-            .otherwise(pl.max_horizontal(rounded, pl.lit(MIN_COUNT))).cast(pl.Int64))
+    return pl.when(count < MIN_COUNT).then(None).otherwise(pl.max_horizontal(rounded, pl.lit(MIN_COUNT))).cast(pl.Int64)
 
 
 def perturb_value(count: int, key: int) -> int | None:
@@ -128,8 +133,9 @@ def publish(frame: pl.DataFrame, base: str = "persons") -> pl.DataFrame:
         if minimum is not None:
             if base not in frame.columns:
                 raise ValueError(f"statistic {column} needs the group's count {base}")
-            hide_stats.append(pl.when(pl.col(base) >= minimum).then(pl.col(column).round(0)).otherwise(None)
-                              .alias(column))
+            hide_stats.append(
+                pl.when(pl.col(base) >= minimum).then(pl.col(column).round(0)).otherwise(None).alias(column)
+            )
     out = frame.with_columns(hide_stats) if hide_stats else frame
     out = out.with_columns(perturb(pl.col(c), pl.col(f"{c}{KEY_SUFFIX}")).alias(c) for c in counts)
     return out.drop([f"{c}{KEY_SUFFIX}" for c in counts])
@@ -144,8 +150,9 @@ def share(part: pl.Expr, whole: pl.Expr, complement: pl.Expr | None = None) -> p
     return pl.when(hidden).then(None).otherwise(pl.min_horizontal(part / whole, pl.lit(1.0)))
 
 
-def pivot(frame: pl.DataFrame, index: str, columns: str, values: str,
-          column_order: list[str] | None = None) -> pl.DataFrame:
+def pivot(
+    frame: pl.DataFrame, index: str, columns: str, values: str, column_order: list[str] | None = None
+) -> pl.DataFrame:
     """Published long counts → a cross table with the columns `column_order` (default: those
     present). A combination that is absent had no persons, which is shown like every count
     under 5: hidden (null)."""
@@ -155,9 +162,13 @@ def pivot(frame: pl.DataFrame, index: str, columns: str, values: str,
     out = rows
     for c in cols:
         part = long.filter(pl.col(columns) == c).select(index, pl.col(values).alias(c), "__present")
-        out = out.join(part, on=index, how="left").with_columns(
-            pl.when(pl.col("__present").is_null()).then(None).otherwise(pl.col(c)).cast(pl.Int64).alias(c)
-        ).drop("__present")
+        out = (
+            out.join(part, on=index, how="left")
+            .with_columns(
+                pl.when(pl.col("__present").is_null()).then(None).otherwise(pl.col(c)).cast(pl.Int64).alias(c)
+            )
+            .drop("__present")
+        )
     return out
 
 
@@ -166,8 +177,9 @@ def display(frame: pl.DataFrame, counts: list[str] | None = None) -> pl.DataFram
     statistics and shares "–"."""
     numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
     counts = numeric if counts is None else counts
-    return frame.with_columns(pl.col(c).cast(pl.String).fill_null(HIDDEN if c in counts else NOT_SHOWN)
-                              for c in numeric)
+    return frame.with_columns(
+        pl.col(c).cast(pl.String).fill_null(HIDDEN if c in counts else NOT_SHOWN) for c in numeric
+    )
 
 
 def is_publishable(value) -> bool:

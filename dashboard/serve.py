@@ -20,6 +20,7 @@ beside it, and starts Streamlit with XSRF and CORS protection on, the allowed or
 host names of `url` only, bound to `address`. Without a configuration file the dashboard
 still starts, but nobody can log in: no configuration means no access.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,13 @@ def read_config(path: Path, port: int) -> DashboardConfig:
     url = str(dash.get("url") or f"http://localhost:{port}").rstrip("/")
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
         raise ConfigError(f"{path}: [dashboard] url must be an absolute http(s) address")
-    return DashboardConfig(url=url, address=str(dash.get("address", "127.0.0.1")), roles=roles_path,
-                           demo=bool(dash.get("demo", False)), oidc=oidc)
+    return DashboardConfig(
+        url=url,
+        address=str(dash.get("address", "127.0.0.1")),
+        roles=roles_path,
+        demo=bool(dash.get("demo", False)),
+        oidc=oidc,
+    )
 
 
 def _toml_value(value) -> str:
@@ -97,15 +103,22 @@ def write_secrets(config: DashboardConfig | None, runtime: Path) -> Path:
             fd = os.open(cookie, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
-        auth = {"redirect_uri": f"{config.url}/oauth2callback", "cookie_secret": cookie.read_text().strip(),
-                **{k: v for k, v in config.oidc.items() if k != "client_kwargs"}}
+        auth = {
+            "redirect_uri": f"{config.url}/oauth2callback",
+            "cookie_secret": cookie.read_text().strip(),
+            **{k: v for k, v in config.oidc.items() if k != "client_kwargs"},
+        }
         lines.append("[auth]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in auth.items()]
         if config.oidc.get("client_kwargs"):
             lines += ["", "[auth.client_kwargs]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in config.oidc["client_kwargs"].items()]
-        lines += ["", "[pathways]", f"roles_file = {_toml_value(str(config.roles))}",
-                  f"demo = {_toml_value(config.demo)}"]
+        lines += [
+            "",
+            "[pathways]",
+            f"roles_file = {_toml_value(str(config.roles))}",
+            f"demo = {_toml_value(config.demo)}",
+        ]
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -113,8 +126,9 @@ def write_secrets(config: DashboardConfig | None, runtime: Path) -> Path:
     return target
 
 
-def streamlit_args(app_file: Path, port: int, secrets_file: Path, config: DashboardConfig | None,
-                   headless: bool) -> list[str]:
+def streamlit_args(
+    app_file: Path, port: int, secrets_file: Path, config: DashboardConfig | None, headless: bool
+) -> list[str]:
     """`streamlit run` with the protections on: XSRF and CORS, only our own origin and host
     names (no DNS rebinding), bound to 127.0.0.1 unless configured."""
     url = config.url if config else f"http://localhost:{port}"
@@ -122,14 +136,34 @@ def streamlit_args(app_file: Path, port: int, secrets_file: Path, config: Dashbo
     assert host is not None, "load_config rejects a url without a host name; the default has one"
     hosts = sorted({"localhost", "127.0.0.1", host})
     origin = f"{urlparse(url).scheme}://{urlparse(url).netloc}"
-    args = ["run", str(app_file), "--server.port", str(port),
-            "--server.address", config.address if config else "127.0.0.1",
-            "--server.headless", str(headless).lower(),
-            "--server.enableXsrfProtection", "true", "--server.enableCORS", "true",
-            "--server.corsAllowedOrigins", origin,
-            "--secrets.files", str(secrets_file),
-            "--browser.gatherUsageStats", "false", "--theme.base", "light", "--client.toolbarMode", "viewer",
-            "--server.enableStaticServing", "false", "--server.enableAgentApi", "false"]
+    args = [
+        "run",
+        str(app_file),
+        "--server.port",
+        str(port),
+        "--server.address",
+        config.address if config else "127.0.0.1",
+        "--server.headless",
+        str(headless).lower(),
+        "--server.enableXsrfProtection",
+        "true",
+        "--server.enableCORS",
+        "true",
+        "--server.corsAllowedOrigins",
+        origin,
+        "--secrets.files",
+        str(secrets_file),
+        "--browser.gatherUsageStats",
+        "false",
+        "--theme.base",
+        "light",
+        "--client.toolbarMode",
+        "viewer",
+        "--server.enableStaticServing",
+        "false",
+        "--server.enableAgentApi",
+        "false",
+    ]
     for name in hosts:
         args += ["--server.allowedHosts", name]
     return args

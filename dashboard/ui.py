@@ -6,6 +6,7 @@ Markers (the same on every page, explained under every table that has one):
 - ":" : a share hidden because a count behind it is under 5 (it would reveal that count);
 - an empty cell: a median or percentile of a group too small to show (said in a sentence).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -84,8 +85,11 @@ def freshness_notes(page: str) -> None:
     found: object = _cached("overdue_deliveries", st.session_state["build_id"], str(warehouse_path()), args)
     notes = cast(list[dict], found)  # a list of dicts (not a frame): _cached passes it through
     for note in notes:
-        st.warning(f"{Overdue(**note).sentence()}. Tallene herfra kan derfor være for lave, og personer kan se ut "
-                   "som de har falt fra uten å ha gjort det.", icon="⚠️")
+        st.warning(
+            f"{Overdue(**note).sentence()}. Tallene herfra kan derfor være for lave, og personer kan se ut "
+            "som de har falt fra uten å ha gjort det.",
+            icon="⚠️",
+        )
 
 
 def stage_label(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
@@ -128,8 +132,10 @@ def _cell(value, column: str, counts: set, shares: set, for_screen: bool):
 
 
 def _render(frame: pl.DataFrame, counts: set, shares: set, for_screen: bool) -> pl.DataFrame:
-    return pl.DataFrame({c: [_cell(v, c, counts, shares, for_screen) for v in frame[c].to_list()]
-                         for c in frame.columns}, schema={c: pl.String for c in frame.columns})
+    return pl.DataFrame(
+        {c: [_cell(v, c, counts, shares, for_screen) for v in frame[c].to_list()] for c in frame.columns},
+        schema=dict.fromkeys(frame.columns, pl.String),
+    )
 
 
 def excel_bytes(frame: pl.DataFrame, sheet: str, counts: set, shares: set) -> bytes:
@@ -161,13 +167,22 @@ def excel_bytes(frame: pl.DataFrame, sheet: str, counts: set, shares: set) -> by
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """CSV as Norwegian Excel reads it: `;` between fields, decimal comma, UTF-8 with BOM."""
-    blanks = frame.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
-                                for c, t in frame.schema.items() if t == pl.String)
+    blanks = frame.with_columns(
+        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c, t in frame.schema.items()
+        if t == pl.String
+    )
     return blanks.write_csv(separator=";").encode("utf-8-sig")
 
 
-def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, str] | None = None,
-          shares: list[str] | tuple[str, ...] = (), note: str | None = None) -> None:
+def table(
+    frame: pl.DataFrame,
+    name: str,
+    counts: list[str],
+    rename: dict[str, str] | None = None,
+    shares: list[str] | tuple[str, ...] = (),
+    note: str | None = None,
+) -> None:
     """Show a protected frame with CSV and Excel downloads of exactly what is shown.
     `counts` are counts of persons (hidden → "<5"), `shares` shares or percentages (hidden →
     ":"); a hidden median or percentile is an empty cell, explained under the table."""
@@ -185,18 +200,25 @@ def table(frame: pl.DataFrame, name: str, counts: list[str], rename: dict[str, s
     if any(named[c].null_count() for c in shares_ if c in named.columns):
         legend.append(f"«{disclosure.PROTECTED}»: andelen vises ikke fordi et av tallene bak den er under 5.")
     if any(named[c].null_count() for c in named.columns if _is_statistic(c) or "edian" in c or "persentil" in c):
-        legend.append("Tom celle: medianen vises bare for grupper på minst 5 personer, 90-persentilen for "
-                      "grupper på minst 10.")
+        legend.append(
+            "Tom celle: medianen vises bare for grupper på minst 5 personer, 90-persentilen for grupper på minst 10."
+        )
     if note:
         legend.insert(0, note)
     if legend:
         st.caption(" ".join(legend))
     row = st.container(horizontal=True)
-    row.download_button("Last ned CSV", csv_bytes(shown), f"{name}.csv", "text/csv",
-                        key=f"csv-{name}", on_click="ignore")  # no rerun: the page stays as it is
-    row.download_button("Last ned Excel", excel_bytes(named, name, counts_, shares_), f"{name}.xlsx",
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{name}",
-                        on_click="ignore")
+    row.download_button(
+        "Last ned CSV", csv_bytes(shown), f"{name}.csv", "text/csv", key=f"csv-{name}", on_click="ignore"
+    )  # no rerun: the page stays as it is
+    row.download_button(
+        "Last ned Excel",
+        excel_bytes(named, name, counts_, shares_),
+        f"{name}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"xlsx-{name}",
+        on_click="ignore",
+    )
 
 
 def chart(fig, visible_values: int = 1) -> None:

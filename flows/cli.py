@@ -1,10 +1,10 @@
 """`pathways`: the command line of the pipeline. Few commands, each doing one thing well."""
+
 from __future__ import annotations
 
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,10 +34,14 @@ from flows import progress  # noqa: E402  (no Prefect import)
 
 # pretty_exceptions_show_locals=False: a traceback's local variables may hold raw rows
 # rich_markup_mode=None: help texts name settings as "[section] key", which is not markup
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  rich_markup_mode=None,
-                  help="Track integration pathways in Trøndelag: generate, load, serve, look. "
-                       "Settings: pathways.toml (see `pathways config`).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    help="Track integration pathways in Trøndelag: generate, load, serve, look. "
+    "Settings: pathways.toml (see `pathways config`).",
+)
 
 EXIT_CONFIG = 5  # the configuration cannot be used (any command); nothing read or written
 
@@ -65,13 +69,25 @@ def _say(message: str) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(
-        None, "--config", dir_okay=False,
-        help="Settings file (default: $PATHWAYS_CONFIG, else ./pathways.toml if present)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only problems and the result: no progress or summary "
-                                                              "lines (exit codes unchanged)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version (as meta.build.code_version records it) and exit."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        dir_okay=False,
+        help="Settings file (default: $PATHWAYS_CONFIG, else ./pathways.toml if present).",
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Only problems and the result: no progress or summary lines (exit codes unchanged).",
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version (as meta.build.code_version records it) and exit.",
+    ),
 ) -> None:
     """Global options; every command reads pathways.toml, then PATHWAYS_* variables, then its flags."""
     import os
@@ -106,8 +122,9 @@ def _settings(**flags):
 
 def _required(value, name: str, flag: str):
     if value is None:
-        raise typer.BadParameter(f"no {name}: give {flag}, or set it in pathways.toml [paths] "
-                                 f"or PATHWAYS_{name.upper()}", param_hint=flag)
+        raise typer.BadParameter(
+            f"no {name}: give {flag}, or set it in pathways.toml [paths] or PATHWAYS_{name.upper()}", param_hint=flag
+        )
     return value
 
 
@@ -124,32 +141,38 @@ def generate(
 
     with progress.shown():
         result = run(persons, seed, out, fault_rate, clean)
-    _say(f"{result.files} landing files for {result.persons} persons in {result.out} "
-               f"({result.faults} planted faults listed in {result.out / '_synthetic' / 'faults.json'})")
+    _say(
+        f"{result.files} landing files for {result.persons} persons in {result.out} "
+        f"({result.faults} planted faults listed in {result.out / '_synthetic' / 'faults.json'})"
+    )
 
 
 # Exit codes of `pathways load` (README, runbook).
-EXIT_PUBLISHED = 0           # published; every new file loaded, nothing waiting
-EXIT_CRASHED = 1             # the load stopped on an error (or was killed); nothing published
-EXIT_AUDIT_REFUSED = 2       # the build failed its audits; nothing published, candidate in failed/
+EXIT_PUBLISHED = 0  # published; every new file loaded, nothing waiting
+EXIT_CRASHED = 1  # the load stopped on an error (or was killed); nothing published
+EXIT_AUDIT_REFUSED = 2  # the build failed its audits; nothing published, candidate in failed/
 EXIT_PUBLISHED_WITH_REFUSALS = 3  # published, but files were refused, left for later or unreadable
-EXIT_PATH_REFUSED = 4        # landing or warehouse outside the configured roots; nothing read or written
+EXIT_PATH_REFUSED = 4  # landing or warehouse outside the configured roots; nothing read or written
 # EXIT_CONFIG = 5: the configuration (pathways.toml, PATHWAYS_*) cannot be used; nothing read or written
 KNOWN_EXITS = {EXIT_PUBLISHED, EXIT_AUDIT_REFUSED, EXIT_PUBLISHED_WITH_REFUSALS}
 
 
 @app.command()
 def load(
-    landing: Optional[Path] = typer.Option(None, file_okay=False, help="Landing root (default: [paths] landing)."),
-    warehouse: Optional[Path] = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
-    as_of: Optional[dt.datetime] = typer.Option(None, "--as-of", formats=["%Y-%m-%d"],
-                                                help="Reference date of the build (default: today)."),
-    force: bool = typer.Option(False, help="Publish even if row counts dropped more than [audit] max_drop "
-                                           "(default 20 %)."),
-    files_per_task: Optional[int] = typer.Option(
-        None, help="Files per read task (1: one task per file; default: one per file, grouped on bulk loads)."),
-    keep_failed: Optional[int] = typer.Option(
-        None, help="Refused candidates kept in failed/ (default: [retention] keep_failed, 5)."),
+    landing: Path | None = typer.Option(None, file_okay=False, help="Landing root (default: [paths] landing)."),
+    warehouse: Path | None = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
+    as_of: dt.datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="Reference date of the build (default: today)."
+    ),
+    force: bool = typer.Option(
+        False, help="Publish even if row counts dropped more than [audit] max_drop (default 20 %)."
+    ),
+    files_per_task: int | None = typer.Option(
+        None, help="Files per read task (1: one task per file; default: one per file, grouped on bulk loads)."
+    ),
+    keep_failed: int | None = typer.Option(
+        None, help="Refused candidates kept in failed/ (default: [retention] keep_failed, 5)."
+    ),
 ) -> None:
     """Run the whole load once (no Prefect server needed).
 
@@ -180,9 +203,11 @@ def load(
     with progress.shown():
         summary = _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed)
     c = summary.counts
-    _say(f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
-         f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
-         f"{summary.persons} persons.")
+    _say(
+        f"Published {summary.warehouse}: {c.files_loaded} files loaded, {c.files_refused} refused; "
+        f"rows loaded {c.rows_loaded}, quarantined {c.rows_quarantined}, duplicates {c.rows_duplicate}; "
+        f"{summary.persons} persons."
+    )
     _say(f"Audit report (Great Expectations Data Docs): {summary.data_docs}")
     if summary.files_refused:
         typer.echo(f"Refused (see audit.file_log): {', '.join(summary.files_refused)}", err=True)
@@ -195,7 +220,8 @@ def load(
 
 
 def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed):
-    from flows.pipeline import AuditFailed, load as run
+    from flows.pipeline import AuditFailed
+    from flows.pipeline import load as run
     from flows.settings import PathOutsideRoot
     from warehouse.audit import import_great_expectations
 
@@ -204,8 +230,7 @@ def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_fai
     if server is not None:
         server.wait()
     try:
-        return run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task,
-                   keep_failed)
+        return run(str(landing), str(warehouse), as_of.date() if as_of else None, force, files_per_task, keep_failed)
     except AuditFailed as err:
         typer.echo(f"REFUSED: {err}", err=True)
         raise typer.Exit(EXIT_AUDIT_REFUSED) from None
@@ -239,6 +264,7 @@ def _supervise(warehouse: Path) -> int:
             os.killpg(child.pid, signum)
         except ProcessLookupError:
             pass
+
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = child.wait()
@@ -248,18 +274,29 @@ def _supervise(warehouse: Path) -> int:
         _stop_group(child.pid)
     published = warehouse.resolve()
     runs = published.parent / "load_runs.jsonl"
-    recorded = runs.exists() and any(json.loads(line).get("load_id") == load_id
-                                     for line in runs.read_text("utf-8").splitlines() if line.strip())
+    recorded = runs.exists() and any(
+        json.loads(line).get("load_id") == load_id for line in runs.read_text("utf-8").splitlines() if line.strip()
+    )
     if code in KNOWN_EXITS and recorded:
         return code
     if not recorded:
         from flows.pipeline import append_run_record
 
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        append_run_record(published, {"load_id": load_id, "at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                                      "outcome": "crashed", "message": f"the load process ended: {how}"})
-    typer.echo(f"CRASHED: the load ended unexpectedly ({'signal ' + str(-code) if code < 0 else code}); "
-               "nothing was published. See load_runs.jsonl and the log above.", err=True)
+        append_run_record(
+            published,
+            {
+                "load_id": load_id,
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "outcome": "crashed",
+                "message": f"the load process ended: {how}",
+            },
+        )
+    typer.echo(
+        f"CRASHED: the load ended unexpectedly ({'signal ' + str(-code) if code < 0 else code}); "
+        "nothing was published. See load_runs.jsonl and the log above.",
+        err=True,
+    )
     return EXIT_CRASHED
 
 
@@ -285,14 +322,19 @@ def _stop_group(pgid: int) -> None:
 
 @app.command()
 def serve(
-    landing: Optional[Path] = typer.Option(None, file_okay=False, help="Landing root to watch and load "
-                                                                       "(default: [paths] landing)."),
-    warehouse: Optional[Path] = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
-    port: Optional[int] = typer.Option(None, help="Port of the local Prefect server and UI (127.0.0.1; "
-                                                  "default: [schedule] port, 4200)."),
-    debounce: Optional[int] = typer.Option(None, help="Seconds from the first arrival to the load; arrivals in "
-                                                      "between join that load (default: [schedule] "
-                                                      "debounce_seconds, 30)."),
+    landing: Path | None = typer.Option(
+        None, file_okay=False, help="Landing root to watch and load (default: [paths] landing)."
+    ),
+    warehouse: Path | None = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
+    port: int | None = typer.Option(
+        None, help="Port of the local Prefect server and UI (127.0.0.1; default: [schedule] port, 4200)."
+    ),
+    debounce: int | None = typer.Option(
+        None,
+        help="Seconds from the first arrival to the load; arrivals in "
+        "between join that load (default: [schedule] "
+        "debounce_seconds, 30).",
+    ),
 ) -> None:
     """Run a county's loads on this machine: Prefect server, nightly and file-arrival
     deployments (schedule: [schedule] cron and timezone), and the landing watcher
@@ -312,8 +354,9 @@ def deploy(
     landing: Path = typer.Option(..., file_okay=False, help="Landing root the workers read."),
     warehouse: Path = typer.Option(..., help="Published warehouse file the workers write."),
     debounce: int = typer.Option(30, help="Seconds from the first arrival to the load."),
-    spread_reading: bool = typer.Option(False, help="Read and validate a load's files in several runs on "
-                                                    "the pool's workers (the build stays in one)."),
+    spread_reading: bool = typer.Option(
+        False, help="Read and validate a load's files in several runs on the pool's workers (the build stays in one)."
+    ),
 ) -> None:
     """Register the nightly and file-arrival loads on a work pool of an existing Prefect
     server (PREFECT_API_URL), for workers started with `prefect worker start --pool POOL`."""
@@ -324,19 +367,25 @@ def deploy(
     except RuntimeError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"Registered the loads on work pool {pool!r} ({len(ids)} deployments). "
-               f"Start workers with: prefect worker start --pool {pool}")
+    typer.echo(
+        f"Registered the loads on work pool {pool!r} ({len(ids)} deployments). "
+        f"Start workers with: prefect worker start --pool {pool}"
+    )
 
 
 @app.command()
 def dashboard(
-    warehouse: Optional[Path] = typer.Option(None, dir_okay=False, help="Published warehouse file "
-                                                                        "(default: [paths] warehouse)."),
-    config: Optional[Path] = typer.Option(
-        None, exists=True, dir_okay=False,
+    warehouse: Path | None = typer.Option(
+        None, dir_okay=False, help="Published warehouse file (default: [paths] warehouse)."
+    ),
+    config: Path | None = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
         help="Dashboard configuration (identity provider, roles file, address; default: [dashboard] config). "
-             "Without it nobody can log in."),
-    port: Optional[int] = typer.Option(None, help="Port (default: [dashboard] port, 8501)."),
+        "Without it nobody can log in.",
+    ),
+    port: int | None = typer.Option(None, help="Port (default: [dashboard] port, 8501)."),
     headless: bool = typer.Option(False, help="Do not try to open a browser."),
 ) -> None:
     """Open the dashboard on the published warehouse (read-only), behind the login."""
@@ -360,22 +409,34 @@ def dashboard(
         typer.echo(f"Dashboard configuration refused: {err}", err=True)
         raise typer.Exit(2) from None
     if settings is None:
-        typer.echo("No dashboard configuration (--config or [dashboard] config): the dashboard starts, but "
-                   "nobody can log in (no configuration, no access).",
-                   err=True)
+        typer.echo(
+            "No dashboard configuration (--config or [dashboard] config): the dashboard starts, but "
+            "nobody can log in (no configuration, no access).",
+            err=True,
+        )
     secrets_file = write_secrets(settings, data_home() / "dashboard" / str(port))
     os.environ["PATHWAYS_WAREHOUSE"] = str(warehouse.resolve())
     typer.echo(f"Dashboard on {settings.url if settings else f'http://localhost:{port}'} (Ctrl+C to stop)")
     # exec, not a child process: stopping `pathways dashboard` stops the server itself
-    os.execv(sys.executable, [sys.executable, "-m", "streamlit", *streamlit_args(
-        app_file, port, secrets_file, settings, headless or not os.environ.get("DISPLAY"))])
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            *streamlit_args(app_file, port, secrets_file, settings, headless or not os.environ.get("DISPLAY")),
+        ],
+    )
 
 
 @app.command()
 def alerts(
     webhook_url: str | None = typer.Option(
-        None, "--webhook-url", help="Webhook to post the follow-up alerts to (default: [notifications] webhook_url). "
-                                    "Put it in pathways.toml too, or `pathways serve` sets the old one back."),
+        None,
+        "--webhook-url",
+        help="Webhook to post the follow-up alerts to (default: [notifications] webhook_url). "
+        "Put it in pathways.toml too, or `pathways serve` sets the old one back.",
+    ),
     test: bool = typer.Option(False, "--test", help="Also post a test message through it."),
 ) -> None:
     """Set up (or change) the follow-up alert on the Prefect server: a notification block
@@ -427,14 +488,16 @@ def export(
     if not published.is_file():
         raise typer.BadParameter(f"no warehouse file {published}", param_hint="--warehouse")
     result = write(published, out)
-    _say(f"Exported {result.events} events of {result.persons} persons to {result.folder}: "
-         + ", ".join(f.name for f in result.files))
+    _say(
+        f"Exported {result.events} events of {result.persons} persons to {result.folder}: "
+        + ", ".join(f.name for f in result.files)
+    )
 
 
 @app.command("config")
 def show_config(
-    landing: Optional[Path] = typer.Option(None, help="As a command given --landing would see it."),
-    warehouse: Optional[Path] = typer.Option(None, help="As a command given --warehouse would see it."),
+    landing: Path | None = typer.Option(None, help="As a command given --landing would see it."),
+    warehouse: Path | None = typer.Option(None, help="As a command given --warehouse would see it."),
 ) -> None:
     """Print every effective setting and where it came from: default, file, environment or
     flag (later ones win). The output is itself a valid pathways.toml. Exit code 5 if the
@@ -461,7 +524,7 @@ def show_config(
 
 @app.command()
 def status(
-    warehouse: Optional[Path] = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
+    warehouse: Path | None = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
     since: float = typer.Option(24.0, help="Show files first seen in the last SINCE hours."),
 ) -> None:
     """What to check first in the morning: the last load and build, files loaded and refused
@@ -490,8 +553,8 @@ def status(
 
 @app.command()
 def restore(
-    build_id: Optional[str] = typer.Argument(None, help="The build to put back (see --list)."),
-    warehouse: Optional[Path] = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
+    build_id: str | None = typer.Argument(None, help="The build to put back (see --list)."),
+    warehouse: Path | None = typer.Option(None, help="Published warehouse file (default: [paths] warehouse)."),
     list_builds: bool = typer.Option(False, "--list", help="List the kept builds, newest first, and exit."),
 ) -> None:
     """Put a kept build back as the published warehouse, atomically (the last [retention]
@@ -503,7 +566,8 @@ def restore(
     from rich.console import Console
     from rich.table import Table
 
-    from warehouse.publish import RestoreError, kept_builds, restore as put_back
+    from warehouse.publish import RestoreError, kept_builds
+    from warehouse.publish import restore as put_back
 
     settings = _settings(warehouse=warehouse)
     published = _required(settings.warehouse, "warehouse", "--warehouse").resolve()
@@ -518,8 +582,13 @@ def restore(
         for b in builds:
             try:
                 with duckdb.connect(str(b.path), read_only=True) as con:
-                    row = con.execute("select as_of, events, persons, code_version from meta.build "
-                                      "where build_id = ?", [b.build_id]).fetchone() or ("?",) * 4
+                    row = (
+                        con.execute(
+                            "select as_of, events, persons, code_version from meta.build where build_id = ?",
+                            [b.build_id],
+                        ).fetchone()
+                        or ("?",) * 4
+                    )
             except duckdb.Error:
                 row = ("unreadable", "", "", "")
             table.add_row(b.build_id, str(row[0]), f"{b.kept_at:%Y-%m-%d %H:%M}", *(str(x) for x in row[1:]))
@@ -530,12 +599,13 @@ def restore(
     except RestoreError as err:
         typer.echo(f"Not restored: {err}", err=True)
         raise typer.Exit(1) from None
-    _say(f"Restored build {build.build_id} (kept {build.kept_at:%Y-%m-%d %H:%M} UTC) as {published}. "
-         "The next load loads only the files this build has not seen.")
+    _say(
+        f"Restored build {build.build_id} (kept {build.kept_at:%Y-%m-%d %H:%M} UTC) as {published}. "
+        "The next load loads only the files this build has not seen."
+    )
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-             add_help_option=False)
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def bench(ctx: typer.Context) -> None:
     """Run the benchmarks: ingest, build, dashboard, orchestration, hostile
     (`pathways bench --help`, `pathways bench build --help` show their real options)."""

@@ -20,6 +20,7 @@ Settings are read afresh on every `current()` call (a few milliseconds): a test 
 operator that changes the environment between loads is heard, and nothing is cached at
 import time, before `--config` or a flag could be applied.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict,
-                               SettingsError, TomlConfigSettingsSource)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
 
 CONFIG_ENV = "PATHWAYS_CONFIG"
 DEFAULT_FILE = "pathways.toml"
@@ -49,8 +56,9 @@ class ConfigError(ValueError):
 class Settings(BaseSettings):
     """Every setting a county may change. Field name = key in the file; env = PATHWAYS_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="PATHWAYS_", extra="ignore", case_sensitive=False,
-                                      validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="PATHWAYS_", extra="ignore", case_sensitive=False, validate_default=True
+    )
 
     # [paths]
     landing: Path | None = Field(None, description="Landing root (one folder per source).")
@@ -64,10 +72,10 @@ class Settings(BaseSettings):
     debounce_seconds: int = Field(30, ge=0, description="Files arriving within this many seconds share one load.")
     port: int = Field(4200, ge=1, le=65535, description="Port of `pathways serve`'s Prefect server and UI.")
     # [audit]
-    max_drop: float = Field(0.20, ge=0, le=1, description="Largest accepted drop in rows of a guarded table "
-                                                          "(without --force).")
-    min_guarded_rows: int = Field(100, ge=0, description="Tables smaller than this are not guarded "
-                                                         "against drops.")
+    max_drop: float = Field(
+        0.20, ge=0, le=1, description="Largest accepted drop in rows of a guarded table (without --force)."
+    )
+    min_guarded_rows: int = Field(100, ge=0, description="Tables smaller than this are not guarded against drops.")
     # [retention]
     keep_builds: int = Field(7, ge=0, description="Published builds kept in builds/ for `pathways restore`.")
     keep_failed: int = Field(5, ge=0, description="Refused candidates kept in failed/.")
@@ -78,32 +86,47 @@ class Settings(BaseSettings):
     max_file_mb: int = Field(1024, ge=1, description="Larger landing files are refused unread.")
     read_workers: int | None = Field(None, ge=1, description="Files read at once (default: by cores and memory).")
     read_tasks_per_worker: int = Field(100, ge=1, description="Files a read worker reads before it is replaced.")
-    max_read_attempts: int = Field(3, ge=1, description="Loads in a row a file may fail with an OS error "
-                                                        "before it is refused.")
+    max_read_attempts: int = Field(
+        3, ge=1, description="Loads in a row a file may fail with an OS error before it is refused."
+    )
     settle_seconds: float = Field(5.0, ge=0, description="A file changed more recently is left for a later load.")
     # [status]
-    stale_hours: float = Field(36.0, gt=0, description="`pathways status` is critical when the last "
-                                                       "published build is older.")
-    overdue_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_OVERDUE_DAYS),
-                                         description="Per source: days without a delivery before it is overdue.")
+    stale_hours: float = Field(
+        36.0, gt=0, description="`pathways status` is critical when the last published build is older."
+    )
+    overdue_days: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_OVERDUE_DAYS),
+        description="Per source: days without a delivery before it is overdue.",
+    )
     # [dashboard]
-    dashboard_config: Path | None = Field(None, description="Dashboard configuration (identity provider, "
-                                                             "roles file).")
+    dashboard_config: Path | None = Field(None, description="Dashboard configuration (identity provider, roles file).")
     dashboard_port: int = Field(8501, ge=1, le=65535, description="Port of `pathways dashboard`.")
-    dashboard_url: str | None = Field(None, description="Address users open the dashboard at (links in alerts; "
-                                                        "default http://localhost:<port>).")
+    dashboard_url: str | None = Field(
+        None, description="Address users open the dashboard at (links in alerts; default http://localhost:<port>)."
+    )
     # [follow_up]
-    follow_up_days: int = Field(60, ge=1, description="Days after a completed or left stage with no next step "
-                                                      "before the person is on the follow-up list.")
-    follow_up_wait_days: int = Field(90, ge=1, description="Days waiting for a school place before the person "
-                                                           "is on the follow-up list.")
+    follow_up_days: int = Field(
+        60,
+        ge=1,
+        description="Days after a completed or left stage with no next step "
+        "before the person is on the follow-up list.",
+    )
+    follow_up_wait_days: int = Field(
+        90, ge=1, description="Days waiting for a school place before the person is on the follow-up list."
+    )
     # [notifications]
     dropout_events: bool = Field(True, description="Emit a `pathways.dropout` event per new drop-out.")
-    alerts: bool = Field(True, description="Emit `pathways.follow_up.new` when a load finds new drop-outs or "
-                                           "persons crossing the follow-up thresholds.")
-    webhook_url: str | None = Field(None, description="Webhook the follow-up alert is posted to (JSON "
-                                                      "{\"text\": …}, as Teams, Slack and e-mail gateways take it); "
-                                                      "none: the event only.")
+    alerts: bool = Field(
+        True,
+        description="Emit `pathways.follow_up.new` when a load finds new drop-outs or "
+        "persons crossing the follow-up thresholds.",
+    )
+    webhook_url: str | None = Field(
+        None,
+        description="Webhook the follow-up alert is posted to (JSON "
+        '{"text": …}, as Teams, Slack and e-mail gateways take it); '
+        "none: the event only.",
+    )
     # [permissions]
     umask: str = Field("027", description="Process umask (octal) for everything a load writes.")
     group: str | None = Field(None, description="Group that may read what a load writes.")
@@ -152,8 +175,9 @@ class Settings(BaseSettings):
         return {**DEFAULT_OVERDUE_DAYS, **value}
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         file = _FILE.get()
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
         if file is not None:
@@ -167,8 +191,15 @@ SECTIONS: dict[str, list[str]] = {
     "schedule": ["cron", "timezone", "debounce_seconds", "port"],
     "audit": ["max_drop", "min_guarded_rows"],
     "retention": ["keep_builds", "keep_failed", "keep_reports"],
-    "limits": ["read_memory_mb", "read_timeout_s", "max_file_mb", "read_workers", "read_tasks_per_worker",
-               "max_read_attempts", "settle_seconds"],
+    "limits": [
+        "read_memory_mb",
+        "read_timeout_s",
+        "max_file_mb",
+        "read_workers",
+        "read_tasks_per_worker",
+        "max_read_attempts",
+        "settle_seconds",
+    ],
     "status": ["stale_hours", "overdue_days"],
     "dashboard": ["dashboard_config", "dashboard_port", "dashboard_url"],
     "follow_up": ["follow_up_days", "follow_up_wait_days"],
@@ -176,8 +207,13 @@ SECTIONS: dict[str, list[str]] = {
     "permissions": ["umask", "group"],
 }
 # keys inside a section that differ from the field name ([dashboard] config, port)
-_KEY_IN_SECTION = {"dashboard_config": "config", "dashboard_port": "port", "dashboard_url": "url",
-                   "follow_up_days": "days", "follow_up_wait_days": "wait_days"}
+_KEY_IN_SECTION = {
+    "dashboard_config": "config",
+    "dashboard_port": "port",
+    "dashboard_url": "url",
+    "follow_up_days": "days",
+    "follow_up_wait_days": "wait_days",
+}
 _PATH_FIELDS = {"landing", "warehouse", "home", "landing_root", "warehouse_root", "dashboard_config"}
 assert sorted(k for keys in SECTIONS.values() for k in keys) == sorted(Settings.model_fields)
 
@@ -206,8 +242,9 @@ def read_file(path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for section, values in data.items():
         if section not in SECTIONS or not isinstance(values, dict):
-            raise ConfigError(f"{path}: unknown section [{section}]; sections are "
-                              + ", ".join(f"[{s}]" for s in SECTIONS))
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; sections are " + ", ".join(f"[{s}]" for s in SECTIONS)
+            )
         keys = {_KEY_IN_SECTION.get(f, f): f for f in SECTIONS[section]}
         for key, value in values.items():
             if key not in keys:

@@ -28,6 +28,7 @@ answers cross-origin requests only from its own UI's origin, and the served flow
 may only read and write under the landing folder and the warehouse's folder
 (`PATHWAYS_LANDING_ROOT`, `PATHWAYS_WAREHOUSE_ROOT`; see flows/settings.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,17 +71,31 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
     parameters = {"landing": str(landing), "warehouse": str(warehouse)}
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     nightly = load.to_deployment(
-        name="nightly-load", parameters=parameters, concurrency_limit=one_at_a_time,
+        name="nightly-load",
+        parameters=parameters,
+        concurrency_limit=one_at_a_time,
         schedules=[Cron(settings.cron, timezone=settings.timezone)],
-        description=f"The whole journey on the schedule `{settings.cron}` ({settings.timezone}).", tags=["pathways"])
+        description=f"The whole journey on the schedule `{settings.cron}` ({settings.timezone}).",
+        tags=["pathways"],
+    )
     arrived = load.to_deployment(
-        name="file-arrived", parameters=parameters, concurrency_limit=one_at_a_time,
-        triggers=[DeploymentEventTrigger(
-            name="landing-file-arrived", expect={EVENT}, match={"prefect.resource.id": "pathways.landing.*"},
-            posture=Posture.Reactive, threshold=1, within=dt.timedelta(seconds=debounce_seconds),
-            schedule_after=dt.timedelta(seconds=debounce_seconds))],
+        name="file-arrived",
+        parameters=parameters,
+        concurrency_limit=one_at_a_time,
+        triggers=[
+            DeploymentEventTrigger(
+                name="landing-file-arrived",
+                expect={EVENT},
+                match={"prefect.resource.id": "pathways.landing.*"},
+                posture=Posture.Reactive,
+                threshold=1,
+                within=dt.timedelta(seconds=debounce_seconds),
+                schedule_after=dt.timedelta(seconds=debounce_seconds),
+            )
+        ],
         description="Load when files arrive in the landing zone (several files together: one load).",
-        tags=["pathways"])
+        tags=["pathways"],
+    )
     return nightly, arrived
 
 
@@ -109,12 +124,17 @@ def server_env(port: int, auth: str) -> dict[str, str]:
     """The locked-down settings of the local server: authentication, and CORS for its
     own UI only (a page on any other origin cannot call the API from a browser)."""
     origins = f"http://127.0.0.1:{port},http://localhost:{port}"
-    return dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-                PREFECT_SERVER_API_AUTH_STRING=auth, PREFECT_SERVER_CORS_ALLOWED_ORIGINS=origins,
-                # the UI calls the API of this server, on this port (not the default 4200)
-                PREFECT_SERVER_UI_API_URL=f"http://127.0.0.1:{port}/api",
-                PREFECT_SERVER_CORS_ALLOWED_METHODS="GET,POST,PUT,PATCH,DELETE,OPTIONS",
-                PREFECT_SERVER_CORS_ALLOWED_HEADERS="Authorization,Content-Type,X-CSRF-Token,X-Prefect-Ui")
+    return dict(
+        os.environ,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_API_AUTH_STRING=auth,
+        PREFECT_SERVER_CORS_ALLOWED_ORIGINS=origins,
+        # the UI calls the API of this server, on this port (not the default 4200)
+        PREFECT_SERVER_UI_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_SERVER_CORS_ALLOWED_METHODS="GET,POST,PUT,PATCH,DELETE,OPTIONS",
+        PREFECT_SERVER_CORS_ALLOWED_HEADERS="Authorization,Content-Type,X-CSRF-Token,X-Prefect-Ui",
+    )
 
 
 def start_server(port: int, auth: str) -> tuple[subprocess.Popen, str]:
@@ -122,8 +142,12 @@ def start_server(port: int, auth: str) -> tuple[subprocess.Popen, str]:
     api_url = f"http://127.0.0.1:{port}/api"
     env = server_env(port, auth)
     env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
         if server.poll() is not None:
@@ -161,18 +185,24 @@ def _ensure_alerts() -> None:
 
     try:
         automation = ensure_automation(current().webhook_url)
-        print("Follow-up alerts: " + (f"posted to the configured webhook (automation {automation})" if automation
-                                      else "no webhook configured ([notifications] webhook_url)"), flush=True)
+        print(
+            "Follow-up alerts: "
+            + (
+                f"posted to the configured webhook (automation {automation})"
+                if automation
+                else "no webhook configured ([notifications] webhook_url)"
+            ),
+            flush=True,
+        )
     except Exception as err:  # serving goes on without the alert
         print(f"Follow-up alerts could not be set up ({type(err).__name__}); see `pathways alerts`", flush=True)
 
 
 def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) -> int:
     """`pathways serve`: server (unless one is configured) + deployments + watcher."""
+    from flows.config import current
     from flows.local_server import remove_serve_record, write_serve_record
     from flows.settings import check_paths
-
-    from flows.config import current
 
     server = None
     env = dict(os.environ)
@@ -188,14 +218,19 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
         auth = auth_string()
         server, api_url = start_server(port, auth)
         env["PREFECT_API_AUTH_STRING"] = auth  # for the serving process, its flow runs and the watcher
-        print(f"Prefect server and UI on {api_url.removesuffix('/api')} (API login: user and password in "
-              f"{Path(os.environ['PREFECT_HOME']) / 'api-auth-string'} or PREFECT_SERVER_API_AUTH_STRING)",
-              flush=True)
+        print(
+            f"Prefect server and UI on {api_url.removesuffix('/api')} (API login: user and password in "
+            f"{Path(os.environ['PREFECT_HOME']) / 'api-auth-string'} or PREFECT_SERVER_API_AUTH_STRING)",
+            flush=True,
+        )
         # a `pathways load` from the same PATHWAYS_HOME runs against this server (flows.local_server)
         write_serve_record(api_url, auth)
     env["PREFECT_API_URL"] = api_url
-    child = subprocess.Popen([sys.executable, "-m", "flows.deploy", str(landing.resolve()), str(warehouse.resolve()),
-                              str(debounce_seconds)], env=env, cwd=PROJECT_ROOT)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flows.deploy", str(landing.resolve()), str(warehouse.resolve()), str(debounce_seconds)],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
 
     def stop(*_):
         child.terminate()
@@ -259,8 +294,9 @@ def locked_job_template(env: dict[str, str]) -> dict:
     return template
 
 
-def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: int = 30,
-                   spread_reading: bool = False) -> list[str]:
+def deploy_to_pool(
+    pool: str, landing: Path, warehouse: Path, debounce_seconds: int = 30, spread_reading: bool = False
+) -> list[str]:
     """`pathways deploy`: register both deployments on a process work pool of the server
     PREFECT_API_URL points at (the pool is created if missing), so loads run on whichever
     worker polls the pool (`prefect worker start --pool POOL`), one at a time.
@@ -295,8 +331,16 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
 
         # sync context: Prefect's dual sync/async APIs return their values, not coroutines
         reader = cast(Flow, Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/remote_read.py:read_files"))
-        extra.append(cast(RunnerDeployment, reader.to_deployment(
-            name=DEPLOYMENT_NAME, tags=["pathways"], description="Reads and validates a group of files for a load.")))
+        extra.append(
+            cast(
+                RunnerDeployment,
+                reader.to_deployment(
+                    name=DEPLOYMENT_NAME,
+                    tags=["pathways"],
+                    description="Reads and validates a group of files for a load.",
+                ),
+            )
+        )
         env[DEPLOYMENT_ENV] = f"pathways-read/{DEPLOYMENT_NAME}"
     template = locked_job_template(env)
     with get_client(sync_client=True) as client:
@@ -305,8 +349,19 @@ def deploy_to_pool(pool: str, landing: Path, warehouse: Path, debounce_seconds: 
         except ObjectAlreadyExists:
             client.update_work_pool(pool, WorkPoolUpdate(base_job_template=template))
     nightly, arrived = deployments(str(landing.resolve()), str(warehouse.resolve()), debounce_seconds, from_source=True)
-    ids = cast(list[UUID], deploy(nightly, arrived, *extra, work_pool_name=pool, build=False, push=False,
-                                  print_next_steps_message=False, ignore_warnings=True))  # sync: not a coroutine
+    ids = cast(
+        list[UUID],
+        deploy(
+            nightly,
+            arrived,
+            *extra,
+            work_pool_name=pool,
+            build=False,
+            push=False,
+            print_next_steps_message=False,
+            ignore_warnings=True,
+        ),
+    )  # sync: not a coroutine
     return [str(i) for i in ids]
 
 

@@ -18,6 +18,7 @@ documented in the runbook), with defaults for a 2-core 8 GB machine: `PATHWAYS_R
 footprint), `PATHWAYS_READ_TIMEOUT_S` (120), `PATHWAYS_READ_WORKERS` (by cores and
 memory), `PATHWAYS_MAX_FILE_MB` (1024: larger files are refused unread).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -52,7 +53,7 @@ class Limits:
     tasks_per_worker: int = 100
 
     @classmethod
-    def from_env(cls) -> "Limits":
+    def from_env(cls) -> Limits:
         """From the configuration (pathways.toml, overridden by the PATHWAYS_* variables)."""
         from flows.config import current
 
@@ -61,8 +62,9 @@ class Limits:
         # each worker may use `memory` plus ≈ 1 GB of its own; leave room for the load itself
         by_memory = max(1, _physical_memory_mb() // (memory + 1024 + 1024))
         workers = settings.read_workers or max(1, min(os.cpu_count() or 1, by_memory))
-        return cls(memory, settings.read_timeout_s, settings.max_file_mb, max(1, workers),
-                   settings.read_tasks_per_worker)
+        return cls(
+            memory, settings.read_timeout_s, settings.max_file_mb, max(1, workers), settings.read_tasks_per_worker
+        )
 
     @property
     def memory_text(self) -> str:
@@ -124,10 +126,15 @@ class ReadPool:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         try:
             # stderr is discarded: a native library's panic message may quote data
-            process = subprocess.Popen([sys.executable, "-m", "flows.read_worker", str(child.fileno()),
-                                        str(self.limits.memory_mb)], pass_fds=[child.fileno()], env=env,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, cwd=str(ROOT))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "flows.read_worker", str(child.fileno()), str(self.limits.memory_mb)],
+                pass_fds=[child.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=str(ROOT),
+            )
         finally:
             child.close()
         worker = _Worker(process, Connection(parent.detach()))
@@ -241,8 +248,7 @@ def in_use():
         if _idle_stop is not None:
             _idle_stop.cancel()
             _idle_stop = None
-        if _users == 0 and _pool is not None and (_pool_env != _environment()
-                                                  or _pool.limits != Limits.from_env()):
+        if _users == 0 and _pool is not None and (_pool_env != _environment() or _pool.limits != Limits.from_env()):
             stale, _pool = _pool, None
         _users += 1
     if stale is not None:

@@ -23,6 +23,7 @@ Nothing is opened before `lstat` says it is a regular file, and a file is opened
 never followed or waited on. Files are returned in a deterministic order — source, then
 name — so "first delivered wins" does not depend on the file system.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,9 +70,9 @@ class LandingFile:
 
 @dataclass(frozen=True)
 class Anomaly:
-    path: str      # relative to the landing root, as `display_name` shows it
+    path: str  # relative to the landing root, as `display_name` shows it
     kind: str
-    action: str    # refused | waiting | ignored
+    action: str  # refused | waiting | ignored
     message: str
 
 
@@ -91,8 +92,10 @@ MESSAGES = {
     "temporary_file": (IGNORED, "a temporary name (a copy in progress or an Office lock file): not read"),
     "hidden_file": (IGNORED, "a hidden file: not read"),
     "subfolder": (IGNORED, "a sub-folder inside a source folder: its contents are not read"),
-    "miscased_folder": (IGNORED, "a folder whose name differs from a source folder only in upper/lower case: "
-                                 "not read, rename it"),
+    "miscased_folder": (
+        IGNORED,
+        "a folder whose name differs from a source folder only in upper/lower case: not read, rename it",
+    ),
     "unknown_folder": (IGNORED, "not a source folder: not read"),
     "root_file": (IGNORED, "a file directly in the landing root: files belong in a source folder"),
     "unreadable_entry": (WAITING, "could not be inspected (permissions or an I/O error): tried again next load"),
@@ -126,8 +129,12 @@ def sha256_of(path: Path) -> str:
 def is_candidate(path: Path) -> bool:
     """A regular file (not a link) whose name is not a temporary one."""
     name = path.name
-    return (not path.is_symlink() and path.is_file() and not name.startswith((".", "~$"))
-            and not name.endswith(IGNORED_SUFFIXES))
+    return (
+        not path.is_symlink()
+        and path.is_file()
+        and not name.startswith((".", "~$"))
+        and not name.endswith(IGNORED_SUFFIXES)
+    )
 
 
 def _kind_of_entry(info: os.stat_result) -> str | None:

@@ -18,6 +18,7 @@ So the command decides before it imports anything heavy:
    stopped when the load ends; it lives in the load's process group, so the command's
    supervisor stops it whatever happens to the load.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -120,7 +121,9 @@ class TemporaryServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the temporary Prefect server stopped while starting (exit {self.process.returncode})")
+                raise RuntimeError(
+                    f"the temporary Prefect server stopped while starting (exit {self.process.returncode})"
+                )
             if healthy(self.api_url, timeout=1.0):
                 return
             time.sleep(0.1)
@@ -156,10 +159,25 @@ def start_temporary_server() -> TemporaryServer:
     env.pop("PREFECT_API_URL", None)
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
-             "prefect.server.api.server:create_app", "--fd", str(sock.fileno()),
-             "--log-level", "error", "--lifespan", "on"], env=env, stdin=subprocess.DEVNULL,
-            pass_fds=(sock.fileno(),))
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(prefect_dir.parent),
+                "--factory",
+                "prefect.server.api.server:create_app",
+                "--fd",
+                str(sock.fileno()),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(sock.fileno(),),
+        )
     finally:
         sock.close()  # the server holds its own copy
     return TemporaryServer(process, port)
@@ -182,4 +200,3 @@ def choose_server() -> TemporaryServer | None:
     atexit.register(server.stop)
     os.environ["PREFECT_API_URL"] = server.api_url
     return server
-

@@ -8,6 +8,7 @@ file only if its audits pass. Every landing entry is accounted for: loaded, refu
 a reason, or left for a later load (`flows.landing`), and every attempt leaves a line in
 `load_runs.jsonl`, a crash included.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,18 +20,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import flows.settings  # noqa: F401  (Prefect settings before Prefect is imported)
-from flows.settings import check_paths, restrict
-
 import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+import flows.settings  # noqa: F401  (Prefect settings before Prefect is imported)
 from flows import alerts, isolation, remote_read
 from flows.config import current as current_settings
 from flows.landing import REFUSED, WAITING, Landing, LandingFile, scan
+from flows.settings import check_paths, restrict
 from flows.sources import SOURCES
 from flows.sources.common import Problem
 from flows.stage import StageCounts, ensure_tables, reconcile, seen_files, stage
@@ -38,7 +38,6 @@ from flows.validate import STATUS_QUARANTINED, ValidatedFile, changed_file
 from warehouse import build as models
 from warehouse.audit import previous_counts, run_audits
 from warehouse.publish import keep_aside, prune_failed, publish, start_candidate
-
 
 # Files read and validated at once. Prefect's default thread pool is unbounded: hundreds of
 # files read together on two cores thrash and hold every frame in memory at once.
@@ -86,14 +85,20 @@ class LoadSummary:
     @property
     def all_files_accounted_cleanly(self) -> bool:
         """Nothing refused, nothing waiting, nothing unreadable (exit code 0 rather than 3)."""
-        return not (self.counts.files_refused or self.files_unreadable
-                    or self.landing.by_action(REFUSED) or self.landing.by_action(WAITING))
+        return not (
+            self.counts.files_refused
+            or self.files_unreadable
+            or self.landing.by_action(REFUSED)
+            or self.landing.by_action(WAITING)
+        )
 
     def as_markdown(self) -> str:
         c = self.counts
         lines = [
-            f"# Load {self.load_id}", "",
-            f"- as of: {self.as_of}", f"- files in landing zone: {self.files_seen} (new: {self.files_new})",
+            f"# Load {self.load_id}",
+            "",
+            f"- as of: {self.as_of}",
+            f"- files in landing zone: {self.files_seen} (new: {self.files_new})",
             f"- files loaded: {c.files_loaded}, refused: {c.files_refused}",
             f"- rows loaded: {c.rows_loaded}, quarantined: {c.rows_quarantined}, duplicates: {c.rows_duplicate}",
             f"- persons: {self.persons}, events: {self.events}",
@@ -105,20 +110,27 @@ class LoadSummary:
         if self.files_refused:
             lines.append(f"- files refused: {', '.join(self.files_refused)}")
         if self.files_unreadable:
-            lines.append(f"- could not be read this time (retried next load, refused after "
-                         f"{current_settings().max_read_attempts} "
-                         f"loads): {', '.join(self.files_unreadable)}")
-        for action, title in ((WAITING, "left for a later load"), (REFUSED, "refused in the landing zone"),
-                              ("ignored", "not read (not a source file)")):
+            lines.append(
+                f"- could not be read this time (retried next load, refused after "
+                f"{current_settings().max_read_attempts} "
+                f"loads): {', '.join(self.files_unreadable)}"
+            )
+        for action, title in (
+            (WAITING, "left for a later load"),
+            (REFUSED, "refused in the landing zone"),
+            ("ignored", "not read (not a source file)"),
+        ):
             found = self.landing.by_action(action)
             if found:
                 lines.append(f"- {title}: " + ", ".join(f"{a.path} ({a.kind})" for a in found))
         lines += [f"  - {f}" for f in self.audit_failures]
         if self.new_follow_up:
-            lines.append(f"- follow-up list: {self.new_follow_up.get('dropouts', 0)} new drop-outs, "
-                         f"{self.new_follow_up.get('crossed', 0)} new past the thresholds, "
-                         f"{self.new_follow_up.get('newly_overdue', 0)} deliveries newly overdue "
-                         f"(alert {'sent' if self.alert_sent else 'not sent'})")
+            lines.append(
+                f"- follow-up list: {self.new_follow_up.get('dropouts', 0)} new drop-outs, "
+                f"{self.new_follow_up.get('crossed', 0)} new past the thresholds, "
+                f"{self.new_follow_up.get('newly_overdue', 0)} deliveries newly overdue "
+                f"(alert {'sent' if self.alert_sent else 'not sent'})"
+            )
         if self.overdue:
             lines.append(f"- WARNING: {len(self.overdue)} overdue deliveries (figures from them may look low):")
             lines += [f"  - {o}" for o in self.overdue]
@@ -126,13 +138,19 @@ class LoadSummary:
 
 
 # The progress bar's words for the steps of the journey (`timed` names them).
-STEP_LABEL = {"discover": "discover landing files", "read": "read and validate files", "copy": "copy warehouse",
-              "stage": "stage rows", "build": "build models", "audit": "audit (Great Expectations)",
-              "publish": "publish"}
+STEP_LABEL = {
+    "discover": "discover landing files",
+    "read": "read and validate files",
+    "copy": "copy warehouse",
+    "stage": "stage rows",
+    "build": "build models",
+    "audit": "audit (Great Expectations)",
+    "publish": "publish",
+}
 
 
 @contextmanager
-def timed(summary: "LoadSummary", step: str):
+def timed(summary: LoadSummary, step: str):
     """Add the wall time of a step of the journey to the load's profile (and show it on the
     progress bar when a person is watching)."""
     import time
@@ -188,11 +206,21 @@ def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str
         """).fetchall()
     new = [r for r in rows if r[:4] not in before]
     for _, stage_name, source, _, municipality, school in new:
-        emit_event(event="pathways.dropout",
-                   resource={"prefect.resource.id": f"pathways.municipality.{municipality or 'unknown'}",
-                             "pathways.municipality": municipality or "", "pathways.stage": stage_name},
-                   payload={"stage": stage_name, "source": source, "municipality_code": municipality,
-                            "school_orgnr": school, "build_id": build_id})
+        emit_event(
+            event="pathways.dropout",
+            resource={
+                "prefect.resource.id": f"pathways.municipality.{municipality or 'unknown'}",
+                "pathways.municipality": municipality or "",
+                "pathways.stage": stage_name,
+            },
+            payload={
+                "stage": stage_name,
+                "source": source,
+                "municipality_code": municipality,
+                "school_orgnr": school,
+                "build_id": build_id,
+            },
+        )
     return len(new)
 
 
@@ -204,24 +232,36 @@ def _follow_up_news(candidate: Path, before: alerts.Before | None, summary: Load
     news = alerts.compare(candidate, before, summary.load_id, summary.as_of)
     text = alerts.message(news, alerts.follow_up_link(settings.dashboard_url, settings.dashboard_port))
     alerts.record(candidate, news, text if news.anything_new else "")
-    summary.new_follow_up = {"dropouts": news.new_dropouts, "crossed": news.new_crossed,
-                             "newly_overdue": news.newly_overdue}
+    summary.new_follow_up = {
+        "dropouts": news.new_dropouts,
+        "crossed": news.new_crossed,
+        "newly_overdue": news.newly_overdue,
+    }
     summary.overdue = [o.sentence() for o in news.overdue]
     for sentence in summary.overdue:
         logger.warning("overdue delivery: %s", sentence)
     return news, text
 
 
-def _log_run(published: Path, summary: "LoadSummary", outcome: str, message: str) -> None:
+def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) -> None:
     """Every attempt, published or refused, in load_runs.jsonl beside the warehouse (a
     refused run must not touch the published file, so it cannot be recorded inside it)."""
     c = summary.counts
-    record = {"load_id": summary.load_id, "at": dt.datetime.now(dt.timezone.utc).isoformat(),
-              "as_of": summary.as_of.isoformat(), "outcome": outcome, "files_new": summary.files_new,
-              "files_loaded": c.files_loaded, "files_refused": c.files_refused, "rows_loaded": c.rows_loaded,
-              "rows_quarantined": c.rows_quarantined, "files_unreadable": len(summary.files_unreadable),
-              "files_waiting": len(summary.landing.by_action(WAITING)), "message": message,
-              "seconds": {step: round(sec, 2) for step, sec in summary.seconds.items()}}
+    record = {
+        "load_id": summary.load_id,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "as_of": summary.as_of.isoformat(),
+        "outcome": outcome,
+        "files_new": summary.files_new,
+        "files_loaded": c.files_loaded,
+        "files_refused": c.files_refused,
+        "rows_loaded": c.rows_loaded,
+        "rows_quarantined": c.rows_quarantined,
+        "files_unreadable": len(summary.files_unreadable),
+        "files_waiting": len(summary.landing.by_action(WAITING)),
+        "message": message,
+        "seconds": {step: round(sec, 2) for step, sec in summary.seconds.items()},
+    }
     append_run_record(published, record)
 
 
@@ -256,11 +296,19 @@ def refused_file(file: LandingFile, rule: str, message: str) -> ValidatedFile:
     never an exception's text, which may quote raw rows."""
     try:
         meta = SOURCES[file.source].file_meta(file.path.name)
-    except Exception:  # noqa: BLE001 — the name is reported by the reader when it is read
+    except Exception:
         meta = {}
     problem = Problem(rule, message)
-    return ValidatedFile(file.source, file.name, file.sha256, STATUS_QUARANTINED, 0,
-                         quarantine=[problem], message=problem.message, meta=meta)
+    return ValidatedFile(
+        file.source,
+        file.name,
+        file.sha256,
+        STATUS_QUARANTINED,
+        0,
+        quarantine=[problem],
+        message=problem.message,
+        meta=meta,
+    )
 
 
 def read_file(file: LandingFile) -> ValidatedFile:
@@ -280,8 +328,14 @@ def read_file(file: LandingFile) -> ValidatedFile:
     return refused_file(file, reply[1], reply[2])
 
 
-@task(name="read-and-validate", cache_policy=NO_CACHE, retries=len(RETRY_DELAYS), retry_delay_seconds=RETRY_DELAYS,
-      retry_condition_fn=_transient, task_run_name="read-and-validate {file.name}")
+@task(
+    name="read-and-validate",
+    cache_policy=NO_CACHE,
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=_transient,
+    task_run_name="read-and-validate {file.name}",
+)
 def read_and_validate(file: LandingFile) -> ValidatedFile:
     """Prefect logs a failed task's exception with its text, and an exception's text may
     quote raw rows: so only an operating-system error (to be retried) leaves the task, with
@@ -292,7 +346,7 @@ def read_and_validate(file: LandingFile) -> ValidatedFile:
         raise
     except OSError as err:
         raise OSError(f"operating-system error {type(err).__name__} while reading a landing file") from None
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         result = _outcome(file, err)[0]
         assert result is not None, "only an OSError gives no result, and it is raised above"
         return result
@@ -306,8 +360,9 @@ def _outcome(file: LandingFile, error: BaseException) -> tuple[ValidatedFile | N
         raise error
     if isinstance(error, OSError):
         return None, type(error).__name__
-    return refused_file(file, "unreadable", f"the file could not be read: the pipeline failed on it "
-                                            f"({type(error).__name__})"), None
+    return refused_file(
+        file, "unreadable", f"the file could not be read: the pipeline failed on it ({type(error).__name__})"
+    ), None
 
 
 def read_with_retries(file: LandingFile, delays: list[float] | None = None) -> tuple[ValidatedFile | None, str | None]:
@@ -319,7 +374,7 @@ def read_with_retries(file: LandingFile, delays: list[float] | None = None) -> t
     for attempt in range(len(delays) + 1):
         try:
             return read_file(file), None
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             result, transient = _outcome(file, err)
             if transient is None or attempt == len(delays):
                 return result, transient
@@ -327,8 +382,11 @@ def read_with_retries(file: LandingFile, delays: list[float] | None = None) -> t
     raise AssertionError("unreachable")
 
 
-@task(name="read-and-validate-group", cache_policy=NO_CACHE, task_run_name="read-and-validate {files[0].name} "
-                                                                           "(+{extra} more)")
+@task(
+    name="read-and-validate-group",
+    cache_policy=NO_CACHE,
+    task_run_name="read-and-validate {files[0].name} (+{extra} more)",
+)
 def read_and_validate_group(files: list[LandingFile], extra: int) -> list[tuple[ValidatedFile | None, str | None]]:
     """Several files in one task (see `files_per_task`): each file still on its own, read in
     its own worker and retried on its own, so a file that cannot be read is reported and
@@ -359,8 +417,9 @@ def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, in
 
 
 @task(name="audit", cache_policy=NO_CACHE)
-def audit_candidate(candidate: Path, published: Path, summary: LoadSummary, previous: dict[str, int],
-                    force: bool) -> list[str]:
+def audit_candidate(
+    candidate: Path, published: Path, summary: LoadSummary, previous: dict[str, int], force: bool
+) -> list[str]:
     """The models' key tests, then the Great Expectations checkpoint; empty list = passed."""
     with duckdb.connect(str(candidate)) as con:
         failures = models.test_keys(con)
@@ -392,10 +451,20 @@ def _insert(con, table: str, row: dict) -> None:
 
 def _record_build(candidate: Path, summary: LoadSummary, started: dt.datetime) -> None:
     with duckdb.connect(str(candidate)) as con:
-        _insert(con, "meta.build", dict(
-            build_id=summary.load_id, as_of=summary.as_of, started_at=started,
-            finished_at=dt.datetime.now(dt.timezone.utc), files_loaded=summary.counts.files_loaded,
-            events=summary.events, persons=summary.persons, code_version=models.code_version()))
+        _insert(
+            con,
+            "meta.build",
+            dict(
+                build_id=summary.load_id,
+                as_of=summary.as_of,
+                started_at=started,
+                finished_at=dt.datetime.now(dt.UTC),
+                files_loaded=summary.counts.files_loaded,
+                events=summary.events,
+                persons=summary.persons,
+                code_version=models.code_version(),
+            ),
+        )
         con.execute("checkpoint")
 
 
@@ -403,12 +472,26 @@ def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, out
     c = summary.counts
     with duckdb.connect(str(candidate)) as con:
         ensure_tables(con)
-        _insert(con, "audit.load_run", dict(
-            load_id=summary.load_id, started_at=started, finished_at=dt.datetime.now(dt.timezone.utc),
-            as_of=summary.as_of, files_seen=summary.files_seen, files_new=summary.files_new,
-            files_loaded=c.files_loaded, files_refused=c.files_refused, rows_loaded=c.rows_loaded,
-            rows_quarantined=c.rows_quarantined, rows_duplicate=c.rows_duplicate, outcome=outcome,
-            message=message, code_version=models.code_version()))
+        _insert(
+            con,
+            "audit.load_run",
+            dict(
+                load_id=summary.load_id,
+                started_at=started,
+                finished_at=dt.datetime.now(dt.UTC),
+                as_of=summary.as_of,
+                files_seen=summary.files_seen,
+                files_new=summary.files_new,
+                files_loaded=c.files_loaded,
+                files_refused=c.files_refused,
+                rows_loaded=c.rows_loaded,
+                rows_quarantined=c.rows_quarantined,
+                rows_duplicate=c.rows_duplicate,
+                outcome=outcome,
+                message=message,
+                code_version=models.code_version(),
+            ),
+        )
         for table, attr in (("core.person", "persons"), ("core.event", "events")):
             try:
                 row = con.execute(f"select count(*) from {table}").fetchone()
@@ -421,10 +504,15 @@ def _record_run(candidate: Path, summary: LoadSummary, started: dt.datetime, out
 
 # The ignore: Prefect types task_runner as TaskRunner[PrefectFuture[Any]], which its own ThreadPoolTaskRunner
 # (TaskRunner[PrefectConcurrentFuture[R]], an invariant generic) never matches; Flow.__init__ casts it likewise.
-@flow(name="pathways-load", log_prints=True,
-      task_runner=ThreadPoolTaskRunner(max_workers=READ_WORKERS))  # type: ignore[arg-type]
-def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool = False,
-         files_per_task: int | None = None, keep_failed: int | None = None) -> LoadSummary:
+@flow(name="pathways-load", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=READ_WORKERS))  # type: ignore[arg-type]
+def load(
+    landing: str,
+    warehouse: str,
+    as_of: dt.date | None = None,
+    force: bool = False,
+    files_per_task: int | None = None,
+    keep_failed: int | None = None,
+) -> LoadSummary:
     """Load every new landing file and publish the warehouse if it passes its audits.
 
     `force` accepts a build whose row counts dropped by more than 20 % against the
@@ -442,16 +530,25 @@ def load(landing: str, warehouse: str, as_of: dt.date | None = None, force: bool
     return _guarded(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task), keep_failed)
 
 
-def _guarded(landing: str, published: Path, as_of: dt.date | None, force: bool, logger, steps: "_Steps",
-             keep_failed: int | None) -> LoadSummary:
+def _guarded(
+    landing: str, published: Path, as_of: dt.date | None, force: bool, logger, steps: _Steps, keep_failed: int | None
+) -> LoadSummary:
     """The load under the warehouse lock; whatever happens, a line in load_runs.jsonl and
     no read worker left running."""
-    summary = LoadSummary(os.environ.get("PATHWAYS_LOAD_ID") or uuid.uuid4().hex[:12], as_of or dt.date.today(),
-                          str(published))
+    summary = LoadSummary(
+        os.environ.get("PATHWAYS_LOAD_ID") or uuid.uuid4().hex[:12], as_of or dt.date.today(), str(published)
+    )
     try:
         with warehouse_lock(published, logger), isolation.in_use():
-            return _load_locked(landing, published, force, logger, steps, summary,
-                                current_settings().keep_failed if keep_failed is None else keep_failed)
+            return _load_locked(
+                landing,
+                published,
+                force,
+                logger,
+                steps,
+                summary,
+                current_settings().keep_failed if keep_failed is None else keep_failed,
+            )
     except AuditFailed:
         raise  # recorded already
     except BaseException as err:
@@ -478,8 +575,9 @@ class _Steps:
     def call(self, task, *args):
         return task(*args) if self.prefect else task.fn(*args)
 
-    def map(self, task, items: list[LandingFile], per_task: int = 1
-            ) -> list[tuple[LandingFile, ValidatedFile | None, str | None]]:
+    def map(
+        self, task, items: list[LandingFile], per_task: int = 1
+    ) -> list[tuple[LandingFile, ValidatedFile | None, str | None]]:
         """(file, result, transient error) per file, in order; one task per file (or per
         group of `per_task` files), run concurrently. A result is always there unless an
         operating-system error persisted through the retries."""
@@ -487,8 +585,10 @@ class _Steps:
 
         progress.set_total(len(items))
         if self.prefect and per_task > 1:
-            groups = [items[i:i + per_task] for i in range(0, len(items), per_task)]
-            futures: list = [read_and_validate_group.submit(g, len(g) - 1) for g in groups]  # any: the name is reused below
+            groups = [items[i : i + per_task] for i in range(0, len(items), per_task)]
+            futures: list = [
+                read_and_validate_group.submit(g, len(g) - 1) for g in groups
+            ]  # any: the name is reused below
             out = []
             for group, future in zip(groups, futures, strict=True):
                 future.wait()
@@ -515,15 +615,16 @@ class _Steps:
             result = (item, *read_with_retries(item, delays=[]))
             progress.advance()
             return result
+
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             return list(pool.map(safe, items))
 
-    def report(self, summary: "LoadSummary", description: str) -> None:
+    def report(self, summary: LoadSummary, description: str) -> None:
         if self.prefect:
             create_markdown_artifact(summary.as_markdown(), key="pathways-load-summary", description=description)
 
 
-def _flag_files_refused(summary: "LoadSummary") -> None:
+def _flag_files_refused(summary: LoadSummary) -> None:
     """A run that published but refused (or could not read) files ends *Completed*, so it
     is marked where the Prefect UI shows it: the tag `files-refused` on the flow run and a
     warning artifact. A failure to mark it never fails the load."""
@@ -535,18 +636,22 @@ def _flag_files_refused(summary: "LoadSummary") -> None:
         return
     run_id = uuid.UUID(run_id_text)
     try:
-        create_markdown_artifact("**Warning: files were refused or could not be read.** The warehouse was "
-                                 "published without them.\n\n" + summary.as_markdown(),
-                                 key="pathways-files-refused", description="Files refused")
+        create_markdown_artifact(
+            "**Warning: files were refused or could not be read.** The warehouse was "
+            "published without them.\n\n" + summary.as_markdown(),
+            key="pathways-files-refused",
+            description="Files refused",
+        )
         with get_client(sync_client=True) as client:
             tags = set(client.read_flow_run(run_id).tags or [])
             client.update_flow_run(run_id, tags=sorted(tags | {"files-refused"}))
-    except Exception as err:  # noqa: BLE001 (the mark is a convenience; the load is done)
+    except Exception as err:
         get_run_logger().warning("could not tag the run as files-refused: %s", type(err).__name__)
 
 
-def load_without_prefect(landing: str, warehouse: str, as_of: dt.date | None = None,
-                         force: bool = False, audit: bool = True) -> LoadSummary:
+def load_without_prefect(
+    landing: str, warehouse: str, as_of: dt.date | None = None, force: bool = False, audit: bool = True
+) -> LoadSummary:
     """The same load with no Prefect engine or server (no retries, artifacts or events).
 
     `audit=False` skips only the Great Expectations checkpoint (the models' key tests
@@ -567,8 +672,10 @@ def _read_failures(published: Path) -> dict[tuple[str, str], int]:
         return {}
     with duckdb.connect(str(published), read_only=True) as con:
         try:
-            return {(s, n): k for s, n, k in
-                    con.execute("select source, file_name, failures from audit.read_failure").fetchall()}
+            return {
+                (s, n): k
+                for s, n, k in con.execute("select source, file_name, failures from audit.read_failure").fetchall()
+            }
         except duckdb.CatalogException:
             return {}
 
@@ -576,24 +683,30 @@ def _read_failures(published: Path) -> dict[tuple[str, str], int]:
 def _record_landing(candidate: Path, summary: LoadSummary, failing: dict[tuple[str, str], int]) -> None:
     """What this load saw in the landing zone besides files it read, and the files it
     could not read this time, for Datakvalitet and the next load."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(candidate)) as con:
         ensure_tables(con)
         anomalies = [[summary.load_id, now, a.path, a.kind, a.action, a.message] for a in summary.landing.anomalies]
         if anomalies:
-            con.executemany("insert into audit.landing_anomaly (load_id, seen_at, path, kind, action, message) "
-                            "values (?, ?, ?, ?, ?, ?)", anomalies)
+            con.executemany(
+                "insert into audit.landing_anomaly (load_id, seen_at, path, kind, action, message) "
+                "values (?, ?, ?, ?, ?, ?)",
+                anomalies,
+            )
         con.execute("delete from audit.read_failure")
         if failing:
-            con.executemany("insert into audit.read_failure (source, file_name, failures, last_load_id, "
-                            "last_failed_at) values (?, ?, ?, ?, ?)",
-                            [[source, name, count, summary.load_id, now] for (source, name), count in failing.items()])
+            con.executemany(
+                "insert into audit.read_failure (source, file_name, failures, last_load_id, "
+                "last_failed_at) values (?, ?, ?, ?, ?)",
+                [[source, name, count, summary.load_id, now] for (source, name), count in failing.items()],
+            )
         con.execute("checkpoint")
 
 
-def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Steps, summary: LoadSummary,
-                 keep_failed: int) -> LoadSummary:
-    started = dt.datetime.now(dt.timezone.utc)
+def _load_locked(
+    landing: str, published: Path, force: bool, logger, steps: _Steps, summary: LoadSummary, keep_failed: int
+) -> LoadSummary:
+    started = dt.datetime.now(dt.UTC)
     with timed(summary, "discover"):
         summary.landing = steps.call(discover_files, landing)
     files = summary.landing.files
@@ -602,9 +715,14 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
     loaded_names = {name: sha for sha, name in loaded_as.items()}
     new = [f for f in files if (f.sha256, f.name) not in seen]
     summary.files_seen, summary.files_new = len(files), len(new)
-    logger.info("%d files in the landing zone, %d new; %d other entries (%d waiting, %d refused)", len(files),
-                len(new), len(summary.landing.anomalies), len(summary.landing.by_action(WAITING)),
-                len(summary.landing.by_action(REFUSED)))
+    logger.info(
+        "%d files in the landing zone, %d new; %d other entries (%d waiting, %d refused)",
+        len(files),
+        len(new),
+        len(summary.landing.anomalies),
+        len(summary.landing.by_action(WAITING)),
+        len(summary.landing.by_action(REFUSED)),
+    )
 
     failures_before = _read_failures(published)
     max_attempts = current_settings().max_read_attempts
@@ -626,11 +744,13 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
             if count < max_attempts:  # not recorded as seen: the next load tries again
                 failing[(f.source, f.name)] = count
                 summary.files_unreadable.append(f.name)
-                logger.error("could not read %s this time (%s; attempt %d of %d loads)", f.name, error, count,
-                             max_attempts)
+                logger.error(
+                    "could not read %s this time (%s; attempt %d of %d loads)", f.name, error, count, max_attempts
+                )
                 continue
-            result = refused_file(f, "unreadable", f"could not be read in {count} loads in a row "
-                                                   "(an operating-system error each time)")
+            result = refused_file(
+                f, "unreadable", f"could not be read in {count} loads in a row (an operating-system error each time)"
+            )
         assert result is not None, "a result is always there when there is no transient error"
         if result.status == "loaded" and loaded_names.get(f.name, f.sha256) != f.sha256:
             result = changed_file(result)  # delivered files are immutable: a correction is a new file
@@ -655,7 +775,8 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
             _record_landing(candidate, summary, failing)
         with timed(summary, "build"):
             summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
-                build_models, candidate, summary.as_of, summary.load_id)
+                build_models, candidate, summary.as_of, summary.load_id
+            )
         with timed(summary, "audit"):
             if steps.audit:
                 summary.audit_failures = steps.call(audit_candidate, candidate, published, summary, previous, force)
@@ -674,8 +795,9 @@ def _load_locked(landing: str, published: Path, force: bool, logger, steps: _Ste
         prune_failed(published, keep_failed)
         _log_run(published, summary, "audit_failed", "; ".join(summary.audit_failures))
         steps.report(summary, "Load refused by its audits")
-        raise AuditFailed(f"audits failed, nothing published (candidate kept at {kept}): "
-                          + "; ".join(summary.audit_failures[:5]))
+        raise AuditFailed(
+            f"audits failed, nothing published (candidate kept at {kept}): " + "; ".join(summary.audit_failures[:5])
+        )
     with timed(summary, "publish"):
         news, text = _follow_up_news(candidate, follow_up_before, summary, logger)
         _record_build(candidate, summary, started)

@@ -11,6 +11,7 @@ Code that does the work only calls `step()` and `advance()`; both do nothing unl
 command opened the bar with `shown()`, so the flows run unchanged under Prefect workers,
 in tests and in the dashboard.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,16 @@ def shown(transient: bool = False) -> Iterator[None]:
     # Lines printed meanwhile go above the bar when stdout is the same terminal; when stdout is
     # a file or a pipe (a benchmark's figures), they go there untouched.
     same_terminal = sys.stdout.isatty()
-    bar = Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, transient=transient, redirect_stdout=same_terminal,
-                   redirect_stderr=same_terminal)
+    bar = Progress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+        redirect_stdout=same_terminal,
+        redirect_stderr=same_terminal,
+    )
     with bar:
         _bar, _task = bar, None
         try:
@@ -63,8 +71,11 @@ def shown(transient: bool = False) -> Iterator[None]:
 def _finish_current() -> None:
     if _bar is not None and _task is not None:
         task = _bar.tasks[-1]
-        _bar.update(_task, total=task.total if task.total is not None else task.completed or 1,
-                    completed=task.total if task.total is not None else task.completed or 1)
+        _bar.update(
+            _task,
+            total=task.total if task.total is not None else task.completed or 1,
+            completed=task.total if task.total is not None else task.completed or 1,
+        )
 
 
 def step(description: str, total: int | None = None) -> None:

@@ -16,6 +16,7 @@ parent → `(source, path, sha256)`; worker → `("ok", ValidatedFile)`,
 `("oserror", errno name)` (transient: the parent retries), or `("refused", rule, message)`.
 Messages are fixed texts: an exception's own text can quote a whole raw row.
 """
+
 from __future__ import annotations
 
 import errno
@@ -79,7 +80,7 @@ def handle(request, memory_text: str):
         return ("refused", "too_large", f"could not be read within {memory_text} of memory")
     except OSError as err:
         return ("oserror", errno.errorcode.get(err.errno or 0, type(err).__name__))
-    except Exception as err:  # noqa: BLE001 — any reader failure is this file's, never the load's
+    except Exception as err:
         return ("refused", "unreadable", f"the file could not be read: the reader failed ({type(err).__name__})")
 
 

@@ -11,6 +11,7 @@ A group whose run fails (a worker lost, a machine down) costs nothing but time: 
 files count as not read this time and are tried again at the next load, like a file
 that hit an operating-system error.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -27,8 +28,8 @@ from flows.landing import LandingFile
 from flows.settings import check_paths
 from flows.validate import ValidatedFile
 
-DEPLOYMENT_ENV = "PATHWAYS_READ_DEPLOYMENT"   # e.g. pathways-read/read-files, set by `pathways deploy`
-GROUPS_ENV = "PATHWAYS_READ_GROUPS"           # groups (read runs) per load, default 4
+DEPLOYMENT_ENV = "PATHWAYS_READ_DEPLOYMENT"  # e.g. pathways-read/read-files, set by `pathways deploy`
+GROUPS_ENV = "PATHWAYS_READ_GROUPS"  # groups (read runs) per load, default 4
 TIMEOUT_ENV = "PATHWAYS_READ_REMOTE_TIMEOUT_S"  # how long a load waits for its read runs, default 3600
 DEPLOYMENT_NAME = "read-files"
 
@@ -66,8 +67,9 @@ def read_files(landing: str, warehouse: str, spool_dir: str) -> int:
     folder = _inside(Path(spool_dir), published.parent / "spool")
     manifest = spool.read_manifest(folder)
     for index, item in enumerate(manifest):
-        file = LandingFile(item["source"], _inside(landing_path / item["relpath"], landing_path), item["sha256"],
-                           int(item["size"]))
+        file = LandingFile(
+            item["source"], _inside(landing_path / item["relpath"], landing_path), item["sha256"], int(item["size"])
+        )
         result, transient = read_with_retries(file)
         spool.write_one(folder, index, result, transient)
     return len(manifest)
@@ -87,8 +89,9 @@ def groups(items: list[LandingFile], count: int) -> list[list[LandingFile]]:
 REMOTE_FAILED = "RemoteReadFailed"  # the group's run failed: its files wait for the next load, uncounted
 
 
-def read_remotely(items: list[LandingFile], landing: Path, published: Path, load_id: str, logger
-                  ) -> list[tuple[LandingFile, ValidatedFile | None, str | None]]:
+def read_remotely(
+    items: list[LandingFile], landing: Path, published: Path, load_id: str, logger
+) -> list[tuple[LandingFile, ValidatedFile | None, str | None]]:
     """(file, result, transient error) per file, in the order given, read by the pool.
 
     A group whose run does not complete (failed, crashed, no worker within the time
@@ -110,28 +113,44 @@ def read_remotely(items: list[LandingFile], landing: Path, published: Path, load
 
     def run(index: int, part: list[LandingFile]):
         folder = root / str(index)
-        spool.write_manifest(folder, [{"source": f.source, "relpath": os.fsdecode(f.path.resolve().relative_to(landing)),
-                                       "sha256": f.sha256, "size": f.size} for f in part])
+        spool.write_manifest(
+            folder,
+            [
+                {
+                    "source": f.source,
+                    "relpath": os.fsdecode(f.path.resolve().relative_to(landing)),
+                    "sha256": f.sha256,
+                    "size": f.size,
+                }
+                for f in part
+            ],
+        )
         restrict(root, recursive=True)
         params = {"landing": str(landing), "warehouse": str(published), "spool_dir": str(folder)}
         try:
             # sync context: Prefect's dual sync/async API returns the FlowRun, not a coroutine
             state = cast(FlowRun, run_deployment(name, parameters=params, timeout=timeout, poll_interval=1)).state
-        except Exception as err:  # noqa: BLE001 — the API refused or failed: a later load tries again
+        except Exception as err:
             logger.error("the read run for group %d could not be started (%s)", index, type(err).__name__)
             state = None
         if state is None or not state.is_completed():
-            logger.error("the read run for group %d (%d files) did not complete: its files are tried again "
-                         "at the next load", index, len(part))
+            logger.error(
+                "the read run for group %d (%d files) did not complete: its files are tried again at the next load",
+                index,
+                len(part),
+            )
             return {id(f): (None, REMOTE_FAILED) for f in part}
         return {id(f): spool.read_one(folder, i, expect=f) for i, f in enumerate(part)}
+
     try:
         outcome: dict = {}
         # each thread runs in a copy of this flow run's context, so the read runs are its
         # subflows (linked in the UI, cancelled with it)
         contexts = [contextvars.copy_context() for _ in parts]
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            futures = [pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts, strict=True))]
+            futures = [
+                pool.submit(ctx.run, run, i, part) for i, (ctx, part) in enumerate(zip(contexts, parts, strict=True))
+            ]
             for future in futures:
                 outcome.update(future.result())
         logger.info("%d files read in %d groups on the work pool", len(items), len(parts))

@@ -16,6 +16,7 @@ the mode explicitly (files 0640, folders 0750) and, with `PATHWAYS_GROUP`, the g
 of its warehouse), so a flow run started through Prefect's API with other paths in its
 parameters is refused before it touches anything (`check_paths`).
 """
+
 from __future__ import annotations
 
 import grp
@@ -104,12 +105,17 @@ def check_paths(landing: str | Path, warehouse: str | Path) -> tuple[Path, Path]
     landing_path, warehouse_path = Path(landing).resolve(), Path(warehouse).resolve()
     landing_root, warehouse_root = _root("PATHWAYS_LANDING_ROOT"), _root("PATHWAYS_WAREHOUSE_ROOT")
     if landing_root is not None and not landing_path.is_relative_to(landing_root):
-        raise PathOutsideRoot("refused: the landing parameter points outside the configured landing root "
-                              f"(PATHWAYS_LANDING_ROOT={landing_root})")
-    if warehouse_root is not None and (warehouse_path == warehouse_root
-                                       or not warehouse_path.is_relative_to(warehouse_root)):
-        raise PathOutsideRoot("refused: the warehouse parameter points outside the configured warehouse root "
-                              f"(PATHWAYS_WAREHOUSE_ROOT={warehouse_root})")
+        raise PathOutsideRoot(
+            "refused: the landing parameter points outside the configured landing root "
+            f"(PATHWAYS_LANDING_ROOT={landing_root})"
+        )
+    if warehouse_root is not None and (
+        warehouse_path == warehouse_root or not warehouse_path.is_relative_to(warehouse_root)
+    ):
+        raise PathOutsideRoot(
+            "refused: the warehouse parameter points outside the configured warehouse root "
+            f"(PATHWAYS_WAREHOUSE_ROOT={warehouse_root})"
+        )
     return landing_path, warehouse_path
 
 

@@ -8,6 +8,7 @@ counts, quarantined rows' reasons, file metadata) as JSON. The load that asked f
 stages them as if it had read them itself, then removes the folder. The spool holds the
 same pseudonymised rows as the warehouse beside it, with the same permissions.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,9 +44,15 @@ def write_one(folder: Path, index: int, result: ValidatedFile | None, transient:
     record: dict = {"transient": transient}
     if result is not None:
         record["result"] = {
-            "source": result.source, "file_name": result.file_name, "sha256": result.sha256,
-            "status": result.status, "rows_read": result.rows_read, "message": result.message,
-            "meta": result.meta, "copy_of": result.copy_of, "has_rows": result.rows is not None,
+            "source": result.source,
+            "file_name": result.file_name,
+            "sha256": result.sha256,
+            "status": result.status,
+            "rows_read": result.rows_read,
+            "message": result.message,
+            "meta": result.meta,
+            "copy_of": result.copy_of,
+            "has_rows": result.rows is not None,
             "quarantine": [[p.rule, p.message, p.row_number, p.column] for p in result.quarantine],
         }
         if result.rows is not None:
@@ -82,11 +89,25 @@ def read_one(folder: Path, index: int, expect=None) -> tuple[ValidatedFile | Non
     data = record.get("result")
     if data is None:
         return None, str(record.get("transient") or "NotSpooled")
-    if expect is not None and (data.get("sha256") != expect.sha256 or data.get("source") != expect.source
-                               or not isinstance(data.get("rows_read"), int) or not isinstance(data.get("meta"), dict)
-                               or not isinstance(data.get("quarantine"), list)):
+    if expect is not None and (
+        data.get("sha256") != expect.sha256
+        or data.get("source") != expect.source
+        or not isinstance(data.get("rows_read"), int)
+        or not isinstance(data.get("meta"), dict)
+        or not isinstance(data.get("quarantine"), list)
+    ):
         return None, "SpoolMismatch"
     rows = pl.read_parquet(folder / f"{index}.parquet") if data["has_rows"] else None
     problems = [Problem(rule, message, row, column) for rule, message, row, column in data["quarantine"]]
-    return ValidatedFile(data["source"], data["file_name"], data["sha256"], data["status"], data["rows_read"], rows,
-                         problems, data["message"], data["meta"], data["copy_of"]), record.get("transient")
+    return ValidatedFile(
+        data["source"],
+        data["file_name"],
+        data["sha256"],
+        data["status"],
+        data["rows_read"],
+        rows,
+        problems,
+        data["message"],
+        data["meta"],
+        data["copy_of"],
+    ), record.get("transient")

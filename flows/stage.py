@@ -21,6 +21,7 @@ still wins as the first delivery, whatever order the files arrive in. After the 
   duplicate (pupil + application date; case + identical event), and a file is
   `superseded` once newer deliveries replace everything it said.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,7 +57,6 @@ SNAPSHOT_KEYS = {
 }
 
 
-
 @dataclass
 class StageCounts:
     files: int = 0
@@ -77,8 +77,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def seen_files(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
     """(sha256, file name) -> status of every file already in the file log."""
-    return {(sha, name): status for sha, name, status in
-            con.execute("select sha256, file_name, status from audit.file_log").fetchall()}
+    return {
+        (sha, name): status
+        for sha, name, status in con.execute("select sha256, file_name, status from audit.file_log").fetchall()
+    }
 
 
 def _lineage(v: ValidatedFile) -> pl.DataFrame:
@@ -90,8 +92,9 @@ def _lineage(v: ValidatedFile) -> pl.DataFrame:
         pl.lit(meta["delivery_date"], dtype=pl.Date).alias("delivery_date"),
     )
     if v.source == "combination_classes":
-        frame = frame.with_columns(pl.lit(meta["school_orgnr"]).alias("school_orgnr"),
-                                   pl.lit(meta["school_year"]).alias("school_year"))
+        frame = frame.with_columns(
+            pl.lit(meta["school_orgnr"]).alias("school_orgnr"), pl.lit(meta["school_year"]).alias("school_year")
+        )
     if v.source == "trondelag_model":
         frame = frame.with_columns(pl.lit(meta["exported_at"]).alias("exported_at"))
     return frame
@@ -135,10 +138,13 @@ def _insert_cases(con: duckdb.DuckDBPyConnection, v: ValidatedFile) -> None:
     cases = [c for c in v.meta.get("cases", []) if isinstance(c, str)]
     if not cases:
         return
-    con.execute("""
+    con.execute(
+        """
         insert into raw.trondelag_model_case (case_id, source_file, source_sha256, delivery_date)
         select distinct case_id, ?, ?, ?::date from unnest(?::varchar[]) t(case_id)
-    """, [v.file_name, v.sha256, v.meta.get("delivery_date"), cases])
+    """,
+        [v.file_name, v.sha256, v.meta.get("delivery_date"), cases],
+    )
 
 
 def _snapshot_key(v: ValidatedFile) -> str | None:
@@ -147,9 +153,22 @@ def _snapshot_key(v: ValidatedFile) -> str | None:
     return None
 
 
-FILE_LOG_COLUMNS = ["file_name", "source", "sha256", "first_seen_at", "status", "rows_read", "rows_loaded",
-                    "rows_quarantined", "rows_duplicate", "message", "delivery_date", "snapshot_key", "load_id",
-                    "arrived_at"]
+FILE_LOG_COLUMNS = [
+    "file_name",
+    "source",
+    "sha256",
+    "first_seen_at",
+    "status",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "rows_duplicate",
+    "message",
+    "delivery_date",
+    "snapshot_key",
+    "load_id",
+    "arrived_at",
+]
 QUARANTINE_COLUMNS = ["file_name", "row_number", "column_name", "rule", "message", "source", "sha256", "load_id"]
 
 
@@ -161,7 +180,7 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
     files spent 15 s here (issue 13). One transaction also means a stage step that fails
     half-way leaves no half-staged file behind."""
     counts = StageCounts()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     rows: dict[str, list[pl.DataFrame]] = {}
     log, quarantine = [], []
     for v in files:
@@ -179,11 +198,28 @@ def stage(con: duckdb.DuckDBPyConnection, files: list[ValidatedFile], load_id: s
         message = v.message
         if v.copy_of:
             message = (message + "; " if message else "") + f"same content as {v.copy_of}"
-        log.append([v.file_name, v.source, v.sha256, now, v.status, v.rows_read, loaded, v.rows_quarantined,
-                    duplicate, message, v.meta.get("delivery_date"), _snapshot_key(v), load_id,
-                    v.meta.get("arrived_at")])
-        quarantine += [[v.file_name, p.row_number, p.column, p.rule, p.message, v.source, v.sha256, load_id]
-                       for p in v.quarantine or []]
+        log.append(
+            [
+                v.file_name,
+                v.source,
+                v.sha256,
+                now,
+                v.status,
+                v.rows_read,
+                loaded,
+                v.rows_quarantined,
+                duplicate,
+                message,
+                v.meta.get("delivery_date"),
+                _snapshot_key(v),
+                load_id,
+                v.meta.get("arrived_at"),
+            ]
+        )
+        quarantine += [
+            [v.file_name, p.row_number, p.column, p.rule, p.message, v.source, v.sha256, load_id]
+            for p in v.quarantine or []
+        ]
         counts.files += 1
         counts.rows_loaded += loaded
         counts.rows_quarantined += v.rows_quarantined
@@ -213,8 +249,10 @@ def _insert_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
     frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     con.register("book_rows", frame.to_arrow())
     try:
-        con.execute(f"insert into {table} ({', '.join(columns)}) "
-                    f"select {', '.join(f'{c}::{types[c]}' for c in columns)} from book_rows")
+        con.execute(
+            f"insert into {table} ({', '.join(columns)}) "
+            f"select {', '.join(f'{c}::{types[c]}' for c in columns)} from book_rows"
+        )
     finally:
         con.unregister("book_rows")
 
@@ -248,8 +286,13 @@ def reconcile(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[int, int]:
             where f.file_name = p.file_name and f.sha256 = p.sha256 and f.status = 'loaded'
         """)
     mark_superseded(con)
-    return one_row(con.execute("""select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_duplicate), 0)
-                          from audit.file_log where load_id = ?""", [load_id]).fetchone())
+    return one_row(
+        con.execute(
+            """select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_duplicate), 0)
+                          from audit.file_log where load_id = ?""",
+            [load_id],
+        ).fetchone()
+    )
 
 
 def mark_superseded(con: duckdb.DuckDBPyConnection) -> None:

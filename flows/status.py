@@ -20,6 +20,7 @@ others understand it):
 | 2 | CRITICAL | the last load crashed or was refused by its audits, or the published build is older than `stale_hours` |
 | 3 | UNKNOWN | no published warehouse, or it cannot be read |
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,7 +42,7 @@ class FileSeen:
     rows_loaded: int | None
     rows_quarantined: int | None
     message: str | None
-    rules: str = ""          # "rule ×count, …" from audit.quarantine
+    rules: str = ""  # "rule ×count, …" from audit.quarantine
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Status:
     schema_version: int | None = None
     files: list[FileSeen] = field(default_factory=list)
     overdue: list[Overdue] = field(default_factory=list)
-    late_by_rhythm: list[str] = field(default_factory=list)   # issue 15: per municipality/school/source
+    late_by_rhythm: list[str] = field(default_factory=list)  # issue 15: per municipality/school/source
     next_run: dt.datetime | None = None
     schedule: str = ""
     report: Path | None = None
@@ -102,7 +103,7 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -116,8 +117,7 @@ def next_run(cron: str, timezone: str, after: dt.datetime) -> dt.datetime | None
     return dates[0] if dates else None
 
 
-def gather(published: Path, now: dt.datetime | None = None, since_hours: float = 24.0,
-           settings=None) -> Status:
+def gather(published: Path, now: dt.datetime | None = None, since_hours: float = 24.0, settings=None) -> Status:
     """Everything `pathways status` shows, and its health."""
     import duckdb
 
@@ -126,18 +126,23 @@ def gather(published: Path, now: dt.datetime | None = None, since_hours: float =
 
     settings = settings or current()
     published = Path(published).resolve()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     status = Status(published, now, now - dt.timedelta(hours=since_hours))
     status.schedule = f"{settings.cron} ({settings.timezone})"
     try:
         status.next_run = next_run(settings.cron, settings.timezone, now)
-    except Exception:  # noqa: BLE001 — status must answer even if the schedule cannot be computed
+    except Exception:
         status.next_run = None
     docs = published.parent / "data_docs" / "index.html"
     status.report = docs if docs.exists() else None
     status.kept_builds = [b.build_id for b in reversed(kept_builds(published))]
-    failed = sorted((published.parent / "failed").glob(f"{published.stem}-*.duckdb"),
-                    key=lambda p: (p.stat().st_mtime, p.name)) if (published.parent / "failed").is_dir() else []
+    failed = (
+        sorted(
+            (published.parent / "failed").glob(f"{published.stem}-*.duckdb"), key=lambda p: (p.stat().st_mtime, p.name)
+        )
+        if (published.parent / "failed").is_dir()
+        else []
+    )
     status.failed_latest = failed[-1] if failed else None
 
     runs = _runs(published)
@@ -171,8 +176,10 @@ def gather(published: Path, now: dt.datetime | None = None, since_hours: float =
         finished = status.build["finished_at"]
         age_hours = (now - finished).total_seconds() / 3600
         if age_hours > settings.stale_hours:
-            status.worse(CRITICAL, f"the published build is {age_hours:.0f} hours old "
-                                   f"(more than stale_hours = {settings.stale_hours:g})")
+            status.worse(
+                CRITICAL,
+                f"the published build is {age_hours:.0f} hours old (more than stale_hours = {settings.stale_hours:g})",
+            )
     refused = [f for f in status.files if f.status in ("quarantined", "privacy_incident")]
     if refused:
         status.worse(WARNING, f"{len(refused)} file(s) refused since {status.since:%Y-%m-%d %H:%M} UTC")
@@ -195,30 +202,40 @@ def _read_warehouse(con, status: Status, settings) -> None:
         keys = ["build_id", "as_of", "started_at", "finished_at", "files_loaded", "events", "persons", "code_version"]
         status.build = dict(zip(keys, row, strict=True))
         for key in ("started_at", "finished_at"):
-            status.build[key] = status.build[key].replace(tzinfo=dt.timezone.utc)
+            status.build[key] = status.build[key].replace(tzinfo=dt.UTC)
     status.schema_version = schema_version(con)
-    since = status.since.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    files = con.execute(f"""
+    since = status.since.astimezone(dt.UTC).replace(tzinfo=None)
+    files = con.execute(
+        f"""
         select file_name, source, status, rows_read, rows_loaded, rows_quarantined, message, sha256
         from audit.file_log where (first_seen_at {utc}) >= ?
-        order by first_seen_at, file_name""", [since]).fetchall()
+        order by first_seen_at, file_name""",
+        [since],
+    ).fetchall()
     rules: dict[tuple[str, str], list[str]] = {}
-    for name, sha, rule, count in con.execute(f"""
+    for name, sha, rule, count in con.execute(
+        f"""
             select q.file_name, q.sha256, q.rule, count(*) from audit.quarantine q
             join audit.file_log f on f.file_name = q.file_name and f.sha256 = q.sha256
-            where (f.first_seen_at {utc}) >= ? group by all order by 4 desc, 3""", [since]).fetchall():
+            where (f.first_seen_at {utc}) >= ? group by all order by 4 desc, 3""",
+        [since],
+    ).fetchall():
         rules.setdefault((name, sha), []).append(f"{rule} ×{count}")
-    status.files = [FileSeen(n, src, st, rr, rl, rq, msg, ", ".join(rules.get((n, sha), [])))
-                    for n, src, st, rr, rl, rq, msg, sha in files]
-    last = dict(con.execute(f"""
-        select source, max(coalesce(arrived_at, first_seen_at) {utc}) from audit.file_log group by source""").fetchall())
+    status.files = [
+        FileSeen(n, src, st, rr, rl, rq, msg, ", ".join(rules.get((n, sha), [])))
+        for n, src, st, rr, rl, rq, msg, sha in files
+    ]
+    last = dict(
+        con.execute(f"""
+        select source, max(coalesce(arrived_at, first_seen_at) {utc}) from audit.file_log group by source""").fetchall()
+    )
     from flows.alerts import overdue_deliveries
 
     status.late_by_rhythm = [o.sentence() for o in overdue_deliveries(con)]  # as of the build's date
-    today = status.now.astimezone(dt.timezone.utc).date()
+    today = status.now.astimezone(dt.UTC).date()
     for source, threshold in settings.overdue_days.items():
         at = last.get(source)
-        at = at.replace(tzinfo=dt.timezone.utc) if at is not None else None
+        at = at.replace(tzinfo=dt.UTC) if at is not None else None
         status.overdue.append(Overdue(source, at, (today - at.date()).days if at else None, threshold))
 
 
@@ -228,8 +245,9 @@ def render(status: Status, console=None, quiet: bool = False) -> None:
     from rich.table import Table
 
     console = console or Console()
-    headline = f"{HEALTH[status.health]}: " + ("; ".join(r.split(": ", 1)[1] for r in status.reasons)
-                                               if status.reasons else "all well")
+    headline = f"{HEALTH[status.health]}: " + (
+        "; ".join(r.split(": ", 1)[1] for r in status.reasons) if status.reasons else "all well"
+    )
     style = {OK: "green", WARNING: "yellow", CRITICAL: "bold red", UNKNOWN: "bold magenta"}[status.health]
     console.print(headline, style=style, markup=False, highlight=False)
     if quiet:
@@ -240,17 +258,22 @@ def render(status: Status, console=None, quiet: bool = False) -> None:
     overview.add_row("Warehouse", str(status.warehouse))
     b = status.build
     if b:
-        overview.add_row("Published build", f"{b['build_id']} as of {b['as_of']}, finished "
-                                            f"{b['finished_at']:%Y-%m-%d %H:%M} UTC: {b['files_loaded']} files, "
-                                            f"{b['events']} events, {b['persons']} persons (code {b['code_version']}, "
-                                            f"schema {status.schema_version})")
+        overview.add_row(
+            "Published build",
+            f"{b['build_id']} as of {b['as_of']}, finished "
+            f"{b['finished_at']:%Y-%m-%d %H:%M} UTC: {b['files_loaded']} files, "
+            f"{b['events']} events, {b['persons']} persons (code {b['code_version']}, "
+            f"schema {status.schema_version})",
+        )
     a = status.last_attempt
     if a:
         text = f"{a.get('outcome')} at {a.get('at', '?')[:16].replace('T', ' ')} UTC"
         if a.get("outcome") != "crashed" and "files_new" in a:
-            text += (f": {a.get('files_new', 0)} new files, {a.get('files_loaded', 0)} loaded, "
-                     f"{a.get('files_refused', 0)} refused, {a.get('files_unreadable', 0)} unreadable, "
-                     f"{a.get('files_waiting', 0)} waiting")
+            text += (
+                f": {a.get('files_new', 0)} new files, {a.get('files_loaded', 0)} loaded, "
+                f"{a.get('files_refused', 0)} refused, {a.get('files_unreadable', 0)} unreadable, "
+                f"{a.get('files_waiting', 0)} waiting"
+            )
         if a.get("message"):
             text += f" — {a['message']}"
         overview.add_row("Last load", text)
@@ -258,14 +281,24 @@ def render(status: Status, console=None, quiet: bool = False) -> None:
         overview.add_row("Last load", "none recorded (load_runs.jsonl)")
     if status.last_restore:
         r = status.last_restore
-        overview.add_row("Last restore", f"build {r.get('build_id')} at {str(r.get('at', '?'))[:16].replace('T', ' ')} UTC")
+        overview.add_row(
+            "Last restore", f"build {r.get('build_id')} at {str(r.get('at', '?'))[:16].replace('T', ' ')} UTC"
+        )
     if status.failed_latest:
         overview.add_row("Newest refused candidate", str(status.failed_latest))
-    overview.add_row("Next scheduled load", f"{status.next_run:%Y-%m-%d %H:%M %Z} ({status.schedule})"
-                     if status.next_run else f"cannot be computed ({status.schedule})")
+    overview.add_row(
+        "Next scheduled load",
+        f"{status.next_run:%Y-%m-%d %H:%M %Z} ({status.schedule})"
+        if status.next_run
+        else f"cannot be computed ({status.schedule})",
+    )
     overview.add_row("Audit report", str(status.report) if status.report else "not written yet")
-    overview.add_row("Kept builds", ", ".join(status.kept_builds[:5]) + (" …" if len(status.kept_builds) > 5 else "")
-                     if status.kept_builds else "none (`pathways restore` needs kept builds)")
+    overview.add_row(
+        "Kept builds",
+        ", ".join(status.kept_builds[:5]) + (" …" if len(status.kept_builds) > 5 else "")
+        if status.kept_builds
+        else "none (`pathways restore` needs kept builds)",
+    )
     console.print(overview)
 
     files = Table(title=f"Files first seen since {status.since:%Y-%m-%d %H:%M} UTC", title_justify="left")
@@ -273,8 +306,16 @@ def render(status: Status, console=None, quiet: bool = False) -> None:
         files.add_column(column, justify="right" if column in ("rows read", "loaded", "quarantined") else "left")
     for f in status.files:
         reason = "; ".join(x for x in (f.message, f.rules) if x)
-        files.add_row(f.file_name, f.source, f.status, str(f.rows_read), str(f.rows_loaded), str(f.rows_quarantined),
-                      reason, style="yellow" if f.status in ("quarantined", "privacy_incident") else None)
+        files.add_row(
+            f.file_name,
+            f.source,
+            f.status,
+            str(f.rows_read),
+            str(f.rows_loaded),
+            str(f.rows_quarantined),
+            reason,
+            style="yellow" if f.status in ("quarantined", "privacy_incident") else None,
+        )
     if status.files:
         console.print(files)
     else:
@@ -284,9 +325,14 @@ def render(status: Status, console=None, quiet: bool = False) -> None:
     for column in ("source", "last file arrived", "days ago", "overdue after", "state"):
         deliveries.add_column(column)
     for o in status.overdue:
-        deliveries.add_row(o.source, f"{o.last_arrival:%Y-%m-%d}" if o.last_arrival else "never",
-                           "" if o.days is None else str(o.days), f"{o.threshold} days",
-                           "OVERDUE" if o.overdue else "ok", style="yellow" if o.overdue else None)
+        deliveries.add_row(
+            o.source,
+            f"{o.last_arrival:%Y-%m-%d}" if o.last_arrival else "never",
+            "" if o.days is None else str(o.days),
+            f"{o.threshold} days",
+            "OVERDUE" if o.overdue else "ok",
+            style="yellow" if o.overdue else None,
+        )
     console.print(deliveries)
     for sentence in status.late_by_rhythm:
         console.print(f"Late by its usual rhythm: {sentence}", style="yellow", markup=False, highlight=False)

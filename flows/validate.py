@@ -9,6 +9,7 @@ Hands the stage step a `ValidatedFile`: the rows that passed (typed, contract co
 only), one quarantine record per rejected row, and the file's verdict. Nothing here
 touches the warehouse.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,11 +35,11 @@ class ValidatedFile:
     sha256: str
     status: str
     rows_read: int
-    rows: pl.DataFrame | None = None          # typed, valid rows: contract columns + _row
+    rows: pl.DataFrame | None = None  # typed, valid rows: contract columns + _row
     quarantine: list[Problem] = field(default_factory=list)  # one per rejected row (or one per file)
     message: str = ""
     meta: dict = field(default_factory=dict)
-    copy_of: str | None = None                 # same bytes already loaded under this name
+    copy_of: str | None = None  # same bytes already loaded under this name
 
     @property
     def rows_quarantined(self) -> int:
@@ -50,17 +51,36 @@ class ValidatedFile:
 def refuse(raw: RawFile, source: str, sha256: str, status: str, problems: list[Problem]) -> ValidatedFile:
     first = problems[0]
     message = first.message if len(problems) == 1 else f"{first.message} (and {len(problems) - 1} more)"
-    return ValidatedFile(source, safe_name(raw.path.name), sha256, status, raw.rows_read,
-                         quarantine=problems, message=redact(message), meta=raw.meta)
+    return ValidatedFile(
+        source,
+        safe_name(raw.path.name),
+        sha256,
+        status,
+        raw.rows_read,
+        quarantine=problems,
+        message=redact(message),
+        meta=raw.meta,
+    )
 
 
 def changed_file(v: ValidatedFile) -> ValidatedFile:
     """A file whose name was loaded before with other content: the contract says delivered
     files never change, so the new bytes are refused rather than loaded beside the old."""
-    problem = Problem("file_changed", "a file with this name was already loaded with different content; "
-                      "deliver a correction as a new file (with a new delivery date)")
-    return ValidatedFile(v.source, v.file_name, v.sha256, STATUS_QUARANTINED, v.rows_read,
-                         quarantine=[problem], message=problem.message, meta=v.meta)
+    problem = Problem(
+        "file_changed",
+        "a file with this name was already loaded with different content; "
+        "deliver a correction as a new file (with a new delivery date)",
+    )
+    return ValidatedFile(
+        v.source,
+        v.file_name,
+        v.sha256,
+        STATUS_QUARANTINED,
+        v.rows_read,
+        quarantine=[problem],
+        message=problem.message,
+        meta=v.meta,
+    )
 
 
 def _schema_problems(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[list[Problem], list[Problem]]:
@@ -114,13 +134,18 @@ def _arrival(raw: RawFile) -> dict:
         stat = raw.path.stat()
     except OSError:
         return {}
-    return {"arrived_at": dt.datetime.fromtimestamp(stat.st_ctime_ns / 1e9, dt.timezone.utc)}
+    return {"arrived_at": dt.datetime.fromtimestamp(stat.st_ctime_ns / 1e9, dt.UTC)}
 
 
 PLACES = {
-    "file name": "the file name", "field": "this field", "column header": "a column header",
-    "JSON key": "a JSON key", "line": "this line", "document": "the document",
-    "sheet name": "the name of a sheet", "sheet": "a cell of another sheet",
+    "file name": "the file name",
+    "field": "this field",
+    "column header": "a column header",
+    "JSON key": "a JSON key",
+    "line": "this line",
+    "document": "the document",
+    "sheet name": "the name of a sheet",
+    "sheet": "a cell of another sheet",
 }
 
 
@@ -130,15 +155,28 @@ def privacy_problems(findings: list[Finding]) -> list[Problem]:
     for f in dict.fromkeys(findings):
         where = PLACES.get(f.place, f.place)
         prefix = f"{f.column}: " if f.column else ""
-        out.append(Problem("national_id", f"{prefix}a national identity number was found in {where}; "
-                           "the whole file is refused as a privacy incident", f.row, f.column))
+        out.append(
+            Problem(
+                "national_id",
+                f"{prefix}a national identity number was found in {where}; "
+                "the whole file is refused as a privacy incident",
+                f.row,
+                f.column,
+            )
+        )
     return out
 
 
 def guard(raw: RawFile, source: str) -> list[Problem]:
     """The privacy guard over every place of the file (see schemas.privacy)."""
-    findings = scan_file(raw.path.name, raw.format, text=raw.text, frame=raw.frame, path=raw.path,
-                         sheet=getattr(SOURCES[source], "SHEET", None))
+    findings = scan_file(
+        raw.path.name,
+        raw.format,
+        text=raw.text,
+        frame=raw.frame,
+        path=raw.path,
+        sheet=getattr(SOURCES[source], "SHEET", None),
+    )
     return privacy_problems(findings)
 
 
@@ -153,9 +191,19 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
 
     if raw.delivery_date is not None and raw.delivery_date > dt.date.today() + dt.timedelta(days=1):
         # a typo in the name (2042 for 2024) would make the file the newest delivery for ever
-        return refuse(raw, source, sha256, STATUS_QUARANTINED, [Problem(
-            "delivery_date_in_future", "the delivery date in the file name is in the future: deliver the file "
-            "again under its real delivery date")])
+        return refuse(
+            raw,
+            source,
+            sha256,
+            STATUS_QUARANTINED,
+            [
+                Problem(
+                    "delivery_date_in_future",
+                    "the delivery date in the file name is in the future: deliver the file "
+                    "again under its real delivery date",
+                )
+            ],
+        )
     raw.meta.update(_arrival(raw))
     if source == "trondelag_model" and "case_id" in raw.frame.columns:
         # every case the export lists, also one whose rows will all be quarantined
@@ -170,8 +218,16 @@ def validate(raw: RawFile, source: str, sha256: str) -> ValidatedFile:
     quarantine = _one_per_row(raw.row_problems + parse_problems + row_problems)
     bad_rows = pl.DataFrame({ROW: [p.row_number for p in quarantine]}, schema={ROW: pl.Int64})
     rows = frame.join(bad_rows, on=ROW, how="anti").drop(DELIVERY)
-    result = ValidatedFile(source, safe_name(raw.path.name), sha256, STATUS_LOADED, raw.rows_read, rows=rows,
-                           quarantine=quarantine, meta=raw.meta)
+    result = ValidatedFile(
+        source,
+        safe_name(raw.path.name),
+        sha256,
+        STATUS_LOADED,
+        raw.rows_read,
+        rows=rows,
+        quarantine=quarantine,
+        meta=raw.meta,
+    )
     if quarantine:
         result.message = f"{len(quarantine)} of {raw.rows_read} rows quarantined"
     return result
@@ -187,5 +243,6 @@ def read_and_validate_file(source: str, path, sha256: str) -> ValidatedFile:
     except OSError as err:
         raise OSError(err.errno, err.strerror) from None
     except Exception as err:
-        raise RuntimeError(f"{type(err).__name__} while reading or validating the file "
-                           "(details withheld: they may quote the file)") from None
+        raise RuntimeError(
+            f"{type(err).__name__} while reading or validating the file (details withheld: they may quote the file)"
+        ) from None

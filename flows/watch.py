@@ -10,6 +10,7 @@ the size and SHA-256 in the payload. The `file-arrived` deployment's trigger tur
 of such events into one load; the load itself scans the whole landing zone, so an event
 is a reason to look, not a list of what to load.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,7 @@ class LandingWatcher:
     landing: Path
     settle_seconds: float = 2.0
     poll_seconds: float = 1.0
-    announced: set[tuple[str, str]] = field(default_factory=set)   # (source, name) already announced
+    announced: set[tuple[str, str]] = field(default_factory=set)  # (source, name) already announced
     _seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)  # path -> (size, mtime_ns, since)
 
     def prime(self) -> None:
@@ -77,9 +78,15 @@ class LandingWatcher:
         from prefect.events import emit_event
 
         name = safe_name(path.name)  # a national id in a file name never reaches Prefect's records
-        emit_event(event=EVENT, resource={"prefect.resource.id": f"pathways.landing.{source}.{name}",
-                                          "pathways.source": source, "pathways.file": name},
-                   payload={"size": path.stat().st_size, "sha256": sha256_of(path)})
+        emit_event(
+            event=EVENT,
+            resource={
+                "prefect.resource.id": f"pathways.landing.{source}.{name}",
+                "pathways.source": source,
+                "pathways.file": name,
+            },
+            payload={"size": path.stat().st_size, "sha256": sha256_of(path)},
+        )
         log.info("announced %s/%s", source, name)
 
     def run(self, stop: threading.Event) -> None:

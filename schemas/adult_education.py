@@ -1,4 +1,5 @@
 """Row rules for adult education (source contract §2)."""
+
 import pandera.polars as pa
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
@@ -35,20 +36,31 @@ SCHEMA = pa.DataFrameSchema(
         "event": pa.Column(pl.String, [c.one_of(EVENTS)]),
         "date": pa.Column(pl.Date, c.date_checks()),
         "level": pa.Column(pl.String, [c.one_of(LEVELS)]),
-        "programme": pa.Column(pl.String, [
-            c.required_when(_upper, "for level upper_secondary"),
-            c.empty_unless(_upper, "unless level is upper_secondary"),
-            c.one_of(PROGRAMMES),
-        ], nullable=True),
+        "programme": pa.Column(
+            pl.String,
+            [
+                c.required_when(_upper, "for level upper_secondary"),
+                c.empty_unless(_upper, "unless level is upper_secondary"),
+                c.one_of(PROGRAMMES),
+            ],
+            nullable=True,
+        ),
         "school_orgnr": pa.Column(pl.String, [c.orgnr()]),
         "municipality": pa.Column(pl.String, [c.municipality()]),
-        "result": pa.Column(pl.String, [
-            c.required_when(_completed, "for event completed"),
-            c.empty_unless(_completed, "unless event is completed"),
-            c.rule("result_for_level", "result does not fit the level (CEFR for norwegian, "
-                   "grunnskolebevis for primary, vitnemal/fagbrev/kompetansebevis for upper_secondary)",
-                   _result_fits_level),
-        ], nullable=True),
+        "result": pa.Column(
+            pl.String,
+            [
+                c.required_when(_completed, "for event completed"),
+                c.empty_unless(_completed, "unless event is completed"),
+                c.rule(
+                    "result_for_level",
+                    "result does not fit the level (CEFR for norwegian, "
+                    "grunnskolebevis for primary, vitnemal/fagbrev/kompetansebevis for upper_secondary)",
+                    _result_fits_level,
+                ),
+            ],
+            nullable=True,
+        ),
     },
     strict=False,
 )

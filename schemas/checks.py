@@ -6,10 +6,11 @@ quarantine row with a stable rule id and a message a data officer can act on.
 `python-stdnum` is the reference for the organisation-number rule: the tests compare
 this expression with `stdnum.no.orgnr` on many values.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 import pandera.polars as pa
 import polars as pl
@@ -30,6 +31,7 @@ def rule(name: str, message: str, expr: Callable[[str], pl.Expr]) -> pa.Check:
     expression is wrapped to treat null results as valid rather than relying on Pandera's
     implicit null handling.
     """
+
     def check(data) -> pl.LazyFrame:
         return data.lazyframe.select(expr(data.key).fill_null(True))
 
@@ -37,8 +39,7 @@ def rule(name: str, message: str, expr: Callable[[str], pl.Expr]) -> pa.Check:
 
 
 def pid() -> pa.Check:
-    return rule("pid_format", "not a 64-character hex pid",
-                lambda c: pl.col(c).str.contains(PID_PATTERN))
+    return rule("pid_format", "not a 64-character hex pid", lambda c: pl.col(c).str.contains(PID_PATTERN))
 
 
 def uuid() -> pa.Check:
@@ -47,8 +48,7 @@ def uuid() -> pa.Check:
 
 def municipality() -> pa.Check:
     codes = sorted(municipality_codes())
-    return rule("municipality_code", "not a municipality code of the 2024 structure",
-                lambda c: pl.col(c).is_in(codes))
+    return rule("municipality_code", "not a municipality code of the 2024 structure", lambda c: pl.col(c).is_in(codes))
 
 
 def country() -> pa.Check:
@@ -72,18 +72,19 @@ def orgnr_valid(col: pl.Expr) -> pl.Expr:
 
 
 def orgnr() -> pa.Check:
-    return rule("orgnr", "not a valid 9-digit organisation number (mod-11 control digit)",
-                lambda c: orgnr_valid(pl.col(c)))
+    return rule(
+        "orgnr", "not a valid 9-digit organisation number (mod-11 control digit)", lambda c: orgnr_valid(pl.col(c))
+    )
 
 
 def date_range() -> pa.Check:
-    return rule("date_range", f"date is before {EARLIEST_DATE.isoformat()}",
-                lambda c: pl.col(c) >= EARLIEST_DATE)
+    return rule("date_range", f"date is before {EARLIEST_DATE.isoformat()}", lambda c: pl.col(c) >= EARLIEST_DATE)
 
 
 def not_after_delivery() -> pa.Check:
-    return rule("date_after_delivery", "date is after the delivery date of the file",
-                lambda c: pl.col(c) <= pl.col(DELIVERY))
+    return rule(
+        "date_after_delivery", "date is after the delivery date of the file", lambda c: pl.col(c) <= pl.col(DELIVERY)
+    )
 
 
 def date_checks() -> list[pa.Check]:
@@ -94,9 +95,11 @@ def not_before(other: str, what: str = "end date is before start date") -> pa.Ch
     return rule("date_order", what, lambda c: pl.col(c) >= pl.col(other))
 
 
-def age_between(low: int, high: int, birth_year: str, at: str, when: pl.Expr | None = None,
-                label: str = "") -> pa.Check:
+def age_between(
+    low: int, high: int, birth_year: str, at: str, when: pl.Expr | None = None, label: str = ""
+) -> pa.Check:
     """Age (year difference) at the date column `at`, checked on the birth-year column."""
+
     def expr(c: str) -> pl.Expr:
         age = pl.col(at).dt.year() - pl.col(birth_year)
         ok = age.is_between(low, high)
@@ -111,11 +114,15 @@ EARLIEST_BIRTH_YEAR = 1900
 def birth_year_plausible(birth_year: str, at: str) -> pa.Check:
     """Persons of any age are valid (children settle with their families), but nobody is
     born before 1900 or after the date of their own record."""
+
     def expr(c: str) -> pl.Expr:
         return pl.col(birth_year).is_between(EARLIEST_BIRTH_YEAR, pl.col(at).dt.year())
 
-    return rule("birth_year_range", f"birth year must be {EARLIEST_BIRTH_YEAR} or later and not after "
-                "the year of the record", expr)
+    return rule(
+        "birth_year_range",
+        f"birth year must be {EARLIEST_BIRTH_YEAR} or later and not after the year of the record",
+        expr,
+    )
 
 
 def required_when(condition: pl.Expr, description: str) -> pa.Check:

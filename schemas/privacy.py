@@ -39,6 +39,7 @@ Cost is linear in the size of the file: a vectorised pre-filter (Polars, Rust re
 finds the few lines or cells that hold ten digits outside keys; only those are checked
 in Python, where each digit group starts at most a handful of candidate sequences.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,7 @@ _PL_TEN = rf"\d(?:{SEPARATORS}{{0,3}}\d){{9}}"
 class Finding:
     """Where a national id was found. Never the value: `column` is already masked."""
 
-    place: str              # "file name", "field", "column header", "JSON key", "line", "sheet name", ...
+    place: str  # "file name", "field", "column header", "JSON key", "line", "sheet name", ...
     row: int | None = None
     column: str | None = None
 
@@ -100,7 +101,7 @@ def find_spans(text: str) -> list[tuple[int, int]]:
                 if total > 11:
                     break
                 if total == 11 or (total == 10 and i == j):
-                    digits = "".join(_ascii_digits(text[s:e]) for s, e in groups[i:j + 1])
+                    digits = "".join(_ascii_digits(text[s:e]) for s, e in groups[i : j + 1])
                     if _valid(digits):
                         spans.append((groups[i][0], groups[j][1]))
     return spans
@@ -158,8 +159,9 @@ def lines_with_ids(text: str) -> list[int]:
     return [n for n, line in suspects.iter_rows() if find_spans(line)]
 
 
-def find_national_ids(frame: pl.DataFrame, row_column: str = "_row",
-                      header_row: int | None = None) -> list[tuple[int | None, str]]:
+def find_national_ids(
+    frame: pl.DataFrame, row_column: str = "_row", header_row: int | None = None
+) -> list[tuple[int | None, str]]:
     """(row number, masked column) of every cell, and every column header, holding a national
     id; every column is looked at (also unnamed ones and ones starting with `_`), whatever
     its type. A header hit is reported at `header_row`."""
@@ -292,8 +294,15 @@ def _scan_workbook(path: Path, skip_sheet: str | None) -> list[Finding]:
     return out
 
 
-def scan_file(name: str, fmt: str, text: str | None = None, frame: pl.DataFrame | None = None,
-              path: Path | None = None, sheet: str | None = None, row_column: str = "_row") -> list[Finding]:
+def scan_file(
+    name: str,
+    fmt: str,
+    text: str | None = None,
+    frame: pl.DataFrame | None = None,
+    path: Path | None = None,
+    sheet: str | None = None,
+    row_column: str = "_row",
+) -> list[Finding]:
     """Every place of one landing file where a national id is written.
 
     `fmt`: "csv", "jsonl", "json" (text formats: `text` is the whole decoded text; `frame`
@@ -305,8 +314,10 @@ def scan_file(name: str, fmt: str, text: str | None = None, frame: pl.DataFrame 
         out.append(Finding("file name"))
     if fmt == "xlsx":
         if frame is not None:
-            out += [Finding("column header" if row == 1 else "field", row, column)
-                    for row, column in find_national_ids(frame, row_column, header_row=1)]
+            out += [
+                Finding("column header" if row == 1 else "field", row, column)
+                for row, column in find_national_ids(frame, row_column, header_row=1)
+            ]
         if path is not None:
             out += _scan_workbook(path, sheet if frame is not None else None)
         if text:

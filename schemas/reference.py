@@ -3,6 +3,7 @@
 The municipality list is the 2024 structure (357 municipalities), kept as a CSV in
 `warehouse/reference/` because the warehouse publishes the same list for the dashboard.
 """
+
 from __future__ import annotations
 
 import csv

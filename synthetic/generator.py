@@ -7,6 +7,7 @@
 The pipeline only looks in the source folders, so `_synthetic/` is never loaded.
 Deterministic for a seed: the same arguments give byte-identical files.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,22 +49,31 @@ def write_truth(truth: Truth, folder: Path) -> None:
 def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean: bool = False) -> Generated:
     out = Path(out)
     if clean and out.exists():
-        for name in ("intro", "adult_education", "combination_classes", "trondelag_model", "settlement_plan",
-                     TRUTH_DIR):
+        for name in (
+            "intro",
+            "adult_education",
+            "combination_classes",
+            "trondelag_model",
+            "settlement_plan",
+            TRUTH_DIR,
+        ):
             shutil.rmtree(out / name, ignore_errors=True)
     county = County(persons, seed)
     progress.step("simulate persons", total=persons)
     truth, records = county.simulate()
     progress.step("plan deliveries")
     county.real_life["persons born before 1940"] = sum(
-        1 for p in truth.persons if p["birth_year"] is not None and p["birth_year"] < 1940)
+        1 for p in truth.persons if p["birth_year"] is not None and p["birth_year"] < 1940
+    )
     settlements = Counter(r["deltaker_pid"] for r in records.intro if r["hendelse"] == "bosatt")
     county.real_life["persons settled in two or more municipalities"] = sum(1 for n in settlements.values() if n > 1)
     rng = random.Random(seed + 1)
-    deliveries = (writers.plan_intro(records.intro, rng)
-                  + writers.plan_adult_education(records.adult_education, rng)
-                  + writers.plan_combination(records.combination, county.schools, rng)
-                  + writers.plan_trondelag_model(records.tm_cases, rng, county.real_life))
+    deliveries = (
+        writers.plan_intro(records.intro, rng)
+        + writers.plan_adult_education(records.adult_education, rng)
+        + writers.plan_combination(records.combination, county.schools, rng)
+        + writers.plan_trondelag_model(records.tm_cases, rng, county.real_life)
+    )
     planted: list[faults_mod.Fault] = []
     if fault_rate > 0:
         deliveries, planted = faults_mod.plant(deliveries, fault_rate, random.Random(seed + 2))
@@ -71,8 +81,10 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
     # error, still listed by later exports); they must be quarantined, and nothing else.
     for d in deliveries:
         if d.source == "trondelag_model" and d.raw_bytes is None:
-            planted += [faults_mod.Fault("tm_registered_in_error", d.source, d.name, "date_format", "row", row, "date")
-                        for row, _ in writers.expected_quarantine(d)]
+            planted += [
+                faults_mod.Fault("tm_registered_in_error", d.source, d.name, "date_format", "row", row, "date")
+                for row, _ in writers.expected_quarantine(d)
+            ]
     # Settlement plans: their own random stream, so adding them left every other file as it was.
     plans = writers.plan_settlement(truth.persons, random.Random(seed + 3))
     deliveries += plans
@@ -82,13 +94,30 @@ def generate(persons: int, seed: int, out: Path, fault_rate: float = 0.0, clean:
         progress.advance()
     folder = out / TRUTH_DIR
     write_truth(truth, folder)
-    plan_schema = {"municipality_code": pl.String, "year": pl.Int32, "requested": pl.Int32, "decided": pl.Int32,
-                   "unaccompanied_minors": pl.Int32, "source_file": pl.String}
+    plan_schema = {
+        "municipality_code": pl.String,
+        "year": pl.Int32,
+        "requested": pl.Int32,
+        "decided": pl.Int32,
+        "unaccompanied_minors": pl.Int32,
+        "source_file": pl.String,
+    }
     pl.DataFrame(writers.settlement_plan_truth(plans), schema=plan_schema).write_parquet(
-        folder / "truth_settlement_plan.parquet")
+        folder / "truth_settlement_plan.parquet"
+    )
     (folder / "faults.json").write_text(json.dumps([f.as_dict() for f in planted], indent=1, default=str))
-    (folder / "generation.json").write_text(json.dumps(
-        {"persons": persons, "seed": seed, "fault_rate": fault_rate, "data_end": P.DATA_END.isoformat(),
-         "files": len(deliveries), "real_life": dict(sorted(county.real_life.items()))}, indent=1,
-        ensure_ascii=False))
+    (folder / "generation.json").write_text(
+        json.dumps(
+            {
+                "persons": persons,
+                "seed": seed,
+                "fault_rate": fault_rate,
+                "data_end": P.DATA_END.isoformat(),
+                "files": len(deliveries),
+                "real_life": dict(sorted(county.real_life.items())),
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+    )
     return Generated(len(deliveries), persons, len(planted), out)

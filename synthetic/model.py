@@ -11,6 +11,7 @@ training, work) and keeps two views of it:
 Tests compare the warehouse with the truth, so the truth is built from the simulation's
 own decisions, never from the files.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,7 +54,7 @@ class Truth:
 class Records:
     intro: list[dict] = field(default_factory=list)
     adult_education: list[dict] = field(default_factory=list)
-    combination: list[dict] = field(default_factory=list)   # one per pupil and school year
+    combination: list[dict] = field(default_factory=list)  # one per pupil and school year
     tm_cases: list[dict] = field(default_factory=list)
 
 
@@ -80,12 +81,19 @@ def schools() -> list[dict]:
     codes = trondelag_codes()
     names = {c: municipalities()[c]["municipality_name"] for c in codes}
     rows = []
-    for (name, muni), orgnr in zip(P.COMBINATION_SCHOOLS, make_orgnrs(97400000, len(P.COMBINATION_SCHOOLS)), strict=True):
-        rows.append({"school_orgnr": orgnr, "school_name": name, "municipality_code": muni,
-                     "kind": "upper_secondary"})
+    for (name, muni), orgnr in zip(
+        P.COMBINATION_SCHOOLS, make_orgnrs(97400000, len(P.COMBINATION_SCHOOLS)), strict=True
+    ):
+        rows.append({"school_orgnr": orgnr, "school_name": name, "municipality_code": muni, "kind": "upper_secondary"})
     for code, orgnr in zip(codes, make_orgnrs(97600000, len(codes)), strict=True):
-        rows.append({"school_orgnr": orgnr, "school_name": f"{names[code]} voksenopplæring",
-                     "municipality_code": code, "kind": "adult_education"})
+        rows.append(
+            {
+                "school_orgnr": orgnr,
+                "school_name": f"{names[code]} voksenopplæring",
+                "municipality_code": code,
+                "kind": "adult_education",
+            }
+        )
     return rows
 
 
@@ -123,8 +131,9 @@ class County:
         self.records = Records()
         self.schools = schools()
         self.combination_schools = [s for s in self.schools if s["kind"] == "upper_secondary"]
-        self.adult_centres = {s["municipality_code"]: s["school_orgnr"] for s in self.schools
-                              if s["kind"] == "adult_education"}
+        self.adult_centres = {
+            s["municipality_code"]: s["school_orgnr"] for s in self.schools if s["kind"] == "adult_education"
+        }
         self.munis = list(trondelag_codes())
         self.muni_weights = [P.MUNICIPALITY_WEIGHTS.get(c, 1.0) for c in self.munis]
         self.case_seq = 0
@@ -155,34 +164,73 @@ class County:
         return d is not None and d <= P.DATA_END
 
     # -- truth ----------------------------------------------------------------------------
-    def spell(self, person: Person, stage: str, source: str, start: Date, end: Date | None,
-              end_type: str | None, reason: str | None = None, municipality: str | None = None,
-              school: str | None = None, programme: str | None = None) -> None:
+    def spell(
+        self,
+        person: Person,
+        stage: str,
+        source: str,
+        start: Date,
+        end: Date | None,
+        end_type: str | None,
+        reason: str | None = None,
+        municipality: str | None = None,
+        school: str | None = None,
+        programme: str | None = None,
+    ) -> None:
         if not self.seen(start):
             return
         if end is None or not self.seen(end):
             end, end_type, reason = None, "ongoing", None
-        self.truth.spells.append({
-            "person_id": person.pid, "stage": stage, "source": source, "start_date": start,
-            "end_date": end, "end_type": end_type, "end_reason": reason, "municipality_code": municipality,
-            "school_orgnr": school, "programme": programme})
+        self.truth.spells.append(
+            {
+                "person_id": person.pid,
+                "stage": stage,
+                "source": source,
+                "start_date": start,
+                "end_date": end,
+                "end_type": end_type,
+                "end_reason": reason,
+                "municipality_code": municipality,
+                "school_orgnr": school,
+                "programme": programme,
+            }
+        )
 
     def milestone(self, person: Person, stage: str, date: Date) -> None:
         if self.seen(date):
             self.truth.milestones.append({"person_id": person.pid, "stage": stage, "date": date})
 
-    def application(self, person: Person, source: str, stage: str, school: str | None, municipality: str | None,
-                    applied: Date, offered: Date | None, started: Date | None, withdrawn: Date | None) -> None:
+    def application(
+        self,
+        person: Person,
+        source: str,
+        stage: str,
+        school: str | None,
+        municipality: str | None,
+        applied: Date,
+        offered: Date | None,
+        started: Date | None,
+        withdrawn: Date | None,
+    ) -> None:
         if not self.seen(applied):
             return
         offered = offered if self.seen(offered) else None
         started = started if self.seen(started) else None
         withdrawn = withdrawn if self.seen(withdrawn) else None
         status = "started" if started else "withdrawn" if withdrawn else "waiting"
-        self.truth.applications.append({
-            "person_id": person.pid, "source": source, "stage": stage, "school_orgnr": school,
-            "municipality_code": municipality, "applied_date": applied, "offered_date": offered,
-            "started_date": started, "status": status})
+        self.truth.applications.append(
+            {
+                "person_id": person.pid,
+                "source": source,
+                "stage": stage,
+                "school_orgnr": school,
+                "municipality_code": municipality,
+                "applied_date": applied,
+                "offered_date": offered,
+                "started_date": started,
+                "status": status,
+            }
+        )
 
     # -- people ---------------------------------------------------------------------------
     def new_person(self, settled: bool, family_of: Person | None = None, age: int | None = None) -> Person:
@@ -207,8 +255,7 @@ class County:
             else:
                 low, high, _ = rng.choices(P.ADULT_AGE_GROUPS, weights=[g[2] for g in P.ADULT_AGE_GROUPS])[0]
                 age = self.u(low, high)
-            reason = ("kollektiv_beskyttelse" if country == "UKR" else
-                      self.pick({"flukt": 0.8, "familie": 0.2}))
+            reason = "kollektiv_beskyttelse" if country == "UKR" else self.pick({"flukt": 0.8, "familie": 0.2})
             muni = self.rng.choices(self.munis, weights=self.muni_weights)[0]
             sex = "K" if self.chance(P.SHARE_WOMEN) else "M"
         else:
@@ -225,17 +272,45 @@ class County:
 
     def intro_event(self, person: Person, muni: str, event: str, date: Date, detail: str | None = None) -> None:
         if self.seen(date):
-            self.records.intro.append({
-                "deltaker_pid": person.pid, "kommunenr": muni, "hendelse": event, "dato": date,
-                "kjonn": person.sex, "fodselsaar": person.birth_year, "landbakgrunn": person.country,
-                "innvandringsgrunn": person.reason, "detalj": detail})
+            self.records.intro.append(
+                {
+                    "deltaker_pid": person.pid,
+                    "kommunenr": muni,
+                    "hendelse": event,
+                    "dato": date,
+                    "kjonn": person.sex,
+                    "fodselsaar": person.birth_year,
+                    "landbakgrunn": person.country,
+                    "innvandringsgrunn": person.reason,
+                    "detalj": detail,
+                }
+            )
 
-    def ae_event(self, person: Person, event: str, date: Date, level: str, school: str, muni: str,
-                 programme: str | None = None, result: str | None = None) -> None:
+    def ae_event(
+        self,
+        person: Person,
+        event: str,
+        date: Date,
+        level: str,
+        school: str,
+        muni: str,
+        programme: str | None = None,
+        result: str | None = None,
+    ) -> None:
         if self.seen(date):
-            self.records.adult_education.append({
-                "event_id": self.uuid(), "pid": person.pid, "event": event, "date": date, "level": level,
-                "programme": programme, "school_orgnr": school, "municipality": muni, "result": result})
+            self.records.adult_education.append(
+                {
+                    "event_id": self.uuid(),
+                    "pid": person.pid,
+                    "event": event,
+                    "date": date,
+                    "level": level,
+                    "programme": programme,
+                    "school_orgnr": school,
+                    "municipality": muni,
+                    "result": result,
+                }
+            )
 
     # -- pathways -------------------------------------------------------------------------
     def simulate(self) -> tuple[Truth, Records]:
@@ -265,13 +340,18 @@ class County:
         return self.truth, self.records
 
     def add_person(self, person: Person, settled: bool) -> None:
-        self.truth.persons.append({
-            # The Trøndelag model delivers neither sex nor birth year.
-            "person_id": person.pid, "sex": person.sex if settled else None,
-            "birth_year": person.birth_year if settled else None,
-            "country_background": person.country, "immigration_reason": person.reason,
-            "settlement_date": person.settlement_date,
-            "settlement_municipality_code": person.municipality})
+        self.truth.persons.append(
+            {
+                # The Trøndelag model delivers neither sex nor birth year.
+                "person_id": person.pid,
+                "sex": person.sex if settled else None,
+                "birth_year": person.birth_year if settled else None,
+                "country_background": person.country,
+                "immigration_reason": person.reason,
+                "settlement_date": person.settlement_date,
+                "settlement_municipality_code": person.municipality,
+            }
+        )
 
     def children_of(self, adult: Person) -> int:
         """0–3 children for an adult of 22–50, averaging CHILDREN_PER_ADULT over all adults."""
@@ -284,8 +364,9 @@ class County:
 
     def settled_pathway(self, p: Person) -> None:
         settle = p.settlement_date
-        assert settle is not None and p.municipality is not None and p.country is not None, \
+        assert settle is not None and p.municipality is not None and p.country is not None, (
             "a settled person has a settlement date, municipality and country (new_person)"
+        )
         self.intro_event(p, p.municipality, "bosatt", settle)
         self.milestone(p, "settlement", settle)
         age = settle.year - p.birth_year
@@ -328,7 +409,9 @@ class County:
                 late = self.chance(P.SHARE_MOVE_REGISTERED_LATE)
                 registered = new_start + dt.timedelta(days=self.u(1, 60)) if late else stop
                 self.real_life["moves during the programme, restarted elsewhere"] += 1
-                self.real_life["moves during the programme, old municipality closed the case after the new start"] += late
+                self.real_life["moves during the programme, old municipality closed the case after the new start"] += (
+                    late
+                )
                 self.intro_event(p, muni, "avbrutt", registered, detail)
                 self.spell(p, "intro", "intro", start, registered, end_type, detail, muni)
                 self.truth_transition(p, start, None)
@@ -352,16 +435,21 @@ class County:
         self.truth_transition(p, start, transition)
         if self.chance(P.SHARE_MOVE_AFTER_PROGRAMME):  # settles again elsewhere later on
             self.real_life["moves after the programme"] += 1
-            self.intro_event(p, self.rng.choice([m for m in self.munis if m != muni]), "bosatt",
-                             end + dt.timedelta(days=self.u(60, 1000)))
+            self.intro_event(
+                p,
+                self.rng.choice([m for m in self.munis if m != muni]),
+                "bosatt",
+                end + dt.timedelta(days=self.u(60, 1000)),
+            )
         if transition in ("arbeid", "arbeid_og_utdanning"):
             self.spell(p, "work", "intro", end, None, None, municipality=muni)
         self.after_intro(p, end, muni, direct=transition)
 
     def truth_transition(self, p: Person, start: Date, transition: str | None) -> None:
         if self.seen(start):
-            self.truth.intro_transitions.append({"person_id": p.pid, "start_date": start,
-                                                 "direct_transition": transition})
+            self.truth.intro_transitions.append(
+                {"person_id": p.pid, "start_date": start, "direct_transition": transition}
+            )
 
     def after_intro(self, p: Person, end: Date, muni: str, direct: str | None) -> None:
         """Education for those who go on to it, and for some of the rest a later job or
@@ -393,9 +481,18 @@ class County:
             applied = settle + dt.timedelta(days=self.u(20, 120))
             offered = applied + dt.timedelta(days=self.u(40, 200))
             start = offered + dt.timedelta(days=self.u(5, 60))
-        self.adult_course(p, "norwegian", school, muni, applied, offered, start,
-                          months=self.u(*P.NORWEGIAN_MONTHS), dropout=P.NORWEGIAN_DROPOUT,
-                          result=lambda: self.pick(P.CEFR_RESULTS))
+        self.adult_course(
+            p,
+            "norwegian",
+            school,
+            muni,
+            applied,
+            offered,
+            start,
+            months=self.u(*P.NORWEGIAN_MONTHS),
+            dropout=P.NORWEGIAN_DROPOUT,
+            result=lambda: self.pick(P.CEFR_RESULTS),
+        )
 
     def primary(self, p: Person, settle: Date) -> None:
         muni, school = p.municipality, self.adult_centres[p.municipality]
@@ -404,8 +501,18 @@ class County:
         start = self.next_school_start(applied + dt.timedelta(days=30))
         offered = start - dt.timedelta(days=self.u(20, 60))
         offered = max(offered, applied + dt.timedelta(days=1))
-        self.adult_course(p, "primary", school, muni, applied, offered, start,
-                          months=self.u(10, 22), dropout=P.PRIMARY_DROPOUT, result=lambda: "grunnskolebevis")
+        self.adult_course(
+            p,
+            "primary",
+            school,
+            muni,
+            applied,
+            offered,
+            start,
+            months=self.u(10, 22),
+            dropout=P.PRIMARY_DROPOUT,
+            result=lambda: "grunnskolebevis",
+        )
 
     def upper_secondary(self, p: Person, applied: Date, muni: str) -> None:
         school = self.rng.choice(self.combination_schools)["school_orgnr"]
@@ -413,13 +520,35 @@ class County:
         offered = max(applied + dt.timedelta(days=1), start - dt.timedelta(days=self.u(20, 70)))
         programme = self.pick(P.PROGRAMME_WEIGHTS)
         outcome = self.pick(P.UPPER_SECONDARY_RESULTS)
-        self.adult_course(p, "upper_secondary", school, muni, applied, offered, start, months=22,
-                          dropout=1.0 if outcome == "dropped_out" else 0.0, result=lambda: outcome,
-                          programme=programme)
+        self.adult_course(
+            p,
+            "upper_secondary",
+            school,
+            muni,
+            applied,
+            offered,
+            start,
+            months=22,
+            dropout=1.0 if outcome == "dropped_out" else 0.0,
+            result=lambda: outcome,
+            programme=programme,
+        )
 
-    def adult_course(self, p: Person, level: str, school: str, muni: str, applied: Date, offered: Date,
-                     start: Date, months: int, dropout: float, result, programme: str | None = None,
-                     may_withdraw: bool = True) -> None:
+    def adult_course(
+        self,
+        p: Person,
+        level: str,
+        school: str,
+        muni: str,
+        applied: Date,
+        offered: Date,
+        start: Date,
+        months: int,
+        dropout: float,
+        result,
+        programme: str | None = None,
+        may_withdraw: bool = True,
+    ) -> None:
         stage = level
         self.ae_event(p, "applied", applied, level, school, muni, programme)
         if may_withdraw and self.chance(P.SHARE_APPLICATIONS_WITHDRAWN):
@@ -427,14 +556,35 @@ class County:
             if offered < withdrawn:
                 self.ae_event(p, "offered", offered, level, school, muni, programme)
             self.ae_event(p, "withdrawn", withdrawn, level, school, muni, programme)
-            self.application(p, "adult_education", stage, school, muni, applied,
-                             offered if offered < withdrawn else None, None, withdrawn)
+            self.application(
+                p,
+                "adult_education",
+                stage,
+                school,
+                muni,
+                applied,
+                offered if offered < withdrawn else None,
+                None,
+                withdrawn,
+            )
             if self.chance(P.SHARE_REAPPLY_AFTER_WITHDRAWAL):  # applies again later, and starts
                 self.real_life["re-applications after a withdrawal (adult education)"] += 1
                 again = withdrawn + dt.timedelta(days=self.u(60, 200))
                 shift = again - applied
-                self.adult_course(p, level, school, muni, again, max(offered + shift, again + dt.timedelta(days=1)),
-                                  start + shift, months, dropout, result, programme, may_withdraw=False)
+                self.adult_course(
+                    p,
+                    level,
+                    school,
+                    muni,
+                    again,
+                    max(offered + shift, again + dt.timedelta(days=1)),
+                    start + shift,
+                    months,
+                    dropout,
+                    result,
+                    programme,
+                    may_withdraw=False,
+                )
             return
         self.ae_event(p, "offered", offered, level, school, muni, programme)
         self.ae_event(p, "started", start, level, school, muni, programme)
@@ -471,9 +621,18 @@ class County:
         end = Date(last.year + 1, *P.SCHOOL_END)
         if status == "Avbrutt":
             end = last + dt.timedelta(days=self.u(30, 280))
-        pupil = {"pid": p.pid, "sex": p.sex, "birth_year": p.birth_year, "municipality": p.municipality,
-                 "school": school, "applied": applied, "start": start, "end": end, "status": status,
-                 "withdrawn": withdrawn}
+        pupil = {
+            "pid": p.pid,
+            "sex": p.sex,
+            "birth_year": p.birth_year,
+            "municipality": p.municipality,
+            "school": school,
+            "applied": applied,
+            "start": start,
+            "end": end,
+            "status": status,
+            "withdrawn": withdrawn,
+        }
         if not withdrawn and years > 1:
             self.real_life[f"pupils on the combination-class lists of {years} school years"] += 1
         for year in range(1 if withdrawn else years):
@@ -496,25 +655,47 @@ class County:
             return  # no longer on the list: gone without a trace, as the contract says
         started = pupil["start"] if pupil["start"] <= on else None
         ended = pupil["end"] if started and pupil["end"] <= on else None
-        self.truth.applications.append({
-            "person_id": p.pid, "source": "combination_classes", "stage": "combination",
-            "school_orgnr": pupil["school"], "municipality_code": p.municipality, "applied_date": pupil["applied"],
-            "offered_date": None, "started_date": started, "status": "started" if started else "waiting"})
+        self.truth.applications.append(
+            {
+                "person_id": p.pid,
+                "source": "combination_classes",
+                "stage": "combination",
+                "school_orgnr": pupil["school"],
+                "municipality_code": p.municipality,
+                "applied_date": pupil["applied"],
+                "offered_date": None,
+                "started_date": started,
+                "status": "started" if started else "waiting",
+            }
+        )
         if started:
             end_types = {"Fullført": "completed", "Avbrutt": "dropped_out", "Overført Vg1": "transferred"}
-            self.truth.spells.append({
-                "person_id": p.pid, "stage": "combination", "source": "combination_classes",
-                "start_date": started, "end_date": ended, "end_type": end_types[pupil["status"]] if ended else "ongoing",
-                "end_reason": None, "municipality_code": p.municipality, "school_orgnr": pupil["school"],
-                "programme": None})
+            self.truth.spells.append(
+                {
+                    "person_id": p.pid,
+                    "stage": "combination",
+                    "source": "combination_classes",
+                    "start_date": started,
+                    "end_date": ended,
+                    "end_type": end_types[pupil["status"]] if ended else "ongoing",
+                    "end_reason": None,
+                    "municipality_code": p.municipality,
+                    "school_orgnr": pupil["school"],
+                    "programme": None,
+                }
+            )
 
     def tm_case(self, p: Person, mobilised: Date, path: str, muni: str) -> None:
         if not self.seen(mobilised):
             return
         self.case_seq += 1
-        case: dict = {"case_id": f"TM-{mobilised.year}-{self.case_seq:05d}", "pid": p.pid, "nav_office": muni,
-                "mobilised_by": "OT" if (mobilised.year - (p.birth_year or 1990)) <= 24 and self.chance(0.6) else "NAV",
-                "events": []}
+        case: dict = {
+            "case_id": f"TM-{mobilised.year}-{self.case_seq:05d}",
+            "pid": p.pid,
+            "nav_office": muni,
+            "mobilised_by": "OT" if (mobilised.year - (p.birth_year or 1990)) <= 24 and self.chance(0.6) else "NAV",
+            "events": [],
+        }
         self.records.tm_cases.append(case)
         ev = case["events"]
 
@@ -532,12 +713,20 @@ class County:
             left = wt_start + dt.timedelta(days=self.u(10, (wt_end - wt_start).days - 1))
             reason = self.pick(P.TM_LEAVE_REASONS)
             add("left_programme", left, reason=reason)
-            self.spell(p, "work_training", "trondelag_model", wt_start, left,
-                       "transferred" if reason == "moved" else "dropped_out", reason, muni)
+            self.spell(
+                p,
+                "work_training",
+                "trondelag_model",
+                wt_start,
+                left,
+                "transferred" if reason == "moved" else "dropped_out",
+                reason,
+                muni,
+            )
             return
         add("work_training_ended", wt_end)
         self.spell(p, "work_training", "trondelag_model", wt_start, wt_end, "completed", None, muni)
-        programme = self.pick({k: 1 for k in P.TM_TRADES})
+        programme = self.pick(dict.fromkeys(P.TM_TRADES, 1))
         trade = P.TM_TRADES[programme]
         if path == "employed":
             self.employed(p, add, wt_end + dt.timedelta(days=self.u(0, 60)), muni)

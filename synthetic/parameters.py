@@ -30,6 +30,7 @@ Trøndelag; they are not a forecast. Sources (as of 2024–2025):
 [Udir]      Udir programme codes for vocational/general programmes (BA, EL, FD, HS, IM, NA,
             RM, SR, TP, ST).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,19 @@ SETTLEMENT_YEARS = range(2015, 2026)
 
 # Relative settlement volume per year (IMDi-bos, national figures in thousands; the
 # county follows the national curve). Peak after 2022 (Ukraine).
-SETTLEMENTS_BY_YEAR = {2015: 11, 2016: 15, 2017: 11, 2018: 5, 2019: 5, 2020: 4, 2021: 6,
-                       2022: 35, 2023: 38, 2024: 25, 2025: 12}
+SETTLEMENTS_BY_YEAR = {
+    2015: 11,
+    2016: 15,
+    2017: 11,
+    2018: 5,
+    2019: 5,
+    2020: 4,
+    2021: 6,
+    2022: 35,
+    2023: 38,
+    2024: 25,
+    2025: 12,
+}
 
 # Country background by period (SSB-intro: ≈ 70 % Ukrainians among 2024 participants).
 COUNTRIES_BEFORE_2022 = {"SYR": 0.45, "ERI": 0.22, "AFG": 0.15, "COD": 0.10, "SOM": 0.08}
@@ -64,30 +76,60 @@ ELDERLY_AGE = (68, 92)
 
 # Relative weight of each Trøndelag municipality as a place of settlement (roughly
 # population; Trondheim about 40 %). Codes missing here get weight 1.
-MUNICIPALITY_WEIGHTS = {"5001": 40, "5035": 5, "5037": 4, "5038": 3, "5006": 4, "5007": 3, "5028": 3,
-                        "5059": 4, "5031": 3, "5054": 2, "5060": 2, "5057": 2, "5021": 1.5, "5025": 1.5}
+MUNICIPALITY_WEIGHTS = {
+    "5001": 40,
+    "5035": 5,
+    "5037": 4,
+    "5038": 3,
+    "5006": 4,
+    "5007": 3,
+    "5028": 3,
+    "5059": 4,
+    "5031": 3,
+    "5054": 2,
+    "5060": 2,
+    "5057": 2,
+    "5021": 1.5,
+    "5025": 1.5,
+}
 
 # Introduction programme (IMDi-res, SSB-intro).
-INTRO_PARTICIPATION = 0.93          # adults settled who start the programme
-INTRO_START_DAYS = (7, 90)          # start after settlement
-INTRO_YEARS_UKRAINE = (0.8, 1.2)    # kollektiv beskyttelse: about one year
+INTRO_PARTICIPATION = 0.93  # adults settled who start the programme
+INTRO_START_DAYS = (7, 90)  # start after settlement
+INTRO_YEARS_UKRAINE = (0.8, 1.2)  # kollektiv beskyttelse: about one year
 INTRO_YEARS_OTHERS = (1.5, 3.0)
-SHARE_LEAVE = 0.12                  # some leave (parental leave, illness) during the programme
+SHARE_LEAVE = 0.12  # some leave (parental leave, illness) during the programme
 LEAVE_DAYS = (60, 300)
 SHARE_INTERRUPTED = 0.18
-INTERRUPTION_DETAILS = {"flyttet": 0.30, "arbeid": 0.25, "utdanning": 0.10, "helse": 0.15,
-                        "eget_onske": 0.10, "annet": 0.10}
-SHARE_MOVERS_WHO_RESTART = 0.5      # moved within the county and started again
+INTERRUPTION_DETAILS = {
+    "flyttet": 0.30,
+    "arbeid": 0.25,
+    "utdanning": 0.10,
+    "helse": 0.15,
+    "eget_onske": 0.10,
+    "annet": 0.10,
+}
+SHARE_MOVERS_WHO_RESTART = 0.5  # moved within the county and started again
 # The old municipality often closes the case only after the new one has started the
 # programme: its `avbrutt` is then dated after the new `startet`.
 SHARE_MOVE_REGISTERED_LATE = 0.35
 # Moves after the programme [SSB-flytt]: with the moves during the programme (≈ 5 % of
 # participants) about one in eight has moved within five years.
 SHARE_MOVE_AFTER_PROGRAMME = 0.07
-TRANSITIONS_UKRAINE = {"arbeid": 0.40, "arbeid_og_utdanning": 0.05, "utdanning": 0.08,
-                       "arbeidsledig": 0.30, "annet": 0.17}   # 45 % directly to work
-TRANSITIONS_OTHERS = {"arbeid": 0.20, "arbeid_og_utdanning": 0.03, "utdanning": 0.25,
-                      "arbeidsledig": 0.30, "annet": 0.22}    # 23 % directly to work
+TRANSITIONS_UKRAINE = {
+    "arbeid": 0.40,
+    "arbeid_og_utdanning": 0.05,
+    "utdanning": 0.08,
+    "arbeidsledig": 0.30,
+    "annet": 0.17,
+}  # 45 % directly to work
+TRANSITIONS_OTHERS = {
+    "arbeid": 0.20,
+    "arbeid_og_utdanning": 0.03,
+    "utdanning": 0.25,
+    "arbeidsledig": 0.30,
+    "annet": 0.22,
+}  # 23 % directly to work
 # In work or education in November the year after (SSB-out): targets by sex, reached by
 # giving some of those without a direct transition a later job (via the Trøndelag model)
 # or an education spell.
@@ -107,35 +149,60 @@ PRIMARY_SHARE = {"UKR": 0.03, "default": 0.22}
 PRIMARY_DROPOUT = 0.25
 
 # Upper secondary for adults [Udir].
-PROGRAMME_WEIGHTS = {"HS": 0.30, "ST": 0.15, "BA": 0.10, "EL": 0.10, "TP": 0.10, "RM": 0.10,
-                     "SR": 0.05, "IM": 0.05, "FD": 0.03, "NA": 0.02}
+PROGRAMME_WEIGHTS = {
+    "HS": 0.30,
+    "ST": 0.15,
+    "BA": 0.10,
+    "EL": 0.10,
+    "TP": 0.10,
+    "RM": 0.10,
+    "SR": 0.05,
+    "IM": 0.05,
+    "FD": 0.03,
+    "NA": 0.02,
+}
 UPPER_SECONDARY_RESULTS = {"vitnemal": 0.30, "fagbrev": 0.40, "kompetansebevis": 0.10, "dropped_out": 0.20}
 
 # Combination classes [TFK-komb]: the ~12 schools, start mid-August, once a year.
 COMBINATION_SCHOOLS = [  # (name, municipality)
-    ("Thora Storm vgs", "5001"), ("Charlottenlund vgs", "5001"), ("Heimdal vgs", "5001"),
-    ("Byåsen vgs", "5001"), ("Ole Vig vgs", "5035"), ("Levanger vgs", "5037"),
-    ("Verdal vgs", "5038"), ("Steinkjer vgs", "5006"), ("Olav Duun vgs", "5007"),
-    ("Orkdal vgs", "5059"), ("Røros vgs", "5025"), ("Fosen vgs", "5054"),
+    ("Thora Storm vgs", "5001"),
+    ("Charlottenlund vgs", "5001"),
+    ("Heimdal vgs", "5001"),
+    ("Byåsen vgs", "5001"),
+    ("Ole Vig vgs", "5035"),
+    ("Levanger vgs", "5037"),
+    ("Verdal vgs", "5038"),
+    ("Steinkjer vgs", "5006"),
+    ("Olav Duun vgs", "5007"),
+    ("Orkdal vgs", "5059"),
+    ("Røros vgs", "5025"),
+    ("Fosen vgs", "5054"),
 ]
 COMBINATION_SHARE_16_20 = 0.75
 COMBINATION_SHARE_21_23 = 0.30
-COMBINATION_TWO_YEARS = 0.30        # [Udir-komb] on the lists of two school years
-COMBINATION_THREE_YEARS = 0.08      # ... and of three
+COMBINATION_TWO_YEARS = 0.30  # [Udir-komb] on the lists of two school years
+COMBINATION_THREE_YEARS = 0.08  # ... and of three
 COMBINATION_OUTCOMES = {"Overført Vg1": 0.50, "Fullført": 0.30, "Avbrutt": 0.20}
-SCHOOL_START = (8, 18)   # month, day
+SCHOOL_START = (8, 18)  # month, day
 SCHOOL_END = (6, 20)
 
 # Trøndelag model [TM].
-SHARE_TM_ONLY = 0.08               # persons mobilised with no settlement/intro record
+SHARE_TM_ONLY = 0.08  # persons mobilised with no settlement/intro record
 TM_PATHS = {"school_then_apprenticeship": 0.30, "apprenticeship": 0.35, "employed": 0.20, "left": 0.15}
 TM_APPRENTICESHIP_PASS = 0.75
 TM_LEAVE_REASONS = {"moved": 0.20, "health": 0.30, "no_contact": 0.35, "other": 0.15}
-TM_TRADES = {"HS": "Helsefagarbeider", "BA": "Tømrer", "EL": "Elektriker", "TP": "Industrimekaniker",
-             "RM": "Kokk", "SR": "Salgsmedarbeider", "IM": "IKT-servicemedarbeider"}
+TM_TRADES = {
+    "HS": "Helsefagarbeider",
+    "BA": "Tømrer",
+    "EL": "Elektriker",
+    "TP": "Industrimekaniker",
+    "RM": "Kokk",
+    "SR": "Salgsmedarbeider",
+    "IM": "IKT-servicemedarbeider",
+}
 TM_SECTORS = ["health", "construction", "industry", "hospitality", "retail", "services"]
-SHARE_TM_CORRECTED = 0.05          # cases where an early export holds an event later withdrawn
-SHARE_TM_RENUMBERED = 0.05         # earlier exports list a case's events in another order
+SHARE_TM_CORRECTED = 0.05  # cases where an early export holds an event later withdrawn
+SHARE_TM_RENUMBERED = 0.05  # earlier exports list a case's events in another order
 # A second case opened in error for a person (with a wrong left_programme); later exports
 # still list it, but with dates the contract refuses, so all its rows are quarantined and
 # the wrong left_programme of the early export must not come back.
@@ -143,8 +210,8 @@ SHARE_TM_REGISTERED_IN_ERROR = 0.03
 
 # Deliveries: how often each source sends files (kept coarse so a test county stays
 # small in files; the pipeline does not care how often files arrive).
-INTRO_DELIVERY_EVERY_YEARS = 2     # each municipality, 31 December every N years + DATA_END
-INTRO_REDELIVERED = 0.05           # share of an earlier file's events sent again
+INTRO_DELIVERY_EVERY_YEARS = 2  # each municipality, 31 December every N years + DATA_END
+INTRO_REDELIVERED = 0.05  # share of an earlier file's events sent again
 INTRO_ENCODINGS = {"utf-8": 0.5, "utf-8-sig": 0.2, "cp1252": 0.3}
 ADULT_EDUCATION_EXPORT_MONTHS = 6  # one export every N months
 ADULT_EDUCATION_REDELIVERED = 0.03
@@ -159,10 +226,10 @@ PSEUDONYMISATION_KEY = b"synthetic-county-not-a-secret"
 # Councils decide about what they then settle; in some years many decided fewer than
 # IMDi asked (2016–2017 after the 2015 peak, 2023–2024 after the Ukraine peak).
 PLAN_YEARS = range(2015, 2028)
-PLAN_REQUEST_DELIVERY = (6, 15)      # month, day of the year before: requests (some decided)
-PLAN_DECISION_DELIVERY = (12, 15)    # ... and the decisions
-PLAN_DECIDED_EARLY = 0.2             # share of municipalities that have decided by June
-PLAN_DECIDED_NOISE = (0.92, 1.08)    # decided / settled
+PLAN_REQUEST_DELIVERY = (6, 15)  # month, day of the year before: requests (some decided)
+PLAN_DECISION_DELIVERY = (12, 15)  # ... and the decisions
+PLAN_DECIDED_EARLY = 0.2  # share of municipalities that have decided by June
+PLAN_DECIDED_NOISE = (0.92, 1.08)  # decided / settled
 PLAN_YEARS_DECIDED_BELOW_REQUEST = {2016: (1.15, 1.5), 2017: (1.1, 1.4), 2023: (1.15, 1.5), 2024: (1.1, 1.35)}
 PLAN_MINORS_SHARE = {2015: 0.08, 2016: 0.06, 2017: 0.03, "default": 0.015}
 # The synthetic county simulates settlements up to 2025 only; its plans for later years

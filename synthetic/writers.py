@@ -7,6 +7,7 @@ year and repeats some events; schools send snapshots of their class lists; the
 Trøndelag model exports every open case (and those closed in the last 24 months), and
 some early exports hold registrations that later exports withdraw.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,13 +24,40 @@ import xlsxwriter
 from schemas.reference import municipalities
 from synthetic import parameters as P
 
-INTRO_COLUMNS = ["deltaker_pid", "kommunenr", "hendelse", "dato", "kjonn", "fodselsaar",
-                 "landbakgrunn", "innvandringsgrunn", "detalj"]
+INTRO_COLUMNS = [
+    "deltaker_pid",
+    "kommunenr",
+    "hendelse",
+    "dato",
+    "kjonn",
+    "fodselsaar",
+    "landbakgrunn",
+    "innvandringsgrunn",
+    "detalj",
+]
 AE_FIELDS = ["event_id", "pid", "event", "date", "level", "programme", "school_orgnr", "municipality", "result"]
-EXCEL_HEADERS = ["Elev-pid", "Kjønn", "Fødselsår", "Bostedskommune", "Søknadsdato", "Startdato",
-                 "Sluttdato", "Status", "Merknad"]
-REMARKS = ["", "", "", "Trenger tett oppfølging", "Byttet klasse i høst", "Søkt om forlenget rett",
-           "Mye fravær i perioden", "Ønsker yrkesfag", "Tolk ved foreldresamtale"]
+EXCEL_HEADERS = [
+    "Elev-pid",
+    "Kjønn",
+    "Fødselsår",
+    "Bostedskommune",
+    "Søknadsdato",
+    "Startdato",
+    "Sluttdato",
+    "Status",
+    "Merknad",
+]
+REMARKS = [
+    "",
+    "",
+    "",
+    "Trenger tett oppfølging",
+    "Byttet klasse i høst",
+    "Søkt om forlenget rett",
+    "Mye fravær i perioden",
+    "Ønsker yrkesfag",
+    "Tolk ved foreldresamtale",
+]
 
 
 @dataclass
@@ -38,7 +66,7 @@ class Delivery:
     name: str
     rows: list[dict]
     options: dict = field(default_factory=dict)
-    raw_bytes: bytes | None = None   # set for deliberately broken files
+    raw_bytes: bytes | None = None  # set for deliberately broken files
 
     @property
     def folder(self) -> str:
@@ -67,8 +95,14 @@ def plan_intro(records: list[dict], rng: random.Random) -> list[Delivery]:
             window = [e for e in events if start < e["dato"] <= delivery]
             resent = [e for e in previous if rng.random() < P.INTRO_REDELIVERED]
             if window or resent:
-                out.append(Delivery("intro", f"intro_{muni}_{delivery:%Y%m%d}.csv", resent + window,
-                                    {"encoding": encoding, "columns": order, "delivery_date": delivery}))
+                out.append(
+                    Delivery(
+                        "intro",
+                        f"intro_{muni}_{delivery:%Y%m%d}.csv",
+                        resent + window,
+                        {"encoding": encoding, "columns": order, "delivery_date": delivery},
+                    )
+                )
             previous, start = window, delivery
     return out
 
@@ -91,8 +125,9 @@ def plan_adult_education(records: list[dict], rng: random.Random) -> list[Delive
         window = [e for e in events if start <= e["date"] and (e["date"] <= end if last else e["date"] < end)]
         resent = [e for e in previous if rng.random() < P.ADULT_EDUCATION_REDELIVERED]
         if window or resent:
-            out.append(Delivery("adult_education", f"vo_{export:%Y%m%dT%H%M%S}.jsonl", resent + window,
-                                {"delivery_date": end}))
+            out.append(
+                Delivery("adult_education", f"vo_{export:%Y%m%dT%H%M%S}.jsonl", resent + window, {"delivery_date": end})
+            )
         previous, start = window, end
     return out
 
@@ -100,8 +135,11 @@ def plan_adult_education(records: list[dict], rng: random.Random) -> list[Delive
 def snapshot_dates(school_year: int) -> list[dt.date]:
     final = dt.date(school_year + 1, *P.SCHOOL_END)
     recent = final > P.DATA_END - dt.timedelta(days=400)
-    dates = ([dt.date(school_year - 1, 10, 1), dt.date(school_year, 3, 1), dt.date(school_year, 9, 15), final]
-             if recent else [final])
+    dates = (
+        [dt.date(school_year - 1, 10, 1), dt.date(school_year, 3, 1), dt.date(school_year, 9, 15), final]
+        if recent
+        else [final]
+    )
     return [d for d in dates if d <= P.DATA_END]
 
 
@@ -117,9 +155,19 @@ def snapshot_rows(pupils: list[dict], on: dt.date, rng: random.Random) -> list[d
             status, start, end = "Aktiv", p["start"], None
         else:
             status, start, end = p["status"], p["start"], p["end"]
-        rows.append({"Elev-pid": p["pid"], "Kjønn": p["sex"], "Fødselsår": p["birth_year"],
-                     "Bostedskommune": p["municipality"], "Søknadsdato": p["applied"], "Startdato": start,
-                     "Sluttdato": end, "Status": status, "Merknad": rng.choice(REMARKS)})
+        rows.append(
+            {
+                "Elev-pid": p["pid"],
+                "Kjønn": p["sex"],
+                "Fødselsår": p["birth_year"],
+                "Bostedskommune": p["municipality"],
+                "Søknadsdato": p["applied"],
+                "Startdato": start,
+                "Sluttdato": end,
+                "Status": status,
+                "Merknad": rng.choice(REMARKS),
+            }
+        )
     return rows
 
 
@@ -137,8 +185,14 @@ def plan_combination(records: list[dict], schools: list[dict], rng: random.Rando
             rows = snapshot_rows(pupils, on, rng)
             if rows:
                 mode = "text" if school in text_dates else "mixed" if school == mixed else "real"
-                out.append(Delivery("combination_classes", f"kombinasjon_{school}_{year}-{year + 1}_{on:%Y%m%d}.xlsx",
-                                    rows, {"dates": mode, "delivery_date": on, "school": school, "year": year}))
+                out.append(
+                    Delivery(
+                        "combination_classes",
+                        f"kombinasjon_{school}_{year}-{year + 1}_{on:%Y%m%d}.xlsx",
+                        rows,
+                        {"dates": mode, "delivery_date": on, "school": school, "year": year},
+                    )
+                )
     return out
 
 
@@ -165,8 +219,9 @@ def plan_trondelag_model(cases: list[dict], rng: random.Random, real_life=None) 
                 if case["case_id"] == case_id:
                     first = case["events"][0]["date"]
                     wrong = first + dt.timedelta(days=rng.randint(1, max(1, (exports[i] - first).days)))
-                    case["events"] = case["events"] + [{"type": "employed", "date": min(wrong, exports[i]),
-                                                        "sector": "services"}]
+                    case["events"] = case["events"] + [
+                        {"type": "employed", "date": min(wrong, exports[i]), "sector": "services"}
+                    ]
             if real_life is not None:
                 real_life["Trøndelag-model cases with a registration withdrawn by a later export"] += 1
     # Renumbered: earlier exports list some cases' events in another order.
@@ -188,16 +243,31 @@ def plan_trondelag_model(cases: list[dict], rng: random.Random, real_life=None) 
                 real_life["Trøndelag-model cases registered in error (all rows quarantined later)"] += 1
             opened = real["events"][0]["date"]
             left = min(opened + dt.timedelta(days=rng.randint(5, 30)), exports[indices[0]])
-            events = [{"type": "mobilised", "date": opened}, {"type": "left_programme", "date": left, "reason": "other"}]
+            events = [
+                {"type": "mobilised", "date": opened},
+                {"type": "left_programme", "date": left, "reason": "other"},
+            ]
             wrong = {**real, "case_id": f"{case_id}-E", "events": events}
             per_export[indices[0]].append(wrong)
             for i in indices[1:]:
-                per_export[i].append({**wrong, "events": [{**e, "date": e["date"].strftime("%d.%m.%Y")} for e in events]})
+                per_export[i].append(
+                    {**wrong, "events": [{**e, "date": e["date"].strftime("%d.%m.%Y")} for e in events]}
+                )
                 wrong_cases.setdefault(i, []).append(wrong["case_id"])
-    return [Delivery("trondelag_model", f"tm_{on:%Y%m%d}.json", per_export[i],
-                     {"delivery_date": on, "exported_at": f"{on.isoformat()}T02:00:00+01:00",
-                      "quarantined_cases": wrong_cases.get(i, [])})
-            for i, on in enumerate(exports) if per_export[i]]
+    return [
+        Delivery(
+            "trondelag_model",
+            f"tm_{on:%Y%m%d}.json",
+            per_export[i],
+            {
+                "delivery_date": on,
+                "exported_at": f"{on.isoformat()}T02:00:00+01:00",
+                "quarantined_cases": wrong_cases.get(i, []),
+            },
+        )
+        for i, on in enumerate(exports)
+        if per_export[i]
+    ]
 
 
 def expected_quarantine(d: Delivery) -> list[tuple[int, str]]:
@@ -239,8 +309,9 @@ def adult_education_bytes(d: Delivery) -> bytes:
         if "_raw_line" in r:
             lines.append(r["_raw_line"])
             continue
-        lines.append(json.dumps({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()},
-                                ensure_ascii=False))
+        lines.append(
+            json.dumps({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}, ensure_ascii=False)
+        )
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -274,9 +345,13 @@ def write_workbook(path: Path, d: Delivery, sheet: str = "Elever") -> None:
 def trondelag_model_bytes(d: Delivery) -> bytes:
     def event(e: dict) -> dict:
         return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in e.items()}
-    doc = {"exported_at": d.options["exported_at"],
-           "cases": [{**{k: v for k, v in c.items() if k != "events"}, "events": [event(e) for e in c["events"]]}
-                     for c in d.rows]}
+
+    doc = {
+        "exported_at": d.options["exported_at"],
+        "cases": [
+            {**{k: v for k, v in c.items() if k != "events"}, "events": [event(e) for e in c["events"]]} for c in d.rows
+        ],
+    }
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
 
 
@@ -305,24 +380,44 @@ def plan_settlement(persons: list[dict], rng: random.Random) -> list[Delivery]:
             share = P.PLAN_MINORS_SHARE.get(year, P.PLAN_MINORS_SHARE["default"])
             minors = min(decided, round(decided * rng.uniform(0, 2 * share)))
             early = rng.random() < P.PLAN_DECIDED_EARLY
-            requests.append({"kommunenr": code, "aar": year, "anmodet": requested,
-                             "vedtatt": decided if early else None, "herav_ema": minors if early else None})
-            decisions.append({"kommunenr": code, "aar": year, "anmodet": requested, "vedtatt": decided,
-                              "herav_ema": minors})
+            requests.append(
+                {
+                    "kommunenr": code,
+                    "aar": year,
+                    "anmodet": requested,
+                    "vedtatt": decided if early else None,
+                    "herav_ema": minors if early else None,
+                }
+            )
+            decisions.append(
+                {"kommunenr": code, "aar": year, "anmodet": requested, "vedtatt": decided, "herav_ema": minors}
+            )
         asked_on = dt.date(year - 1, *P.PLAN_REQUEST_DELIVERY)
         decided_on = dt.date(year - 1, *P.PLAN_DECISION_DELIVERY)
         columns = [c for c in PLAN_COLUMNS if not (year == 2016 and c == "herav_ema")]
         for on, rows in ((asked_on, requests), (decided_on, decisions)):
             if on <= P.DATA_END:
-                out.append(Delivery("settlement_plan", f"bosetting_{on:%Y%m%d}.csv", rows,
-                                    {"delivery_date": on, "columns": columns if rows is requests else PLAN_COLUMNS}))
+                out.append(
+                    Delivery(
+                        "settlement_plan",
+                        f"bosetting_{on:%Y%m%d}.csv",
+                        rows,
+                        {"delivery_date": on, "columns": columns if rows is requests else PLAN_COLUMNS},
+                    )
+                )
         corrected_on = dt.date(year, 3, 1)
         revisable = [d for d in decisions if d["vedtatt"] and d["vedtatt"] > 5]
         if corrected_on <= P.DATA_END and year in (2019, 2023) and revisable:  # a council revised its decision
             row = dict(rng.choice(revisable))
             row["vedtatt"] = max(row["herav_ema"] or 0, row["vedtatt"] - rng.randint(1, 5))
-            out.append(Delivery("settlement_plan", f"bosetting_{corrected_on:%Y%m%d}.csv", [row],
-                                {"delivery_date": corrected_on, "columns": PLAN_COLUMNS}))
+            out.append(
+                Delivery(
+                    "settlement_plan",
+                    f"bosetting_{corrected_on:%Y%m%d}.csv",
+                    [row],
+                    {"delivery_date": corrected_on, "columns": PLAN_COLUMNS},
+                )
+            )
     return out
 
 
@@ -343,8 +438,13 @@ def settlement_plan_truth(deliveries: list[Delivery]) -> list[dict]:
     for d in sorted((d for d in deliveries if d.source == "settlement_plan"), key=lambda d: d.options["delivery_date"]):
         for r in d.rows:
             newest[(r["kommunenr"], r["aar"])] = {
-                "municipality_code": r["kommunenr"], "year": r["aar"], "requested": r["anmodet"],
-                "decided": r["vedtatt"], "unaccompanied_minors": r.get("herav_ema"), "source_file": d.name}
+                "municipality_code": r["kommunenr"],
+                "year": r["aar"],
+                "requested": r["anmodet"],
+                "decided": r["vedtatt"],
+                "unaccompanied_minors": r.get("herav_ema"),
+                "source_file": d.name,
+            }
     return [newest[k] for k in sorted(newest)]
 
 

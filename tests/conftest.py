@@ -4,6 +4,7 @@ Everything is real: files are written in their real formats, the flow runs on Pr
 engine against a temporary Prefect server (`prefect_test_harness`), and the warehouse is
 a DuckDB file on disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,9 @@ COUNTY_SEED = 7
 @pytest.fixture(scope="session")
 def prefect_server():
     """A temporary Prefect server (own SQLite database) for the whole test session."""
-    from prefect.testing.utilities import prefect_test_harness
-
     import logging
+
+    from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
@@ -97,10 +98,22 @@ def loaded(county, prefect_server, tmp_path_factory, worker_id):
 # worker at a time (pytest-xdist, loadfile) in collection order, so a long file collected
 # last would run alone at the end while the other worker idles. Measured durations, longest
 # first; the order of tests inside a file is kept.
-LONGEST_FIRST = ["test_scale_out.py", "test_orchestration.py", "test_dashboard_login.py", "test_concurrency.py",
-                 "test_cli_load.py", "test_hostile_load.py", "test_properties.py", "test_privacy.py",
-                 "test_publish.py", "test_load.py", "test_dashboard_pages.py", "test_dashboard_figures.py",
-                 "test_disclosure_attack.py", "test_migrations.py"]
+LONGEST_FIRST = [
+    "test_scale_out.py",
+    "test_orchestration.py",
+    "test_dashboard_login.py",
+    "test_concurrency.py",
+    "test_cli_load.py",
+    "test_hostile_load.py",
+    "test_properties.py",
+    "test_privacy.py",
+    "test_publish.py",
+    "test_load.py",
+    "test_dashboard_pages.py",
+    "test_dashboard_figures.py",
+    "test_disclosure_attack.py",
+    "test_migrations.py",
+]
 
 
 def pytest_collection_modifyitems(items):

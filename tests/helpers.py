@@ -1,4 +1,5 @@
 """Small builders for hand-made landing files used by focused tests."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,23 +22,49 @@ CENTRE = make_orgnrs(97600000, 1)[0]
 INTRO_HEADER = "deltaker_pid;kommunenr;hendelse;dato;kjonn;fodselsaar;landbakgrunn;innvandringsgrunn;detalj"
 
 
-def intro_row(pid=PID_A, muni="5001", event="bosatt", date="15.03.2023", sex="K", year="1990",
-              country="UKR", reason="kollektiv_beskyttelse", detail="") -> str:
+def intro_row(
+    pid=PID_A,
+    muni="5001",
+    event="bosatt",
+    date="15.03.2023",
+    sex="K",
+    year="1990",
+    country="UKR",
+    reason="kollektiv_beskyttelse",
+    detail="",
+) -> str:
     return ";".join([pid, muni, event, date, sex, str(year), country, reason, detail])
 
 
-def write_intro(folder: Path, name: str, rows: list[str], encoding: str = "utf-8",
-                header: str = INTRO_HEADER) -> Path:
+def write_intro(folder: Path, name: str, rows: list[str], encoding: str = "utf-8", header: str = INTRO_HEADER) -> Path:
     path = folder / "intro" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode(encoding))
     return path
 
 
-def ae_event(pid=PID_A, event="applied", date="2023-04-01", level="norwegian", programme=None,
-             school=CENTRE, muni="5001", result=None, event_id=None) -> dict:
-    return {"event_id": event_id or str(uuid.uuid4()), "pid": pid, "event": event, "date": date, "level": level,
-            "programme": programme, "school_orgnr": school, "municipality": muni, "result": result}
+def ae_event(
+    pid=PID_A,
+    event="applied",
+    date="2023-04-01",
+    level="norwegian",
+    programme=None,
+    school=CENTRE,
+    muni="5001",
+    result=None,
+    event_id=None,
+) -> dict:
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "pid": pid,
+        "event": event,
+        "date": date,
+        "level": level,
+        "programme": programme,
+        "school_orgnr": school,
+        "municipality": muni,
+        "result": result,
+    }
 
 
 def write_jsonl(folder: Path, name: str, events: list, raw_lines: Sequence[str] = ()) -> Path:
@@ -48,17 +75,41 @@ def write_jsonl(folder: Path, name: str, events: list, raw_lines: Sequence[str] 
     return path
 
 
-HEADERS = ["Elev-pid", "Kjønn", "Fødselsår", "Bostedskommune", "Søknadsdato", "Startdato", "Sluttdato",
-           "Status", "Merknad"]
+HEADERS = [
+    "Elev-pid",
+    "Kjønn",
+    "Fødselsår",
+    "Bostedskommune",
+    "Søknadsdato",
+    "Startdato",
+    "Sluttdato",
+    "Status",
+    "Merknad",
+]
 
 
-def pupil(pid=PID_A, sex="M", year=2006, muni="5001", applied=dt.date(2023, 3, 1), start=dt.date(2023, 8, 18),
-          end=None, status="Aktiv", remark="") -> list:
+def pupil(
+    pid=PID_A,
+    sex="M",
+    year=2006,
+    muni="5001",
+    applied=dt.date(2023, 3, 1),
+    start=dt.date(2023, 8, 18),
+    end=None,
+    status="Aktiv",
+    remark="",
+) -> list:
     return [pid, sex, year, muni, applied, start, end, status, remark]
 
 
-def write_workbook(folder: Path, name: str, rows: list[list], text_dates_from: int | None = None,
-                   sheet: str = "Elever", headers=HEADERS) -> Path:
+def write_workbook(
+    folder: Path,
+    name: str,
+    rows: list[list],
+    text_dates_from: int | None = None,
+    sheet: str = "Elever",
+    headers=HEADERS,
+) -> Path:
     """Rows as in the contract; dates as real Excel dates, or as typed text from row N on."""
     path = folder / "combination_classes" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,9 +136,14 @@ def write_workbook(folder: Path, name: str, rows: list[list], text_dates_from: i
 
 
 def tm_case(case_id="TM-2023-00001", pid=PID_A, office="5001", by="NAV", events=None) -> dict:
-    return {"case_id": case_id, "pid": pid, "nav_office": office, "mobilised_by": by,
-            "events": events or [{"type": "mobilised", "date": "2023-01-09"},
-                                 {"type": "work_training_started", "date": "2023-02-01"}]}
+    return {
+        "case_id": case_id,
+        "pid": pid,
+        "nav_office": office,
+        "mobilised_by": by,
+        "events": events
+        or [{"type": "mobilised", "date": "2023-01-09"}, {"type": "work_training_started", "date": "2023-02-01"}],
+    }
 
 
 def write_tm(folder: Path, name: str, cases: list[dict], exported_at="2024-03-01T02:00:00+01:00") -> Path:

@@ -5,6 +5,7 @@ one of the spellings the source contract lists, in one of the places it lists. A
 from the number each file is a valid delivery, so the only reason to refuse it is the
 number. `stdnum.no.fodselsnummer` is the reference for every number used.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,8 +42,8 @@ class Case:
     source: str
     spelling: str
     place: str
-    number: str           # the 11 digits
-    written: str          # as written in the file
+    number: str  # the 11 digits
+    written: str  # as written in the file
 
 
 class Numbers:
@@ -99,22 +100,61 @@ def build(folder: Path) -> list[Case]:
         cases.append(Case(path, source, spelling, place, n, w))
 
     # -- intro: the other places ------------------------------------------------------------------
-    n = nums.next(); add("intro", "header", _intro(folder, intro_name(), header=h.INTRO_HEADER + f";{n}",
-                                                   rows=[h.intro_row() + ";", h.intro_row(h.PID_B) + ";"]), n, n)
-    n = nums.next(); add("intro", "column without a header",
-                         _intro(folder, intro_name(), header=h.INTRO_HEADER + ";",
-                                rows=[h.intro_row() + ";", h.intro_row(h.PID_B) + f";{n}"]), n, n)
-    n = nums.next(); add("intro", "column starting with _",
-                         _intro(folder, intro_name(), header=h.INTRO_HEADER + ";_intern",
-                                rows=[h.intro_row() + ";x", h.intro_row(h.PID_B) + f";{n}"]), n, n)
-    n = nums.next(); add("intro", "line that fails to parse",
-                         _intro(folder, intro_name(), rows=[h.intro_row(), f'"{n};;;', h.intro_row(h.PID_B)]),
-                         n, n)
-    n = nums.next(); w = f"intro_5001_{n}.csv"
+    n = nums.next()
+    add(
+        "intro",
+        "header",
+        _intro(
+            folder,
+            intro_name(),
+            header=h.INTRO_HEADER + f";{n}",
+            rows=[h.intro_row() + ";", h.intro_row(h.PID_B) + ";"],
+        ),
+        n,
+        n,
+    )
+    n = nums.next()
+    add(
+        "intro",
+        "column without a header",
+        _intro(
+            folder,
+            intro_name(),
+            header=h.INTRO_HEADER + ";",
+            rows=[h.intro_row() + ";", h.intro_row(h.PID_B) + f";{n}"],
+        ),
+        n,
+        n,
+    )
+    n = nums.next()
+    add(
+        "intro",
+        "column starting with _",
+        _intro(
+            folder,
+            intro_name(),
+            header=h.INTRO_HEADER + ";_intern",
+            rows=[h.intro_row() + ";x", h.intro_row(h.PID_B) + f";{n}"],
+        ),
+        n,
+        n,
+    )
+    n = nums.next()
+    add(
+        "intro",
+        "line that fails to parse",
+        _intro(folder, intro_name(), rows=[h.intro_row(), f'"{n};;;', h.intro_row(h.PID_B)]),
+        n,
+        n,
+    )
+    n = nums.next()
+    w = f"intro_5001_{n}.csv"
     add("intro", "file name", _intro(folder, w), n, n)
-    n = nums.next(leading_zero=True); w = f"intro_5001_{n[:6]} {n[6:]}.csv"
+    n = nums.next(leading_zero=True)
+    w = f"intro_5001_{n[:6]} {n[6:]}.csv"
     add("intro", "file name", _intro(folder, w), n, f"{n[:6]} {n[6:]}", "split by a space")
-    n = nums.next(); w = f"fnr{n}_intro_5001_20240101.csv"
+    n = nums.next()
+    w = f"fnr{n}_intro_5001_20240101.csv"
     add("intro", "file name", _intro(folder, w), n, n, "run into letters")
 
     # -- adult education (JSON Lines) ---------------------------------------------------------------
@@ -124,21 +164,39 @@ def build(folder: Path) -> list[Case]:
         events = events if events is not None else [h.ae_event(), h.ae_event(h.PID_B, event="offered")]
         return h.write_jsonl(folder, f"vo_{next(stamps):%Y%m%dT%H%M%S}.jsonl", events, raw_lines)
 
-    n = nums.next(d_number=True); add("adult_education", "contract field (D-number)",
-                                      jsonl([h.ae_event(), h.ae_event(pid=n)]), n, n)
-    n = nums.next(); add("adult_education", "JSON key",
-                         jsonl([h.ae_event(), {**h.ae_event(h.PID_B), f"fnr_{n}": "x"}]), n, n)
-    n = nums.next(); add("adult_education", "unknown field",
-                         jsonl([h.ae_event(), {**h.ae_event(h.PID_B), "merknad": f"fnr {n}"}]), n, n)
-    n = nums.next(); add("adult_education", "nested object",
-                         jsonl([h.ae_event(), {**h.ae_event(h.PID_B), "extra": {"ids": [int(n)]}}]), n, n)
-    n = nums.next(); add("adult_education", "line that fails to parse",
-                         jsonl(raw_lines=[f'{{"pid": "{n}", broken']), n, n)
-    n = nums.next(); escaped = "".join(f"\\u{ord(c):04x}" for c in n)
-    add("adult_education", "JSON unicode escapes",
-        jsonl(raw_lines=[json.dumps(h.ae_event(h.PID_C))[:-1] + f', "note": "{escaped}"}}']), n, escaped)
-    n = nums.next(); add("adult_education", "number as a JSON number",
-                         jsonl([h.ae_event(), {**h.ae_event(h.PID_B), "municipality": int(n)}]), n, n)
+    n = nums.next(d_number=True)
+    add("adult_education", "contract field (D-number)", jsonl([h.ae_event(), h.ae_event(pid=n)]), n, n)
+    n = nums.next()
+    add("adult_education", "JSON key", jsonl([h.ae_event(), {**h.ae_event(h.PID_B), f"fnr_{n}": "x"}]), n, n)
+    n = nums.next()
+    add("adult_education", "unknown field", jsonl([h.ae_event(), {**h.ae_event(h.PID_B), "merknad": f"fnr {n}"}]), n, n)
+    n = nums.next()
+    add(
+        "adult_education",
+        "nested object",
+        jsonl([h.ae_event(), {**h.ae_event(h.PID_B), "extra": {"ids": [int(n)]}}]),
+        n,
+        n,
+    )
+    n = nums.next()
+    add("adult_education", "line that fails to parse", jsonl(raw_lines=[f'{{"pid": "{n}", broken']), n, n)
+    n = nums.next()
+    escaped = "".join(f"\\u{ord(c):04x}" for c in n)
+    add(
+        "adult_education",
+        "JSON unicode escapes",
+        jsonl(raw_lines=[json.dumps(h.ae_event(h.PID_C))[:-1] + f', "note": "{escaped}"}}']),
+        n,
+        escaped,
+    )
+    n = nums.next()
+    add(
+        "adult_education",
+        "number as a JSON number",
+        jsonl([h.ae_event(), {**h.ae_event(h.PID_B), "municipality": int(n)}]),
+        n,
+        n,
+    )
 
     # -- Trøndelag model (JSON document) -------------------------------------------------------------
     tm_days = iter(dt.date(2024, 3, 1) + dt.timedelta(days=k) for k in range(10_000))
@@ -151,17 +209,47 @@ def build(folder: Path) -> list[Case]:
             path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         return path
 
-    n = nums.next(); add("trondelag_model", "case_id", tm([h.tm_case(case_id=f"TM{n}")]), n, f"TM{n}",
-                         "run into a prefix")
-    n = nums.next(); add("trondelag_model", "sector", tm([h.tm_case(events=[
-        {"type": "mobilised", "date": "2023-01-09"}, {"type": "employed", "date": "2023-03-01",
-                                                      "sector": f"fnr{n}"}])]), n, f"fnr{n}", "run into letters")
-    n = nums.next(); add("trondelag_model", "trade", tm([h.tm_case(events=[
-        {"type": "apprenticeship_started", "date": "2023-08-15", "trade": f"{n[:6]}\u00a0{n[6:]}"}])]), n,
-        f"{n[:6]}\u00a0{n[6:]}", "split by a no-break space")
-    n = nums.next(); add("trondelag_model", "unknown top-level key", tm([h.tm_case()], **{"kontakt": n}), n, n)
-    n = nums.next(); add("trondelag_model", "JSON key of a case", tm([{**h.tm_case(), n: True}]), n, n)
-    n = nums.next(); path = tm([h.tm_case()])
+    n = nums.next()
+    add("trondelag_model", "case_id", tm([h.tm_case(case_id=f"TM{n}")]), n, f"TM{n}", "run into a prefix")
+    n = nums.next()
+    add(
+        "trondelag_model",
+        "sector",
+        tm(
+            [
+                h.tm_case(
+                    events=[
+                        {"type": "mobilised", "date": "2023-01-09"},
+                        {"type": "employed", "date": "2023-03-01", "sector": f"fnr{n}"},
+                    ]
+                )
+            ]
+        ),
+        n,
+        f"fnr{n}",
+        "run into letters",
+    )
+    n = nums.next()
+    add(
+        "trondelag_model",
+        "trade",
+        tm(
+            [
+                h.tm_case(
+                    events=[{"type": "apprenticeship_started", "date": "2023-08-15", "trade": f"{n[:6]}\u00a0{n[6:]}"}]
+                )
+            ]
+        ),
+        n,
+        f"{n[:6]}\u00a0{n[6:]}",
+        "split by a no-break space",
+    )
+    n = nums.next()
+    add("trondelag_model", "unknown top-level key", tm([h.tm_case()], kontakt=n), n, n)
+    n = nums.next()
+    add("trondelag_model", "JSON key of a case", tm([{**h.tm_case(), n: True}]), n, n)
+    n = nums.next()
+    path = tm([h.tm_case()])
     path.write_text(path.read_text()[:-2] + f', "x": "{n}"', encoding="utf-8")  # truncated document
     add("trondelag_model", "document that fails to parse", path, n, n)
 
@@ -180,8 +268,9 @@ def build(folder: Path) -> list[Case]:
             for r, row in enumerate(rows, start=1):
                 for c, value in enumerate(row):
                     if isinstance(value, dt.date):
-                        ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()),
-                                          wb.add_format({"num_format": "dd.mm.yyyy"}))
+                        ws.write_datetime(
+                            r, c, dt.datetime.combine(value, dt.time()), wb.add_format({"num_format": "dd.mm.yyyy"})
+                        )
                     elif value not in (None, ""):
                         ws.write(r, c, value)
             for (r, c), value in (numbers or {}).items():
@@ -195,32 +284,76 @@ def build(folder: Path) -> list[Case]:
             wb.close()
         return path
 
-    n = nums.next(); add("combination_classes", "Merknad (free text)",
-                         book([h.pupil(), h.pupil(h.PID_B, remark=f"foresatt {n[:6]} {n[6:]}")]), n,
-                         f"{n[:6]} {n[6:]}", "split by a space")
-    n = nums.next(); add("combination_classes", "Excel number in a contract column",
-                         book(numbers={(2, 3): float(n)}), n, n, "an Excel float")
-    n = nums.next(leading_zero=True); add("combination_classes", "Excel number, leading zero lost",
-                                          book(numbers={(2, 2): float(int(n))}), n, n[1:], "leading zero lost")
-    n = nums.next(); add("combination_classes", "header", book(headers=h.HEADERS + [n]), n, n)
-    n = nums.next(); add("combination_classes", "column without a header",
-                         book(rows=[h.pupil() + [""], h.pupil(h.PID_B) + [n]], headers=h.HEADERS + [""]), n, n)
-    n = nums.next(); add("combination_classes", "column starting with _",
-                         book(rows=[h.pupil() + [""], h.pupil(h.PID_B) + [n]], headers=h.HEADERS + ["_id"]), n, n)
-    n = nums.next(); add("combination_classes", "another sheet", book(extra=("Notater", n)), n, n)
-    n = nums.next(); add("combination_classes", "another sheet (number cell)",
-                         book(extra=("Notater", float(n))), n, n, "an Excel float")
-    n = nums.next(); add("combination_classes", "sheet name", book(extra=(f"Elev {n}", None)), n, n)
-    n = nums.next(); add("combination_classes", "file name",
-                         h.write_workbook(folder, f"kombinasjon_{h.SCHOOL}_2023-2024_20231001_{n}.xlsx",
-                                          [h.pupil()]), n, n)
+    n = nums.next()
+    add(
+        "combination_classes",
+        "Merknad (free text)",
+        book([h.pupil(), h.pupil(h.PID_B, remark=f"foresatt {n[:6]} {n[6:]}")]),
+        n,
+        f"{n[:6]} {n[6:]}",
+        "split by a space",
+    )
+    n = nums.next()
+    add(
+        "combination_classes",
+        "Excel number in a contract column",
+        book(numbers={(2, 3): float(n)}),
+        n,
+        n,
+        "an Excel float",
+    )
+    n = nums.next(leading_zero=True)
+    add(
+        "combination_classes",
+        "Excel number, leading zero lost",
+        book(numbers={(2, 2): float(int(n))}),
+        n,
+        n[1:],
+        "leading zero lost",
+    )
+    n = nums.next()
+    add("combination_classes", "header", book(headers=h.HEADERS + [n]), n, n)
+    n = nums.next()
+    add(
+        "combination_classes",
+        "column without a header",
+        book(rows=[h.pupil() + [""], h.pupil(h.PID_B) + [n]], headers=h.HEADERS + [""]),
+        n,
+        n,
+    )
+    n = nums.next()
+    add(
+        "combination_classes",
+        "column starting with _",
+        book(rows=[h.pupil() + [""], h.pupil(h.PID_B) + [n]], headers=h.HEADERS + ["_id"]),
+        n,
+        n,
+    )
+    n = nums.next()
+    add("combination_classes", "another sheet", book(extra=("Notater", n)), n, n)
+    n = nums.next()
+    add("combination_classes", "another sheet (number cell)", book(extra=("Notater", float(n))), n, n, "an Excel float")
+    n = nums.next()
+    add("combination_classes", "sheet name", book(extra=(f"Elev {n}", None)), n, n)
+    n = nums.next()
+    add(
+        "combination_classes",
+        "file name",
+        h.write_workbook(folder, f"kombinasjon_{h.SCHOOL}_2023-2024_20231001_{n}.xlsx", [h.pupil()]),
+        n,
+        n,
+    )
     return cases
 
 
 def spelled_forms(case: Case) -> set[bytes]:
     """Byte strings that would betray the case's number in any record (UTF-8 and UTF-16)."""
-    texts = {case.number, case.written, case.number[1:] if case.number.startswith("0") else case.number,
-             f"{case.number[:6]} {case.number[6:]}"}
+    texts = {
+        case.number,
+        case.written,
+        case.number[1:] if case.number.startswith("0") else case.number,
+        f"{case.number[:6]} {case.number[6:]}",
+    }
     out = set()
     for t in texts:
         out |= {t.encode("utf-8"), t.encode("utf-16-le")}

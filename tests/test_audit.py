@@ -1,5 +1,6 @@
 """Great Expectations on DuckDB: why the patch in warehouse/gx_duckdb.py exists, and that
 the audits catch what they must."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,9 +32,11 @@ def test_gx_sql_path_on_duckdb_needs_the_persistent_connection(tmp_path):
         con.execute("create schema marts; create table marts.t as select range as id, range % 3 as g from range(500)")
 
     def suite():
-        return [gxe.ExpectColumnValuesToBeUnique(column="id"),                         # must pass
-                gxe.ExpectColumnValuesToBeBetween(column="g", min_value=0, max_value=1),  # must fail
-                gxe.ExpectTableRowCountToBeBetween(min_value=500, max_value=500)]      # must pass
+        return [
+            gxe.ExpectColumnValuesToBeUnique(column="id"),  # must pass
+            gxe.ExpectColumnValuesToBeBetween(column="g", min_value=0, max_value=1),  # must fail
+            gxe.ExpectTableRowCountToBeBetween(min_value=500, max_value=500),
+        ]  # must pass
 
     gx_duckdb.disable()
     try:
@@ -48,8 +51,10 @@ def test_audits_fail_on_a_broken_mart_and_name_it(loaded, tmp_path):
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(warehouse.read_bytes())
     with duckdb.connect(str(broken)) as con:
-        con.execute("update marts.school_place_wait set wait_days = -3 where status = 'started' "
-                    "and rowid in (select rowid from marts.school_place_wait limit 2)")
+        con.execute(
+            "update marts.school_place_wait set wait_days = -3 where status = 'started' "
+            "and rowid in (select rowid from marts.school_place_wait limit 2)"
+        )
         con.execute("update marts.stage_spell set end_date = start_date - 1 where rowid = 1")
     result = run_audits(broken, tmp_path / "w.duckdb", "test-broken", dt.date(2026, 11, 1), {}, False)
     assert not result.success
@@ -61,12 +66,14 @@ def test_audits_fail_on_a_broken_mart_and_name_it(loaded, tmp_path):
 
 def test_audits_pass_on_the_loaded_county(loaded, tmp_path):
     _, warehouse = loaded
-    result = run_audits(warehouse, tmp_path / "w.duckdb", "test-ok", dt.date(2026, 11, 1),
-                        {"core.event": 10 ** 9}, force=True)  # forced: the count guard is off
+    result = run_audits(
+        warehouse, tmp_path / "w.duckdb", "test-ok", dt.date(2026, 11, 1), {"core.event": 10**9}, force=True
+    )  # forced: the count guard is off
     assert result.success, result.failures
     assert result.expectations >= 50
-    collapsed = run_audits(warehouse, tmp_path / "w.duckdb", "test-guard", dt.date(2026, 11, 1),
-                           {"core.event": 10 ** 9}, force=False)
+    collapsed = run_audits(
+        warehouse, tmp_path / "w.duckdb", "test-guard", dt.date(2026, 11, 1), {"core.event": 10**9}, force=False
+    )
     assert not collapsed.success and any("core.event" in f for f in collapsed.failures)
 
 
@@ -122,8 +129,13 @@ def test_data_docs_templates_are_compiled_once_into_a_private_cache(tmp_path):
     import sys
 
     def compile_in_fresh_process(folder):
-        out = subprocess.run([sys.executable, "-c", _COMPILE_ONE_TEMPLATE, str(folder)], capture_output=True,
-                             text=True, timeout=120, env=dict(os.environ, GX_ANALYTICS_ENABLED="false"))
+        out = subprocess.run(
+            [sys.executable, "-c", _COMPILE_ONE_TEMPLATE, str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, GX_ANALYTICS_ENABLED="false"),
+        )
         assert out.returncode == 0, out.stderr[-1500:]
         return out.stdout.strip()
 

@@ -6,6 +6,7 @@ limits), exactly as the load does. Each case's outcome is asserted, and so is th
 reconciliation (`rows_read = rows valid + rows quarantined`) and that no message or
 name carries a national identity number or bytes that are not UTF-8.
 """
+
 from __future__ import annotations
 
 import resource
@@ -68,8 +69,10 @@ def test_the_corpus_covers_sixty_kinds_across_the_four_formats():
     for c in CASES:
         by_source.setdefault(c.source, set()).add(c.kind)
     assert sum(len(k) for k in by_source.values()) >= 60
-    assert all(len(by_source[s]) >= 8 for s in ("intro", "adult_education", "combination_classes",
-                                                 "trondelag_model", "landing"))
+    assert all(
+        len(by_source[s]) >= 8
+        for s in ("intro", "adult_education", "combination_classes", "trondelag_model", "landing")
+    )
     assert len({c.id for c in CASES}) == len(CASES)
 
 
@@ -155,6 +158,7 @@ def test_at_most_the_configured_number_of_files_are_read_at_once(tmp_path):
         reply = pool.run(file.source, file.path, file.sha256)
         alive.append(sum(1 for w in list(pool._all) if w.process.poll() is None))
         return reply[0]
+
     try:
         with ThreadPoolExecutor(max_workers=6) as threads:
             assert list(threads.map(one, files)) == ["ok"] * 8
@@ -207,8 +211,9 @@ def test_read_workers_outlive_the_thread_and_the_load_that_started_them(tmp_path
     def one_load():
         with isolation.in_use():
             replies = []
-            task_thread = threading.Thread(target=lambda: replies.append(
-                isolation.pool().run(file.source, file.path, file.sha256)[0]))
+            task_thread = threading.Thread(
+                target=lambda: replies.append(isolation.pool().run(file.source, file.path, file.sha256)[0])
+            )
             task_thread.start()
             task_thread.join()  # the thread that started the worker is gone
             assert replies == ["ok"]

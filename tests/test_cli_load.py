@@ -5,6 +5,7 @@ The command is run as a real subprocess; it starts Prefect's temporary server an
 read workers, so "nothing left running" is checked by looking for any process that
 carries this test's PATHWAYS_HOME in its environment.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(home: Path) -> dict:
     env = dict(os.environ, PATHWAYS_HOME=str(home), PYTHONPATH=str(ROOT), PATHWAYS_SETTLE_SECONDS="0")
-    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PATHWAYS_LOAD_CHILD", "PATHWAYS_LOAD_ID", "PATHWAYS_WAREHOUSE",
-                "PATHWAYS_LANDING", "PATHWAYS_CONFIG"):
+    for key in (
+        "PREFECT_HOME",
+        "PREFECT_API_URL",
+        "PATHWAYS_LOAD_CHILD",
+        "PATHWAYS_LOAD_ID",
+        "PATHWAYS_WAREHOUSE",
+        "PATHWAYS_LANDING",
+        "PATHWAYS_CONFIG",
+    ):
         env.pop(key, None)
     return env
 
@@ -55,8 +63,18 @@ def _cmdline(pid: int) -> str:
 
 
 def _load(land: Path, warehouse: Path, home: Path) -> list[str]:
-    return [sys.executable, "-m", "flows.cli", "load", "--landing", str(land), "--warehouse", str(warehouse),
-            "--as-of", "2026-11-01"]
+    return [
+        sys.executable,
+        "-m",
+        "flows.cli",
+        "load",
+        "--landing",
+        str(land),
+        "--warehouse",
+        str(warehouse),
+        "--as-of",
+        "2026-11-01",
+    ]
 
 
 def _runs(warehouse: Path) -> list[dict]:
@@ -69,9 +87,13 @@ def test_exit_codes_published_and_published_with_files_refused(tmp_path):
     # the first load takes its paths from pathways.toml (issue 12), quietly
     settings = tmp_path / "pathways.toml"
     settings.write_text('[paths]\nlanding = "landing"\nwarehouse = "wh/w.duckdb"\n')
-    clean = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(settings), "--quiet", "load",
-                            "--as-of", "2026-11-01"], env=dict(_env(home), PATHWAYS_PROGRESS="always"),
-                           capture_output=True, text=True, timeout=600)
+    clean = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--config", str(settings), "--quiet", "load", "--as-of", "2026-11-01"],
+        env=dict(_env(home), PATHWAYS_PROGRESS="always"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert clean.returncode == 0, clean.stderr[-2000:]
     assert warehouse.exists() and "Published" not in clean.stdout
     assert "read and validate files" not in clean.stderr  # --quiet: no progress bar, even when forced
@@ -79,13 +101,24 @@ def test_exit_codes_published_and_published_with_files_refused(tmp_path):
     corpus.CASE_BY_ID["combination_classes:one cell at XFD1048576 (calamine asks for 512 GB)"].build(land)
     os.symlink("/etc/passwd", land / "intro" / "intro_5001_20240201.csv")
     _age_everything(land)
-    refused = subprocess.run(_load(land, warehouse, home), env=dict(_env(home), PATHWAYS_PROGRESS="always"),
-                             capture_output=True, text=True, timeout=600)
+    refused = subprocess.run(
+        _load(land, warehouse, home),
+        env=dict(_env(home), PATHWAYS_PROGRESS="always"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert refused.returncode == 3, refused.stderr[-2000:]
     # the progress bar (forced, as at a terminal) went through every step, on stderr only
     bar = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", refused.stderr)
-    for step in ("start (imports, Prefect server)", "discover landing files", "stage rows", "build models",
-                 "audit (Great Expectations)", "publish"):
+    for step in (
+        "start (imports, Prefect server)",
+        "discover landing files",
+        "stage rows",
+        "build models",
+        "audit (Great Expectations)",
+        "publish",
+    ):
         assert step in bar, step
     assert re.search(r"read and validate files\W+([1-9]\d*)/\1\b", bar), bar[-1500:]
     assert "━" not in refused.stdout
@@ -99,8 +132,9 @@ def test_exit_codes_published_and_published_with_files_refused(tmp_path):
 def test_a_killed_load_is_recorded_as_crashed_and_leaves_nothing_running(tmp_path):
     land, warehouse, home = tmp_path / "landing", tmp_path / "wh" / "w.duckdb", tmp_path / "home"
     h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row()])
-    command = subprocess.Popen(_load(land, warehouse, home), env=_env(home), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    command = subprocess.Popen(
+        _load(land, warehouse, home), env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline, server, child = time.monotonic() + 180, None, None
     while time.monotonic() < deadline and not (server and child):
         for pid in _processes_with(str(home)):

@@ -5,6 +5,7 @@ second load wait and then find nothing new; a reader that opens the published fi
 again and again, as each dashboard session does, never gets an error and always sees a
 complete build.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,15 +59,28 @@ def test_two_loads_started_together_with_a_reader_never_corrupt_anything(tmp_pat
     h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row(), h.intro_row(h.PID_B)])
     load_without_prefect(str(land), str(warehouse), AS_OF)
     first_events = _rows(warehouse, "select count(*) from core.event")[0][0]
-    h.write_intro(land, "intro_5001_20241231.csv", [h.intro_row(h.PID_C), h.intro_row(h.PID_B, event="startet",
-                                                                                         date="01.04.2023")])
+    h.write_intro(
+        land,
+        "intro_5001_20241231.csv",
+        [h.intro_row(h.PID_C), h.intro_row(h.PID_B, event="startet", date="01.04.2023")],
+    )
     h.write_jsonl(land, "vo_20240101T020000.jsonl", [h.ae_event(h.PID_C)])
     stop = tmp_path / "stop"
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PATHWAYS_SETTLE_SECONDS": "0"}
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(warehouse), str(stop)], stdout=subprocess.PIPE,
-                              text=True, env=env, cwd=ROOT)
-    loaders = [subprocess.Popen([sys.executable, "-c", LOADER, str(land), str(warehouse)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) for _ in range(2)]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse), str(stop)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    loaders = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOADER, str(land), str(warehouse)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=600) for p in loaders]
     time.sleep(0.5)
     stop.touch()
@@ -79,7 +93,10 @@ def test_two_loads_started_together_with_a_reader_never_corrupt_anything(tmp_pat
     final = (3, _rows(warehouse, "select count(*) from core.event")[0][0], 3)
     assert set(map(tuple, seen["states"])) <= {(1, first_events, 1), (2, final[1], 3), final}
     assert _rows(warehouse, "select file_name, count(*) from audit.file_log group by 1 order by 1") == [
-        ("intro_5001_20231231.csv", 1), ("intro_5001_20241231.csv", 1), ("vo_20240101T020000.jsonl", 1)]
+        ("intro_5001_20231231.csv", 1),
+        ("intro_5001_20241231.csv", 1),
+        ("vo_20240101T020000.jsonl", 1),
+    ]
     assert _rows(warehouse, "select count(*) from raw.intro_event") == [(4,)]
     assert _rows(warehouse, "select count(*) from audit.load_run") == [(3,)]
     runs = [json.loads(line)["outcome"] for line in (warehouse.parent / "load_runs.jsonl").read_text().splitlines()]

@@ -1,5 +1,6 @@
 """One configuration (issue 12): pathways.toml, environment variables over it, flags over
 both; every command reads it; `pathways config` says where each value came from."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,12 @@ port = 8600
 def test_defaults_without_a_file(clean):
     settings = config.current()
     assert config.config_file() is None
-    assert (settings.cron, settings.timezone, settings.keep_failed, settings.max_drop) == ("0 2 * * *", "Europe/Oslo",
-                                                                                         5, 0.2)
+    assert (settings.cron, settings.timezone, settings.keep_failed, settings.max_drop) == (
+        "0 2 * * *",
+        "Europe/Oslo",
+        5,
+        0.2,
+    )
     assert {kind for _, _, _, _, (kind, _) in config.effective()} == {"default"}
 
 
@@ -82,9 +87,9 @@ def test_environment_overrides_the_file_and_flags_override_both(clean, monkeypat
     (clean / "elsewhere").mkdir()
     file = _write(clean / "elsewhere", COUNTY)
     monkeypatch.setenv("PATHWAYS_CONFIG", str(file))
-    monkeypatch.setenv("PATHWAYS_KEEP_FAILED", "7")          # old names keep working
+    monkeypatch.setenv("PATHWAYS_KEEP_FAILED", "7")  # old names keep working
     monkeypatch.setenv("PATHWAYS_READ_TIMEOUT_S", "45")
-    config.set_flags(keep_failed=1, landing=None)            # None: flag not given
+    config.set_flags(keep_failed=1, landing=None)  # None: flag not given
     settings = config.current()
     assert (settings.keep_failed, settings.read_timeout_s, settings.max_read_attempts) == (1, 45.0, 4)
     origins = {name: (kind, where) for _, name, _, _, (kind, where) in config.effective()}
@@ -122,11 +127,20 @@ def test_the_roots_in_the_file_bound_every_load(clean):
 def test_pathways_config_prints_each_setting_and_its_origin(clean):
     file = _write(clean, COUNTY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PATHWAYS_")}
-    env.update(PYTHONPATH=os.environ.get("PYTHONPATH", str(ROOT)), PATHWAYS_HOME=str(clean / "home"),
-               PATHWAYS_READ_MEMORY_MB="1024", COLUMNS="200")
-    out = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(file), "config",
-                          "--warehouse", str(clean / "w.duckdb")], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    env.update(
+        PYTHONPATH=os.environ.get("PYTHONPATH", str(ROOT)),
+        PATHWAYS_HOME=str(clean / "home"),
+        PATHWAYS_READ_MEMORY_MB="1024",
+        COLUMNS="200",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--config", str(file), "config", "--warehouse", str(clean / "w.duckdb")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     lines = {line.split(" = ")[0]: line for line in out.stdout.splitlines() if " = " in line}
     assert lines["cron"].startswith('cron = "30 3 * * 1-5"') and lines["cron"].endswith("# file")
@@ -141,14 +155,27 @@ def test_pathways_config_prints_each_setting_and_its_origin(clean):
     _write(clean, "[retention]\nkeep_failed = -1\n")
     env = dict(env, PATHWAYS_HOME=str(clean / "home-bad"))
     env.pop("PREFECT_HOME", None)  # so a command would create PATHWAYS_HOME/prefect if it went on
-    bad = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(file), "status"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--config", str(file), "status"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     # (status speaks the monitoring convention: 3 UNKNOWN; the other commands exit 5)
     assert bad.returncode == 3 and "keep_failed" in bad.stderr and "Traceback" not in bad.stderr
-    bad_load = subprocess.run([sys.executable, "-m", "flows.cli", "--config", str(file), "load"], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+    bad_load = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--config", str(file), "load"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad_load.returncode == 5 and "keep_failed" in bad_load.stderr
     assert not (clean / "home-bad").exists()  # nothing written, not even Prefect's folder
-    version = subprocess.run([sys.executable, "-m", "flows.cli", "--version"], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+    version = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--version"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert version.returncode == 0 and version.stdout.startswith("pathways 0.")

@@ -1,4 +1,5 @@
 """The dashboard's configuration → Streamlit secrets and options, and the roles file."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,10 @@ import pytest
 from dashboard import access, serve
 from dashboard.queries import COUNTY
 
-CHOICES = {"code_by_name": {"Trondheim": "5001", "Steinkjer": "5006", "Verdal": "5038"},
-           "by_region": {"Innherred": ["5006", "5038"], "Trondheimsregionen": ["5001"]}}
+CHOICES = {
+    "code_by_name": {"Trondheim": "5001", "Steinkjer": "5006", "Verdal": "5038"},
+    "by_region": {"Innherred": ["5006", "5038"], "Trondheimsregionen": ["5001"]},
+}
 
 
 def _config(tmp_path, oidc: str, dashboard: str = 'roles = "roles.toml"') -> serve.DashboardConfig:
@@ -31,8 +34,11 @@ def test_a_configuration_without_the_provider_or_roles_is_refused(tmp_path):
 
 def test_secrets_are_private_and_hold_the_provider_and_a_stable_cookie_secret(tmp_path):
     (tmp_path / "secret").write_text("s3cret\n")
-    config = _config(tmp_path, OIDC + f'client_secret_file = "{tmp_path / "secret"}"',
-                     'roles = "roles.toml"\nurl = "https://pathways.example.no"')
+    config = _config(
+        tmp_path,
+        OIDC + f'client_secret_file = "{tmp_path / "secret"}"',
+        'roles = "roles.toml"\nurl = "https://pathways.example.no"',
+    )
     path = serve.write_secrets(config, tmp_path / "runtime")
     assert path.stat().st_mode & 0o077 == 0 and (tmp_path / "runtime").stat().st_mode & 0o077 == 0
     first = tomllib.loads(path.read_text())
@@ -40,7 +46,9 @@ def test_secrets_are_private_and_hold_the_provider_and_a_stable_cookie_secret(tm
     assert first["auth"]["redirect_uri"] == "https://pathways.example.no/oauth2callback"
     assert first["pathways"] == {"roles_file": str(tmp_path / "roles.toml"), "demo": False}
     again = tomllib.loads(serve.write_secrets(config, tmp_path / "runtime").read_text())
-    assert len(first["auth"]["cookie_secret"]) >= 32 and again["auth"]["cookie_secret"] == first["auth"]["cookie_secret"]
+    assert (
+        len(first["auth"]["cookie_secret"]) >= 32 and again["auth"]["cookie_secret"] == first["auth"]["cookie_secret"]
+    )
 
 
 def test_no_configuration_writes_secrets_without_login(tmp_path):
@@ -49,12 +57,18 @@ def test_no_configuration_writes_secrets_without_login(tmp_path):
 
 
 def test_streamlit_runs_with_xsrf_cors_our_hosts_and_localhost(tmp_path):
-    config = _config(tmp_path, OIDC + 'client_secret = "s"', 'roles = "roles.toml"\nurl = "https://pathways.example.no"')
+    config = _config(
+        tmp_path, OIDC + 'client_secret = "s"', 'roles = "roles.toml"\nurl = "https://pathways.example.no"'
+    )
     args = serve.streamlit_args(tmp_path / "app.py", 8599, tmp_path / "s.toml", config, True)
     pairs = list(itertools.pairwise(args))
-    for option, value in [("--server.enableXsrfProtection", "true"), ("--server.enableCORS", "true"),
-                          ("--server.address", "127.0.0.1"), ("--server.corsAllowedOrigins", "https://pathways.example.no"),
-                          ("--server.enableAgentApi", "false")]:
+    for option, value in [
+        ("--server.enableXsrfProtection", "true"),
+        ("--server.enableCORS", "true"),
+        ("--server.address", "127.0.0.1"),
+        ("--server.corsAllowedOrigins", "https://pathways.example.no"),
+        ("--server.enableAgentApi", "false"),
+    ]:
         assert (option, value) in pairs
     assert {v for o, v in pairs if o == "--server.allowedHosts"} == {"localhost", "127.0.0.1", "pathways.example.no"}
     unconfigured = serve.streamlit_args(tmp_path / "app.py", 8599, tmp_path / "s.toml", None, True)
@@ -80,7 +94,7 @@ municipalities = ["9999"]
     staff = access.resolve({"sub": "abc-123", "email": "x@y.no"}, roles, CHOICES)
     assert staff.role == "data_staff" and staff.scope == COUNTY
     adviser = access.resolve({"email": "r@kommune.no", "sub": "zzz"}, roles, CHOICES)
-    assert adviser.role == "adviser" and adviser.scope == ("5001", "5006", "5038")   # 9999 is no municipality
+    assert adviser.role == "adviser" and adviser.scope == ("5001", "5006", "5038")  # 9999 is no municipality
     assert access.resolve({"email": "ingen@kommune.no"}, roles, CHOICES) is None
     assert access.resolve({"email": "ukjent@kommune.no", "sub": "u"}, roles, CHOICES) is None
     assert access.resolve({}, roles, CHOICES) is None

@@ -2,6 +2,7 @@
 loaded once by the session fixture: the Sankey's nodes add up, the same quantity is the same
 published number wherever it appears, downloads are what Norwegian Excel reads, and the audit
 report of every build is served self-contained."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,7 +57,9 @@ def test_the_same_quantity_is_the_same_published_number_on_every_page(con):
     forlop = _true(published("flow_nodes"), "node")
     assert kohort["settlement"] is not None and kohort["settlement"] == forlop["settlement"]
     # Oversikt and Ventetid show the persons waiting from one query; Oversikt and Introprogram the indicator
-    assert "waiting_summary" in queries.PAGE_QUERIES["oversikt"] and "waiting_summary" in queries.PAGE_QUERIES["ventetid"]
+    assert (
+        "waiting_summary" in queries.PAGE_QUERIES["oversikt"] and "waiting_summary" in queries.PAGE_QUERIES["ventetid"]
+    )
     nov = published("november_indicator")
     by_place = published("november_by_municipality")
     assert nov.height and by_place.height
@@ -81,6 +84,7 @@ def test_drop_out_reasons_are_harmonised_and_all_have_a_label(con):
 def test_every_code_in_the_warehouse_has_a_bokmal_label(con):
     def codes(sql):
         return {r[0] for r in con.execute(sql).fetchall() if r[0] is not None}
+
     assert codes("select distinct stage from marts.stage_spell") <= set(labels.STAGE)
     assert codes("select distinct programme from marts.school_place_wait") <= set(labels.PROGRAMME)
     assert codes("select distinct status from audit.file_log") <= set(labels.FILE_STATUS)
@@ -106,14 +110,23 @@ def test_norwegian_numbers_dates_and_school_years():
     assert labels.decimal(360.20000000000005) == "360,2"
     assert labels.percent(0.734) == "73\u00a0%"
     assert labels.date(dt.datetime(2015, 1, 1, 0, 0)) == "01.01.2015"
-    assert labels.school_year(dt.date(2025, 8, 1)) == "2025/26" and labels.school_year(dt.date(2025, 7, 31)) == "2024/25"
+    assert (
+        labels.school_year(dt.date(2025, 8, 1)) == "2025/26" and labels.school_year(dt.date(2025, 7, 31)) == "2024/25"
+    )
     assert labels.quarter(dt.date(2024, 5, 3)) == "2024 K2"
-    assert labels.moment(dt.datetime(2026, 7, 1, 0, 30, tzinfo=dt.timezone.utc)) == "01.07.2026 kl. 02.30"
+    assert labels.moment(dt.datetime(2026, 7, 1, 0, 30, tzinfo=dt.UTC)) == "01.07.2026 kl. 02.30"
 
 
 def test_downloads_are_what_norwegian_excel_reads():
-    frame = pl.DataFrame({"Trinn": ["Introprogram", "Læretid"], "Personer": [1005, None], "Andel (%)": [73, None],
-                          "Median dager": [170.0, None], "Dato": [dt.date(2024, 1, 31), None]})
+    frame = pl.DataFrame(
+        {
+            "Trinn": ["Introprogram", "Læretid"],
+            "Personer": [1005, None],
+            "Andel (%)": [73, None],
+            "Median dager": [170.0, None],
+            "Dato": [dt.date(2024, 1, 31), None],
+        }
+    )
     shown = ui._render(frame, {"Personer"}, {"Andel (%)"}, for_screen=False)
     text = ui.csv_bytes(shown)
     assert text.startswith("\ufeff".encode())
@@ -146,6 +159,6 @@ def test_the_audit_report_of_every_build_is_served_self_contained(loaded, con):
     html = datadocs.self_contained(pages[0], warehouse)
     assert not re.search(r"<(link|script)\b[^>]*(href|src)=\"https?://", html)
     assert not re.search(r"<script\b", html) and "data-pathways-local" in html
-    assert "border-collapse" in html                      # our stylesheet
-    assert "ge-" in html and "<table" in html             # the report itself
-    assert not re.search(r"href=\"(?!#)", html)           # no link leaves the page
+    assert "border-collapse" in html  # our stylesheet
+    assert "ge-" in html and "<table" in html  # the report itself
+    assert not re.search(r"href=\"(?!#)", html)  # no link leaves the page

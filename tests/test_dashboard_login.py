@@ -6,6 +6,7 @@ provider's form with Playwright (Debian's Chromium) as each role, and checks wha
 sees on every page and in every download. Also sends WebSocket upgrades and requests with a
 foreign Origin or Host header straight to the server.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,9 +47,24 @@ def server(loaded, tmp_path_factory):
     idp = demo_idp.start(idp_port, log=work / "idp.log")
     config = demo_idp.write_config(work / "config", idp_port, port, demo=True)
     env = dict(os.environ, PATHWAYS_HOME=str(work / "home"))
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "dashboard", "--warehouse", str(warehouse),
-                             "--config", str(config), "--port", str(port), "--headless"], env=env,
-                            stdout=open(work / "dashboard.log", "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "dashboard",
+            "--warehouse",
+            str(warehouse),
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--headless",
+        ],
+        env=env,
+        stdout=open(work / "dashboard.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://localhost:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -74,9 +90,19 @@ def browser():
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is installed by `python3 tasks.py test`"
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         yield b
         b.close()
 
@@ -95,12 +121,12 @@ def _login(browser, url: str, sub: str, typed: bool = False):
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="Logg inn").click()
-    page.wait_for_url("**/oauth2/authorize**", timeout=30000)      # the identity provider's form
+    page.wait_for_url("**/oauth2/authorize**", timeout=30000)  # the identity provider's form
     if typed:
         page.locator('input[name="sub"]').fill(sub)
         page.get_by_role("button", name="Authorize").click()
     else:
-        page.get_by_role("button", name=sub, exact=True).click()   # a predefined user
+        page.get_by_role("button", name=sub, exact=True).click()  # a predefined user
     page.wait_for_url(f"{url}/**", timeout=30000)
     _settle(page)
     return context, page
@@ -164,8 +190,14 @@ def test_adviser_sees_only_their_municipality_on_every_page_and_download(server,
         assert page.locator('[data-testid="stException"]').count() == 0, title
         assert page.get_by_text("DEMO", exact=False).count() >= 1, f"{title} is not marked as demo"
         downloads.update(_downloads(page))
-    assert {"intro_resultat.csv", "oversikt_november.csv", "kohort_trakt.csv", "frafall_tid.csv",
-            "ventetid_skole.csv", "forlop_strommer.csv"} <= set(downloads)
+    assert {
+        "intro_resultat.csv",
+        "oversikt_november.csv",
+        "kohort_trakt.csv",
+        "frafall_tid.csv",
+        "ventetid_skole.csv",
+        "forlop_strommer.csv",
+    } <= set(downloads)
 
     # the only municipality in any download is Steinkjer
     assert set(downloads["intro_resultat.csv"]["Kommune"]) == {"Steinkjer"}
@@ -213,10 +245,14 @@ def test_the_follow_up_list_is_for_its_role_and_scope_only_and_every_view_is_log
     _, warehouse = loaded
     log = work / "home" / "access" / "follow_up.jsonl"
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        steinkjer = {r[0] for r in con.execute(
-            "select person_id from marts.follow_up where municipality_code = '5006'").fetchall()}
-        elsewhere = {r[0] for r in con.execute(
-            "select person_id from marts.follow_up where municipality_code <> '5006'").fetchall()} - steinkjer
+        steinkjer = {
+            r[0]
+            for r in con.execute("select person_id from marts.follow_up where municipality_code = '5006'").fetchall()
+        }
+        elsewhere = {
+            r[0]
+            for r in con.execute("select person_id from marts.follow_up where municipality_code <> '5006'").fetchall()
+        } - steinkjer
     assert steinkjer and elsewhere
 
     context, page = _login(browser, url, FOLLOW_UP)
@@ -225,14 +261,15 @@ def test_the_follow_up_list_is_for_its_role_and_scope_only_and_every_view_is_log
     assert page.locator("h1", has_text="Oppfølging").count() == 1
     with page.expect_download(timeout=60000) as info:
         page.get_by_role("button", name="Last ned listen (CSV)").click()
-    listed = pl.read_csv(io.StringIO(Path(info.value.path()).read_text("utf-8-sig")), separator=";",
-                         infer_schema=False)
+    listed = pl.read_csv(io.StringIO(Path(info.value.path()).read_text("utf-8-sig")), separator=";", infer_schema=False)
     assert set(listed["Pseudonym"]) == steinkjer and set(listed["Kommune"]) == {"Steinkjer"}
     _settle(page)
     context.close()
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["user"], e["action"], e["scope"]) for e in entries] == [
-        (FOLLOW_UP, "view", ["5006"]), (FOLLOW_UP, "download", ["5006"])]
+        (FOLLOW_UP, "view", ["5006"]),
+        (FOLLOW_UP, "download", ["5006"]),
+    ]
     assert entries[1]["persons"] == len(steinkjer)
 
     # (advisers and leaders: in their own tests below, on the logins they already have)
@@ -260,8 +297,15 @@ def test_an_unknown_user_sees_only_a_polite_message(server, browser):
 def _upgrade(port: int, host: str, origin: str | None) -> int:
     """A WebSocket upgrade of Streamlit's stream: the HTTP status it gets (101 = accepted)."""
     key = base64.b64encode(os.urandom(16)).decode()
-    lines = [f"GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: streamlit"]
+    lines = [
+        "GET /_stcore/stream HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Protocol: streamlit",
+    ]
     if origin:
         lines.append(f"Origin: {origin}")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -272,8 +316,8 @@ def _upgrade(port: int, host: str, origin: str | None) -> int:
 
 def test_a_foreign_origin_or_host_is_refused(server):
     url, port, _ = server
-    assert _upgrade(port, f"localhost:{port}", f"http://localhost:{port}") == 101     # the app itself
-    assert _upgrade(port, f"localhost:{port}", "http://evil.example") != 101          # cross-site page
+    assert _upgrade(port, f"localhost:{port}", f"http://localhost:{port}") == 101  # the app itself
+    assert _upgrade(port, f"localhost:{port}", "http://evil.example") != 101  # cross-site page
     assert _upgrade(port, f"evil.example:{port}", f"http://evil.example:{port}") != 101  # DNS rebinding
     request = urllib.request.Request(f"{url}/_stcore/health", headers={"Origin": "http://evil.example"})
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -306,12 +350,16 @@ def _on_stage_now(warehouse: Path, stage: str, sex: str | None = None) -> tuple[
     """(true count from the marts, the published count the dashboard must show)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         as_of = queries.latest_build(con)["as_of"]
-        true = con.execute("""
+        true = con.execute(
+            """
             select count(distinct s.person_id) from marts.stage_spell s join core.person p using (person_id)
             where s.stage = ? and s.start_date <= ? and (s.end_date is null or s.end_date >= ?)
-              and (? is null or p.sex = ?)""", [stage, as_of, as_of, sex, sex]).fetchall()[0][0]
-        published = disclosure.publish(queries.persons_on_stage_now(
-            con, queries.Filters(scope=queries.COUNTY, sex=sex), as_of)).filter(pl.col("stage") == stage)
+              and (? is null or p.sex = ?)""",
+            [stage, as_of, as_of, sex, sex],
+        ).fetchall()[0][0]
+        published = disclosure.publish(
+            queries.persons_on_stage_now(con, queries.Filters(scope=queries.COUNTY, sex=sex), as_of)
+        ).filter(pl.col("stage") == stage)
     return true, published["persons"][0]
 
 
@@ -345,20 +393,23 @@ def test_a_leader_walks_every_page_with_a_filter(server, browser, loaded):
         assert page.locator('[data-testid="stException"]').count() == 0, title
         assert page.locator("h1").first.inner_text().strip() != ""
         expect(sex.locator("input")).to_have_value("Kvinner")  # the filter stays set
-        page.screenshot(path=str(ARTIFACTS / f"{title.lower().replace('ø', 'o').replace(' ', '_')}.png"),
-                        full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"{title.lower().replace('ø', 'o').replace(' ', '_')}.png"), full_page=True
+        )
     assert not errors, errors
     context.close()
 
 
 # -- issue 11: a dashboard people can read ------------------------------------------------------
 ALL_PAGES = [*PAGES, "Datakvalitet", "Revisjonsrapport"]
-GALLERY = Path(__file__).parent / "artifacts" / "gallery"   # copied to docs/img for the README
+GALLERY = Path(__file__).parent / "artifacts" / "gallery"  # copied to docs/img for the README
 # Columns that quote file names, paths or the pipeline's own (English) technical messages.
 TECHNICAL_COLUMNS = {"Fil", "Sti", "Årsak", "Teknisk melding (engelsk)", "Bygg", "Kolonne"}
 _FORBIDDEN = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in labels.FORBIDDEN_WORDS) + r")(?![\w-])")
-_NOISE = [re.compile(p) for p in (r"\d\.\d{5,}", r"\d,\d{3}\.\d", r"\b\d{4}-\d{2}-\d{2}\b", r"\d{2}:\d{2}:\d{2}",
-                                  r"\bnan\b|\bNone\b")]
+_NOISE = [
+    re.compile(p)
+    for p in (r"\d\.\d{5,}", r"\d,\d{3}\.\d", r"\b\d{4}-\d{2}-\d{2}\b", r"\d{2}:\d{2}:\d{2}", r"\bnan\b|\bNone\b")
+]
 
 
 def _text_problems(where: str, text: str) -> list[str]:
@@ -379,8 +430,11 @@ def _download_problems(name: str, frame: pl.DataFrame) -> list[str]:
 
 
 def _choose(page, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"], '
-                       '[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text=label).first
+    box = page.locator(
+        '[data-testid="stSidebar"] [data-testid="stSelectbox"], '
+        '[data-testid="stSidebar"] [data-testid="stMultiSelect"]',
+        has_text=label,
+    ).first
     box.locator("input").click()
     page.keyboard.type(option)
     page.get_by_role("option", name=option, exact=True).click()
@@ -396,8 +450,9 @@ def _empty_charts(page) -> int:
             !(gd.data || []).some(t => n(t.x) || n(t.y) || (t.link && n(t.link.value)))).length; }""")
 
 
-def _walk(page, label: str, shots: bool, titles: list[str] = ALL_PAGES
-          ) -> tuple[dict[str, pl.DataFrame], dict[str, str], list[str]]:
+def _walk(
+    page, label: str, shots: bool, titles: list[str] = ALL_PAGES
+) -> tuple[dict[str, pl.DataFrame], dict[str, str], list[str]]:
     """Every page: (downloads, metrics by page/label, problems); the pages' texts are
     kept under metrics["text/<page>"]."""
     downloads: dict[str, pl.DataFrame] = {}
@@ -413,9 +468,10 @@ def _walk(page, label: str, shots: bool, titles: list[str] = ALL_PAGES
         if _empty_charts(page):
             problems.append(f"{label}/{title}: an empty chart")
         for m in page.locator('[data-testid="stMetric"]').all():
-            metrics[f"{title}/{m.locator('[data-testid=stMetricLabel]').inner_text().strip()}"] = \
+            metrics[f"{title}/{m.locator('[data-testid=stMetricLabel]').inner_text().strip()}"] = (
                 m.locator('[data-testid="stMetricValue"]').inner_text().strip()
-        if shots:   # before the downloads scroll the page
+            )
+        if shots:  # before the downloads scroll the page
             GALLERY.mkdir(parents=True, exist_ok=True)
             slug = title.lower().replace("ø", "o").replace(" ", "-")
             page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
@@ -441,19 +497,22 @@ def test_every_page_reads_in_norwegian_and_agrees_with_the_others(server, browse
     url, _, _ = server
     _, warehouse = loaded
     context, page = _login(browser, url, DATA)
-    page.set_viewport_size({"width": 1400, "height": 1800})   # the gallery's screenshots
+    page.set_viewport_size({"width": 1400, "height": 1800})  # the gallery's screenshots
     _settle(page)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     county, metrics, problems = _walk(page, "fylket", shots=True)
 
     # the same quantity, the same figure
-    assert _row(county["forlop_trinn.csv"], "Trinn", "Bosetting") == _row(county["kohort_trakt.csv"], "Trinn",
-                                                                           "Bosetting")
+    assert _row(county["forlop_trinn.csv"], "Trinn", "Bosetting") == _row(
+        county["kohort_trakt.csv"], "Trinn", "Bosetting"
+    )
     assert int(_row(county["forlop_trinn.csv"], "Trinn", "Ukjent bosetting")) >= 5
     assert county["oversikt_november.csv"].equals(county["intro_november.csv"])
-    assert metrics["Oversikt/Personer som venter på skoleplass"] == \
-        metrics["Ventetid/Personer som venter på skoleplass nå"]
+    assert (
+        metrics["Oversikt/Personer som venter på skoleplass"]
+        == metrics["Ventetid/Personer som venter på skoleplass nå"]
+    )
     shares = [int(v) for v in county["kohort_trakt.csv"]["Andel av bosatte (%)"].to_list() if v.isdigit()]
     assert shares and max(shares) <= 100
     assert set(county["frafall_arsak.csv"].columns) >= {"Helse", "Annet"}
@@ -467,7 +526,8 @@ def test_every_page_reads_in_norwegian_and_agrees_with_the_others(server, browse
     frame.locator("table").first.wait_for(timeout=30000)
     collapse = frame.locator("table").first.evaluate("t => getComputedStyle(t).borderCollapse")
     external = frame.locator("body").evaluate(
-        "() => document.querySelectorAll('link[href^=\"http\"], script[src^=\"http\"]').length")
+        '() => document.querySelectorAll(\'link[href^="http"], script[src^="http"]\').length'
+    )
     assert collapse == "collapse" and external == 0
 
     # one small municipality and one cohort: sentences instead of empty charts, the same rules
@@ -489,10 +549,14 @@ def test_every_page_reads_in_norwegian_and_agrees_with_the_others(server, browse
     problems += small_problems
     assert any("For få personer" in v for k, v in small_metrics.items() if k.startswith("text/"))
     assert small["forlop_trinn.csv"]["Personer"].to_list() != county["forlop_trinn.csv"]["Personer"].to_list()
-    if "kohort_trakt.csv" in small and "Bosetting" in small["kohort_trakt.csv"]["Trinn"].to_list() and \
-            "Bosetting" in small["forlop_trinn.csv"]["Trinn"].to_list():
-        assert _row(small["forlop_trinn.csv"], "Trinn", "Bosetting") == _row(small["kohort_trakt.csv"], "Trinn",
-                                                                             "Bosetting")
+    if (
+        "kohort_trakt.csv" in small
+        and "Bosetting" in small["kohort_trakt.csv"]["Trinn"].to_list()
+        and "Bosetting" in small["forlop_trinn.csv"]["Trinn"].to_list()
+    ):
+        assert _row(small["forlop_trinn.csv"], "Trinn", "Bosetting") == _row(
+            small["kohort_trakt.csv"], "Trinn", "Bosetting"
+        )
     assert not problems, problems[:20]
     assert not errors, errors
     context.close()

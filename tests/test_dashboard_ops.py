@@ -1,6 +1,7 @@
 """What data staff see outside the dashboard (issue 11): a Prefect run that published but
 refused files is marked in the Prefect UI, and `pathways serve --port P` points the UI at
 its own API on port P."""
+
 from __future__ import annotations
 
 
@@ -15,7 +16,8 @@ def test_a_run_that_refused_files_carries_a_tag_and_a_warning(loaded):
         assert runs, "the load's flow run is tagged files-refused"
         assert all(r.state and r.state.is_completed() for r in runs)
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["pathways-files-refused"])))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["pathways-files-refused"]))
+        )
         assert any(a.flow_run_id == runs[0].id for a in artifacts)
         assert any("refused" in str(a.data) for a in artifacts)
 

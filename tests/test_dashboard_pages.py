@@ -2,6 +2,7 @@
 after a login; the real login is in tests/test_dashboard_login.py): every page renders, what
 is shown or offered for download is protected, each role sees its scope and pages, and
 without configuration or a role nobody sees anything."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,18 @@ from dashboard import disclosure, queries
 
 APP = str(Path(__file__).parent.parent / "dashboard" / "app.py")
 PAGES = ["oversikt", "forlop", "kohort", "frafall", "ventetid", "introprogram", "om_tallene"]
-COUNT_WORDS = ("persons", "Personer", "Søkere", "Totalt", "I arbeid", "Ventet over", "Fullført", "Avbrutt",
-               "Overført", "Pågår")
+COUNT_WORDS = (
+    "persons",
+    "Personer",
+    "Søkere",
+    "Totalt",
+    "I arbeid",
+    "Ventet over",
+    "Fullført",
+    "Avbrutt",
+    "Overført",
+    "Pågår",
+)
 ROLES = """
 [users."leder@test.no"]
 role = "leader"
@@ -40,10 +51,16 @@ def app_env(loaded, tmp_path_factory):
     os.environ["PATHWAYS_WAREHOUSE"] = str(warehouse)
     roles = tmp_path_factory.mktemp("roles") / "roles.toml"
     roles.write_text(ROLES, encoding="utf-8")
-    yield {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
-                    "client_id": "test", "client_secret": "test",
-                    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"},
-           "pathways": {"roles_file": str(roles), "demo": False}}
+    yield {
+        "auth": {
+            "redirect_uri": "http://localhost:8501/oauth2callback",
+            "cookie_secret": "k" * 40,
+            "client_id": "test",
+            "client_secret": "test",
+            "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+        },
+        "pathways": {"roles_file": str(roles), "demo": False},
+    }
     # PATHWAYS_WAREHOUSE is also the loads' `[paths] warehouse`: a later test's load in this
     # worker would otherwise write into this warehouse
     os.environ.pop("PATHWAYS_WAREHOUSE", None)
@@ -52,8 +69,11 @@ def app_env(loaded, tmp_path_factory):
 def _open(secrets: dict, email: str | None, page: str = "oversikt", place: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.secrets = secrets
-    at.user = ({"is_logged_in": True, "email": email, "sub": f"sub-{email}", "name": email} if email
-               else {"is_logged_in": False})
+    at.user = (
+        {"is_logged_in": True, "email": email, "sub": f"sub-{email}", "name": email}
+        if email
+        else {"is_logged_in": False}
+    )
     if place:  # the shared filter, as if chosen in the sidebar before opening the page
         at.session_state["f_place"] = place
     at.run()
@@ -67,7 +87,7 @@ def _bad_counts(frame: pl.DataFrame) -> list[tuple[str, str]]:
     """Counts that are neither hidden nor a multiple of 5 from 5 up."""
     bad = []
     for column in frame.columns:
-        if column.lower() in ("avslutningsår", "år", "kull"):   # labels, not counts
+        if column.lower() in ("avslutningsår", "år", "kull"):  # labels, not counts
             continue
         if not any(w.lower() in column.lower() for w in COUNT_WORDS) and not column.endswith(("mnd", "år")):
             continue
@@ -206,12 +226,11 @@ def test_scope_is_enforced_in_the_queries_whatever_the_filters_say(loaded):
     _, warehouse = loaded
     with duckdb.connect(str(warehouse), read_only=True) as con:
         trondheim = queries.Filters(scope=queries.COUNTY, municipalities=("5001",))
-        outside = queries.Filters(scope=("5006",), municipalities=("5001",))   # asks for Trondheim
+        outside = queries.Filters(scope=("5006",), municipalities=("5001",))  # asks for Trondheim
         assert queries.intro_outcomes_by_municipality(con, trondheim)["persons"].sum() > 0
         assert queries.intro_outcomes_by_municipality(con, outside).height == 0
-        assert queries.flows(con, queries.Filters()).height == 0              # no scope: nothing
-        for fn in (queries.recent_builds, queries.files_by_status, queries.refused_files,
-                   queries.quarantine_by_rule):
+        assert queries.flows(con, queries.Filters()).height == 0  # no scope: nothing
+        for fn in (queries.recent_builds, queries.files_by_status, queries.refused_files, queries.quarantine_by_rule):
             with pytest.raises(PermissionError):
                 fn(con, "adviser")
             assert isinstance(fn(con, "data_staff"), pl.DataFrame)

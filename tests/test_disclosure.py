@@ -1,5 +1,6 @@
 """dashboard/disclosure.py directly: the perturbation table, publishing a query result,
 shares and cross tables from published counts, and the last check."""
+
 from __future__ import annotations
 
 import random
@@ -13,12 +14,12 @@ from dashboard import disclosure as d
 
 def test_the_perturbation_table():
     rng = random.Random(1)
-    for n in range(0, 200):
+    for n in range(200):
         for _ in range(20):
             key = rng.randrange(d.KEY_MOD)
             out = d.perturb_value(n, key)
             if n < 5:
-                assert out is None                              # 0–4: "<5"
+                assert out is None  # 0–4: "<5"
             else:
                 assert out % 5 == 0 and out >= 5 and abs(out - n) <= 4
                 assert out in (n - n % 5, n - n % 5 + 5)
@@ -36,26 +37,35 @@ def test_rounding_is_unbiased_over_cell_keys():
 
 def test_cell_keys_in_sql_depend_only_on_the_set_of_persons():
     con = duckdb.connect()
-    con.execute("create table t as select 'p' || i as person_id, (i * 7919 * 104729) % 4503599627370496 as record_key, "
-                "i % 3 as g, i % 2 as h from range(1, 60) r(i)")
+    con.execute(
+        "create table t as select 'p' || i as person_id, (i * 7919 * 104729) % 4503599627370496 as record_key, "
+        "i % 3 as g, i % 2 as h from range(1, 60) r(i)"
+    )
     # the same persons reached through two different groupings, rows repeated per person
     a = con.execute(f"select {d.cell_sql()} from t where g = 0 and h = 1").fetchall()
-    b = con.execute(f"select {d.cell_sql()} from (select * from t union all select * from t) "
-                    "where h = 1 and g = 0").fetchall()
+    b = con.execute(
+        f"select {d.cell_sql()} from (select * from t union all select * from t) where h = 1 and g = 0"
+    ).fetchall()
     assert a == b and a[0][0] == 10
     c = con.execute(f"select {d.cell_sql()} from t where g = 0").fetchall()
-    assert c[0][1] != a[0][1]                                   # other persons, other key
+    assert c[0][1] != a[0][1]  # other persons, other key
 
 
 def test_publish_perturbs_counts_hides_small_statistics_and_drops_keys():
-    raw = pl.DataFrame({"stage": ["a", "b", "c", "d"], "persons": [3, 7, 120, 0],
-                        "persons_key": [5, d.KEY_MOD - 1, 17, 0], "median_days": [10.0, 20.4, 30.6, None],
-                        "p90_days": [11.0, 25.0, 70.0, None]})
+    raw = pl.DataFrame(
+        {
+            "stage": ["a", "b", "c", "d"],
+            "persons": [3, 7, 120, 0],
+            "persons_key": [5, d.KEY_MOD - 1, 17, 0],
+            "median_days": [10.0, 20.4, 30.6, None],
+            "p90_days": [11.0, 25.0, 70.0, None],
+        }
+    )
     out = d.publish(raw)
     assert out.columns == ["stage", "persons", "median_days", "p90_days"]
     assert out["persons"].to_list() == [None, 5, 120, None]
     assert out["median_days"].to_list() == [None, 20.0, 31.0, None]
-    assert out["p90_days"].to_list() == [None, None, 70.0, None]     # p90 needs 10 persons
+    assert out["p90_days"].to_list() == [None, None, 70.0, None]  # p90 needs 10 persons
     assert d.display(out, ["persons"]).row(0) == ("a", "<5", "–", "–")
 
 

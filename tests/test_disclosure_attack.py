@@ -16,6 +16,7 @@ warehouse, before disclosure control) and that true count is 1–4. The cell-key
 give 0 recoveries; the same attacker against plain small-cell suppression (what the
 dashboard did before) must find some, which shows the attacker is able to.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,9 +51,13 @@ def places(con):
 
 def _args(name: str, as_of) -> list[tuple]:
     """Every call a page makes of a query (extra arguments besides the filters)."""
-    return {"persons_on_stage_now": [(as_of,)], "ended_this_year": [(as_of,)],
-            "share_waiting_longer": [(30,), (90,), (180,)],
-            "wait_by_school_year": [(30,), (90,), (180,)], "cohort_funnel": [(True,), (False,)]}.get(name, [()])
+    return {
+        "persons_on_stage_now": [(as_of,)],
+        "ended_this_year": [(as_of,)],
+        "share_waiting_longer": [(30,), (90,), (180,)],
+        "wait_by_school_year": [(30,), (90,), (180,)],
+        "cohort_funnel": [(True,), (False,)],
+    }.get(name, [()])
 
 
 def _calls(as_of) -> list[tuple[str, tuple]]:
@@ -66,18 +71,21 @@ class Cells:
     def __init__(self, raw: pl.DataFrame):
         counts = disclosure.count_columns(raw)
         published = disclosure.publish(raw)
-        labels = [c for c in raw.columns if c not in counts and not c.endswith(KEY_SUFFIX)
-                  and not any(c.startswith(p) for p in STATISTIC_MIN)]
+        labels = [
+            c
+            for c in raw.columns
+            if c not in counts and not c.endswith(KEY_SUFFIX) and not any(c.startswith(p) for p in STATISTIC_MIN)
+        ]
         self.cells: dict[tuple, tuple] = {}
         for raw_row, pub_row in zip(raw.iter_rows(named=True), published.iter_rows(named=True), strict=True):
             label = tuple(raw_row[c] for c in labels)
             for c in counts:
                 true = raw_row[c]
-                naive = None if 1 <= true <= 4 else true       # plain small-cell suppression
+                naive = None if 1 <= true <= 4 else true  # plain small-cell suppression
                 self.cells[(label, c)] = (pub_row[c], naive, true)
 
     def get(self, key) -> tuple:
-        return self.cells.get(key, (None, 0, 0))               # an absent row: 0 persons, shown as "<5"
+        return self.cells.get(key, (None, 0, 0))  # an absent row: 0 persons, shown as "<5"
 
 
 class Remainder(Cells):
@@ -94,8 +102,8 @@ class Attacker:
         self.con, self.as_of = con, as_of
         self.cache: dict = {}
         self.tries = 0
-        self.recovered: list[tuple] = []          # against the cell-key method
-        self.naive_recovered: list[tuple] = []    # against plain suppression (the control)
+        self.recovered: list[tuple] = []  # against the cell-key method
+        self.naive_recovered: list[tuple] = []  # against plain suppression (the control)
 
     def cells(self, name: str, f: queries.Filters, args: tuple) -> Cells:
         key = (name, f, args)
@@ -137,10 +145,12 @@ def _interval(published) -> tuple[int, int]:
 def test_differencing_attacker_recovers_no_small_count(con, as_of, places):
     attacker = Attacker(con, as_of)
     calls = _calls(as_of)
-    region_filters = {r: dataclasses.replace(COUNTY, municipalities=tuple(codes))
-                      for r, codes in places["by_region"].items()}
+    region_filters = {
+        r: dataclasses.replace(COUNTY, municipalities=tuple(codes)) for r, codes in places["by_region"].items()
+    }
     place_filters = [COUNTY, *region_filters.values()] + [
-        dataclasses.replace(COUNTY, municipalities=(code,)) for code in places["code_by_name"].values()]
+        dataclasses.replace(COUNTY, municipalities=(code,)) for code in places["code_by_name"].values()
+    ]
 
     for name, args in calls:
         for f in place_filters[:20]:  # the county, its regions and a dozen municipalities
@@ -150,8 +160,9 @@ def test_differencing_attacker_recovers_no_small_count(con, as_of, places):
             men = attacker.cells(name, dataclasses.replace(f, sex="M"), args)
             attacker.difference(f"{name}{args}: Alle − Kvinner", men, [alle], [women])
             attacker.difference(f"{name}{args}: Alle − Menn", women, [alle], [men])
-            attacker.difference(f"{name}{args}: Alle − Kvinner − Menn", Remainder(alle, [women, men]),
-                                [alle], [women, men])
+            attacker.difference(
+                f"{name}{args}: Alle − Kvinner − Menn", Remainder(alle, [women, men]), [alle], [women, men]
+            )
             # a row's total minus its visible cells (tables with a Totalt category)
             _totals_attack(attacker, name, args, alle)
         # a region minus its other municipalities
@@ -159,20 +170,30 @@ def test_differencing_attacker_recovers_no_small_count(con, as_of, places):
             whole = attacker.cells(name, region_filters[region], args)
             parts = {c: attacker.cells(name, dataclasses.replace(COUNTY, municipalities=(c,)), args) for c in codes}
             for target in codes:
-                attacker.difference(f"{name}{args}: {region} − others ({target})", parts[target], [whole],
-                                    [parts[c] for c in codes if c != target])
+                attacker.difference(
+                    f"{name}{args}: {region} − others ({target})",
+                    parts[target],
+                    [whole],
+                    [parts[c] for c in codes if c != target],
+                )
         # overlapping cohort selections: {a, b} − {a} = {b}
-        cohorts = [r[0] for r in con.execute("select distinct cohort_year from dash.person_filter "
-                                             "where cohort_year is not null order by 1").fetchall()]
+        cohorts = [
+            r[0]
+            for r in con.execute(
+                "select distinct cohort_year from dash.person_filter where cohort_year is not null order by 1"
+            ).fetchall()
+        ]
         for a, b in itertools.pairwise(cohorts):
             both = attacker.cells(name, dataclasses.replace(COUNTY, cohorts=(a, b)), args)
             only_a = attacker.cells(name, dataclasses.replace(COUNTY, cohorts=(a,)), args)
             only_b = attacker.cells(name, dataclasses.replace(COUNTY, cohorts=(b,)), args)
             attacker.difference(f"{name}{args}: cohorts {{{a},{b}}} − {{{a}}}", only_b, [both], [only_a])
 
-    print(f"\ndifferencing attacker: {attacker.tries} differences tried over {len(attacker.cache)} "
-          f"query results; exact small counts recovered: {len(attacker.recovered)} "
-          f"(plain suppression: {len(attacker.naive_recovered)})")
+    print(
+        f"\ndifferencing attacker: {attacker.tries} differences tried over {len(attacker.cache)} "
+        f"query results; exact small counts recovered: {len(attacker.recovered)} "
+        f"(plain suppression: {len(attacker.naive_recovered)})"
+    )
     assert attacker.tries > 2000
     assert attacker.naive_recovered, "the attacker must be able to break plain small-cell suppression"
     assert attacker.recovered == [], attacker.recovered[:10]
@@ -218,10 +239,12 @@ def test_the_same_persons_give_the_same_figure_on_every_page_and_path(con, as_of
     assert compared > 20
     # a region chosen in the filter = the same municipalities as an adviser's scope
     region, codes = next(iter(places["by_region"].items()))
-    by_filter = disclosure.publish(queries.persons_on_stage_now(
-        con, dataclasses.replace(COUNTY, municipalities=tuple(codes)), as_of)).sort("stage")
-    by_scope = disclosure.publish(queries.persons_on_stage_now(
-        con, queries.Filters(scope=tuple(codes)), as_of)).sort("stage")
+    by_filter = disclosure.publish(
+        queries.persons_on_stage_now(con, dataclasses.replace(COUNTY, municipalities=tuple(codes)), as_of)
+    ).sort("stage")
+    by_scope = disclosure.publish(queries.persons_on_stage_now(con, queries.Filters(scope=tuple(codes)), as_of)).sort(
+        "stage"
+    )
     assert by_filter.equals(by_scope) and by_filter.height > 0
 
 

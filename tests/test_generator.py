@@ -1,4 +1,5 @@
 """The synthetic county: deterministic for a seed, and shaped like Trøndelag."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,11 @@ from synthetic.generator import generate
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -30,8 +34,10 @@ def truth(tmp_path_factory):
     root = tmp_path_factory.mktemp("big")
     generate(6000, 21, root)
     folder = root / "_synthetic"
-    return {name: pl.read_parquet(folder / f"truth_{name}.parquet")
-            for name in ("persons", "spells", "applications", "milestones", "intro_transitions")}
+    return {
+        name: pl.read_parquet(folder / f"truth_{name}.parquet")
+        for name in ("persons", "spells", "applications", "milestones", "intro_transitions")
+    }
 
 
 def test_settlements_peak_after_2022_and_stay_in_trondelag(truth):
@@ -47,22 +53,29 @@ def test_settlements_peak_after_2022_and_stay_in_trondelag(truth):
 def test_participants_look_like_the_2024_statistics(truth):
     persons = truth["persons"]
     intro = truth["spells"].filter(pl.col("stage") == "intro")
-    in_2024 = intro.filter((pl.col("start_date").dt.year() <= 2024) &
-                           (pl.col("end_date").is_null() | (pl.col("end_date").dt.year() >= 2024)))
+    in_2024 = intro.filter(
+        (pl.col("start_date").dt.year() <= 2024)
+        & (pl.col("end_date").is_null() | (pl.col("end_date").dt.year() >= 2024))
+    )
     people = persons.join(in_2024.select("person_id").unique(), on="person_id")
     ukr = (people["country_background"] == "UKR").mean()
     women = (people["sex"] == "K").mean()
-    assert 0.60 <= ukr <= 0.80, ukr              # about 70 % Ukrainians (SSB-intro)
-    assert 0.51 <= women <= 0.61, women          # 56 % women
+    assert 0.60 <= ukr <= 0.80, ukr  # about 70 % Ukrainians (SSB-intro)
+    assert 0.51 <= women <= 0.61, women  # 56 % women
     age = 2024 - people["birth_year"]
     share_26_45 = ((age >= 26) & (age <= 46)).mean()
-    assert 0.50 <= share_26_45 <= 0.75, share_26_45   # 30 % + 33 % in the two middle groups
+    assert 0.50 <= share_26_45 <= 0.75, share_26_45  # 30 % + 33 % in the two middle groups
 
 
 def test_half_start_norwegian_within_three_months(truth):
     persons = truth["persons"].select("person_id", "settlement_date")
-    norwegian = (truth["spells"].filter(pl.col("stage") == "norwegian")
-                 .group_by("person_id").agg(pl.col("start_date").min()).join(persons, on="person_id"))
+    norwegian = (
+        truth["spells"]
+        .filter(pl.col("stage") == "norwegian")
+        .group_by("person_id")
+        .agg(pl.col("start_date").min())
+        .join(persons, on="person_id")
+    )
     share = ((norwegian["start_date"] - norwegian["settlement_date"]).dt.total_days() <= 92).mean()
     assert 0.40 <= share <= 0.60, share
 
@@ -74,20 +87,27 @@ def test_combination_classes_start_in_august_and_autumn_applicants_wait_months(t
     autumn = started.filter(pl.col("applied_date").dt.month().is_in([9, 10, 11]))
     waits = (autumn["started_date"] - autumn["applied_date"]).dt.total_days()
     assert waits.min() > 200
-    ages = truth["persons"].join(started, on="person_id").select(
-        (pl.col("started_date").dt.year() - pl.col("birth_year")).alias("age"))["age"]
+    ages = (
+        truth["persons"]
+        .join(started, on="person_id")
+        .select((pl.col("started_date").dt.year() - pl.col("birth_year")).alias("age"))["age"]
+    )
     assert ages.min() >= 16 and ages.max() <= 24
 
 
 def test_outcomes_direct_transition_and_ukrainians_to_work(truth):
-    t = truth["intro_transitions"].filter(pl.col("direct_transition").is_not_null()).join(
-        truth["persons"], on="person_id")
+    t = (
+        truth["intro_transitions"]
+        .filter(pl.col("direct_transition").is_not_null())
+        .join(truth["persons"], on="person_id")
+    )
     to_work = pl.col("direct_transition").is_in(["arbeid", "arbeid_og_utdanning"])
     ukr = t.filter(pl.col("country_background") == "UKR").select(to_work.mean()).item()
     others = t.filter(pl.col("country_background") != "UKR").select(to_work.mean()).item()
     assert 0.38 <= ukr <= 0.52 and 0.17 <= others <= 0.30, (ukr, others)
-    work_or_edu = t.select(pl.col("direct_transition").is_in(
-        ["arbeid", "arbeid_og_utdanning", "utdanning"]).mean()).item()
+    work_or_edu = t.select(
+        pl.col("direct_transition").is_in(["arbeid", "arbeid_og_utdanning", "utdanning"]).mean()
+    ).item()
     assert 0.40 <= work_or_edu <= 0.60
 
 
@@ -135,6 +155,11 @@ def test_generate_shows_progress_on_stderr_only_and_not_when_quiet(tmp_path):
     assert re.search(r"simulate persons\W+40/40\b", bar), bar[-800:]
     assert re.search(rf"write landing files\W+{files}/{files}\b", bar), bar[-800:]
     assert "━" not in shown.stdout
-    quiet = subprocess.run([sys.executable, "-m", "flows.cli", "--quiet", *cmd[3:], "--out", str(tmp_path / "b")],
-                           env=env, capture_output=True, text=True, timeout=120)
+    quiet = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--quiet", *cmd[3:], "--out", str(tmp_path / "b")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == "", quiet.stderr[-800:]

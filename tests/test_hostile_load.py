@@ -4,6 +4,7 @@ Issue 10: poison files never stop, hang or crash a load; every landing entry is
 accounted for; a transient read error is retried and, if it persists over loads,
 refused; one file's failure never touches another's result, grouped or not.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,7 +75,8 @@ def hostile_landing(land: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("files_per_task", [1, 4])
 def test_a_hostile_landing_zone_loads_the_good_files_and_accounts_for_every_entry(
-        tmp_path, prefect_server, monkeypatch, files_per_task):
+    tmp_path, prefect_server, monkeypatch, files_per_task
+):
     monkeypatch.setenv("PATHWAYS_SETTLE_SECONDS", "5")
     land, warehouse = tmp_path / "landing", tmp_path / "wh" / "w.duckdb"
     poison = hostile_landing(land)
@@ -82,10 +84,21 @@ def test_a_hostile_landing_zone_loads_the_good_files_and_accounts_for_every_entr
     summary = load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
     assert summary.published
     assert time.monotonic() - started < 240  # the poison costs seconds, never the 120 s limit
-    log = {r[0]: r[1:] for r in _rows(warehouse, """select file_name, status, rows_read, rows_loaded,
-        rows_quarantined, rows_duplicate, message from audit.file_log""")}
-    for name in ("intro_5001_20231231.csv", "intro_5001_20240102.csv", "vo_20240101T020000.jsonl",
-                 f"kombinasjon_{h.SCHOOL}_2023-2024_20231001.xlsx", "tm_20240301.json"):
+    log = {
+        r[0]: r[1:]
+        for r in _rows(
+            warehouse,
+            """select file_name, status, rows_read, rows_loaded,
+        rows_quarantined, rows_duplicate, message from audit.file_log""",
+        )
+    }
+    for name in (
+        "intro_5001_20231231.csv",
+        "intro_5001_20240102.csv",
+        "vo_20240101T020000.jsonl",
+        f"kombinasjon_{h.SCHOOL}_2023-2024_20231001.xlsx",
+        "tm_20240301.json",
+    ):
         assert log[name][0] == "loaded", name
     for name, status in poison.items():
         shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -117,15 +130,18 @@ def test_a_hostile_landing_zone_loads_the_good_files_and_accounts_for_every_entr
     _age_everything(land)
     again = load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
     assert again.files_new == 1 and again.counts.files_loaded == 1
-    assert _rows(warehouse, "select status from audit.file_log where file_name = 'intro_5001_20240301.csv'") == \
-        [("loaded",)]
+    assert _rows(warehouse, "select status from audit.file_log where file_name = 'intro_5001_20240301.csv'") == [
+        ("loaded",)
+    ]
     assert ("intro/intro_5001_20240301.csv",) not in _rows(
-        warehouse, f"select path from audit.landing_anomaly where load_id = '{again.load_id}'")
+        warehouse, f"select path from audit.landing_anomaly where load_id = '{again.load_id}'"
+    )
 
 
 @pytest.mark.parametrize("files_per_task", [1, 3])
 def test_a_transient_read_error_is_retried_and_refused_after_three_loads(
-        tmp_path, prefect_server, monkeypatch, files_per_task):
+    tmp_path, prefect_server, monkeypatch, files_per_task
+):
     land, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
     h.write_intro(land, "intro_5001_20231231.csv", [h.intro_row()])
     h.write_intro(land, "intro_5001_20240101.csv", [h.intro_row(h.PID_B)])  # the disk fails on this one
@@ -137,23 +153,27 @@ def test_a_transient_read_error_is_retried_and_refused_after_three_loads(
             calls.append(file.name)
             raise OSError(5, "Input/output error")
         return real(file)
+
     monkeypatch.setattr(pipeline, "read_file", flaky)
     monkeypatch.setattr(pipeline, "RETRY_DELAYS", [0, 0])
-    monkeypatch.setattr(pipeline, "read_and_validate",
-                        pipeline.read_and_validate.with_options(retry_delay_seconds=[0, 0]))
+    monkeypatch.setattr(
+        pipeline, "read_and_validate", pipeline.read_and_validate.with_options(retry_delay_seconds=[0, 0])
+    )
     for attempt in (1, 2):
         summary = load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
         if attempt == 1:
             assert summary.counts.files_loaded == 2  # the others loaded at once
         assert summary.files_unreadable == ["intro_5001_20240101.csv"] and summary.published
         assert len(calls) == 3 * attempt  # the first try and Prefect's two retries, every load
-        assert _rows(warehouse, "select file_name, failures from audit.read_failure") == \
-            [("intro_5001_20240101.csv", attempt)]
+        assert _rows(warehouse, "select file_name, failures from audit.read_failure") == [
+            ("intro_5001_20240101.csv", attempt)
+        ]
         assert "intro_5001_20240101.csv" not in {r[0] for r in _rows(warehouse, "select file_name from audit.file_log")}
     third = load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
     assert third.files_unreadable == [] and third.files_refused == ["intro_5001_20240101.csv"]
-    row = _rows(warehouse, "select status, rows_read, message from audit.file_log "
-                           "where file_name = 'intro_5001_20240101.csv'")
+    row = _rows(
+        warehouse, "select status, rows_read, message from audit.file_log where file_name = 'intro_5001_20240101.csv'"
+    )
     assert row == [("quarantined", 0, "could not be read in 3 loads in a row (an operating-system error each time)")]
     assert _rows(warehouse, "select count(*) from audit.read_failure") == [(0,)]
     load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
@@ -173,11 +193,15 @@ def test_a_bug_on_one_file_refuses_that_file_only(tmp_path, prefect_server, monk
         if file.name == "intro_5001_20240102.csv":
             raise ValueError(f"{h.PID_B} leaked into an error message")
         return real(file)
+
     monkeypatch.setattr(pipeline, "read_file", buggy)
     summary = load(str(land), str(warehouse), AS_OF, files_per_task=files_per_task)
     log = dict(_rows(warehouse, "select file_name, status from audit.file_log"))
-    assert log == {"intro_5001_20240101.csv": "loaded", "intro_5001_20240102.csv": "quarantined",
-                   "intro_5001_20240103.csv": "loaded"}
+    assert log == {
+        "intro_5001_20240101.csv": "loaded",
+        "intro_5001_20240102.csv": "quarantined",
+        "intro_5001_20240103.csv": "loaded",
+    }
     message = _rows(warehouse, "select message from audit.file_log where status = 'quarantined'")[0][0]
     assert "ValueError" in message and h.PID_B not in message
     assert summary.files_refused == ["intro_5001_20240102.csv"] and summary.files_unreadable == []
@@ -190,6 +214,7 @@ def test_load_runs_gets_a_line_for_a_crash_inside_the_flow(tmp_path, prefect_ser
 
     def broken(*args):
         raise RuntimeError("the disk is full")
+
     monkeypatch.setattr(pipeline.models, "build", broken)
     with pytest.raises(RuntimeError):
         load(str(land), str(warehouse), AS_OF)

@@ -2,6 +2,7 @@
 records of a running `pathways serve` are trusted only when they are this account's own,
 private, and name a live `pathways serve`; the temporary server's port is never free
 for another process to take."""
+
 from __future__ import annotations
 
 import errno

@@ -1,6 +1,7 @@
 """Warehouse migrations (issue 12): numbered, recorded, each applied once and whole, on
 the candidate only; a warehouse built by the previous release is upgraded in place and
 loads into with the same figures as a fresh build."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,8 +47,13 @@ def test_the_fixture_is_small_and_really_from_before_migrations(tmp_path):
     _, warehouse = _previous_release(tmp_path)
     tables = {t for (t,) in _rows(warehouse, "select schema_name || '.' || table_name from duckdb_tables()")}
     assert "meta.schema_migrations" not in tables and "core.event" in tables
-    columns = {c for (c,) in _rows(warehouse, "select column_name from duckdb_columns() "
-                                              "where schema_name = 'audit' and table_name = 'load_run'")}
+    columns = {
+        c
+        for (c,) in _rows(
+            warehouse,
+            "select column_name from duckdb_columns() where schema_name = 'audit' and table_name = 'load_run'",
+        )
+    }
     assert "code_version" not in columns  # so migration 0002 really has work to do
 
 
@@ -55,8 +61,9 @@ def test_a_new_warehouse_gets_every_migration_once(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         assert migrate(con) == SHIPPED
         assert migrate(con) == []  # recorded: never applied twice
-        rows = con.execute("select version, name, checksum, code_version from meta.schema_migrations "
-                           "order by version").fetchall()
+        rows = con.execute(
+            "select version, name, checksum, code_version from meta.schema_migrations order by version"
+        ).fetchall()
     assert [r[0] for r in rows] == SHIPPED and SHIPPED[:2] == [1, 2]
     assert rows[0][1] == "baseline" and all(len(r[2]) == 64 and r[3] for r in rows)
 
@@ -67,8 +74,8 @@ def test_a_failing_migration_is_rolled_back_whole_and_not_recorded(tmp_path):
     for m in migrations()[:1]:
         (folder / f"{m.version:04d}_{m.name}.sql").write_text(m.sql)
     (folder / "0002_broken.sql").write_text(
-        "CREATE TABLE audit.half_done (a INTEGER);\n"
-        "ALTER TABLE audit.no_such_table ADD COLUMN b INTEGER;\n")
+        "CREATE TABLE audit.half_done (a INTEGER);\nALTER TABLE audit.no_such_table ADD COLUMN b INTEGER;\n"
+    )
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         with pytest.raises(MigrationError, match="0002_broken failed"):
             migrate(con, folder)
@@ -78,15 +85,31 @@ def test_a_failing_migration_is_rolled_back_whole_and_not_recorded(tmp_path):
 
 def _second_batch(land: Path) -> None:
     """Deliveries after the upgrade: new events, a repeated one, a newer export."""
-    h.write_intro(land, "intro_5001_20240630.csv", [
-        h.intro_row(event="fullfort", date="20.06.2024"),
-        h.intro_row(h.PID_B, event="startet", date="02.05.2023", sex="M", year="1985", country="SYR",
-                    reason="familie"),  # already delivered: a duplicate
-        h.intro_row(h.PID_C, sex="M", year="2001", country="ERI", reason="flukt"),
-    ])
-    h.write_tm(land, "tm_20240601.json", [h.tm_case(events=[
-        {"type": "mobilised", "date": "2023-01-09"}, {"type": "work_training_started", "date": "2023-02-01"},
-        {"type": "work_training_ended", "date": "2023-06-30"}])], exported_at="2024-06-01T02:00:00+02:00")
+    h.write_intro(
+        land,
+        "intro_5001_20240630.csv",
+        [
+            h.intro_row(event="fullfort", date="20.06.2024"),
+            h.intro_row(
+                h.PID_B, event="startet", date="02.05.2023", sex="M", year="1985", country="SYR", reason="familie"
+            ),  # already delivered: a duplicate
+            h.intro_row(h.PID_C, sex="M", year="2001", country="ERI", reason="flukt"),
+        ],
+    )
+    h.write_tm(
+        land,
+        "tm_20240601.json",
+        [
+            h.tm_case(
+                events=[
+                    {"type": "mobilised", "date": "2023-01-09"},
+                    {"type": "work_training_started", "date": "2023-02-01"},
+                    {"type": "work_training_ended", "date": "2023-06-30"},
+                ]
+            )
+        ],
+        exported_at="2024-06-01T02:00:00+02:00",
+    )
 
 
 FIGURES = {
@@ -98,7 +121,7 @@ FIGURES = {
     "marts.dropout": "select * from marts.dropout",
     "marts.school_place_wait": "select * from marts.school_place_wait",
     "audit.file_log": "select file_name, source, sha256, status, rows_read, rows_loaded, rows_quarantined, "
-                      "rows_duplicate, message, delivery_date from audit.file_log",
+    "rows_duplicate, message, delivery_date from audit.file_log",
     "audit.quarantine": "select file_name, row_number, column_name, rule, message from audit.quarantine",
 }
 
@@ -113,7 +136,7 @@ def test_a_warehouse_of_the_previous_release_is_upgraded_and_loads_with_the_same
     assert [v for (v,) in _rows(warehouse, "select version from meta.schema_migrations order by 1")] == SHIPPED
     runs = _rows(warehouse, "select load_id, code_version from audit.load_run order by started_at")
     assert runs[-1][0] == summary.load_id and runs[-1][1]  # written by name, into the migrated column
-    assert all(code is None for _, code in runs[:-1])      # the old release's rows kept as they were
+    assert all(code is None for _, code in runs[:-1])  # the old release's rows kept as they were
     assert _rows(warehouse, "select build_id from meta.build order by finished_at")[:-1] == old_builds
 
     fresh = tmp_path / "fresh" / "warehouse.duckdb"
@@ -129,8 +152,10 @@ def test_a_warehouse_from_a_newer_release_is_refused_and_the_published_file_unto
     land, warehouse = _previous_release(tmp_path)
     with duckdb.connect(str(warehouse)) as con:  # as if a newer release had migrated it
         migrate(con)
-        con.execute("insert into meta.schema_migrations (version, name, checksum, applied_at) "
-                    "values (9999, 'from_the_future', 'x', now())")
+        con.execute(
+            "insert into meta.schema_migrations (version, name, checksum, applied_at) "
+            "values (9999, 'from_the_future', 'x', now())"
+        )
     before = _sha(warehouse)
     _second_batch(land)
     with pytest.raises(MigrationError, match="newer than this code"):

@@ -4,6 +4,7 @@ One server, one landing zone and one warehouse for the module: the deployments a
 checked, then files are dropped into the landing zone as a source system would, and the
 runs, the warehouse and the events are read back through Prefect's API.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,13 @@ class _Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # http.server's name for it
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append({"path": self.path, "body": body.decode("utf-8", "replace"),
-                                 "type": self.headers.get("Content-Type")})
+                received.append(
+                    {
+                        "path": self.path,
+                        "body": body.decode("utf-8", "replace"),
+                        "type": self.headers.get("Content-Type"),
+                    }
+                )
                 self.send_response(200)
                 self.end_headers()
 
@@ -67,12 +73,18 @@ def served(tmp_path_factory, county):
     landing.mkdir()
     receiver = _Receiver()
     port = _free_port()
-    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_RUNNER_POLL_FREQUENCY="1",
-               PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2", PREFECT_LOGGING_LEVEL="INFO")
+    env = dict(
+        os.environ,
+        PATHWAYS_HOME=str(root / "home"),
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2",
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
     for key in ("PREFECT_HOME", "PREFECT_API_URL"):
         env.pop(key, None)
     # paths, schedule and debounce from pathways.toml (issue 12), the port as a flag
-    (root / "pathways.toml").write_text("""
+    (root / "pathways.toml").write_text(
+        """
 [paths]
 landing = "landing"
 warehouse = "wh/warehouse.duckdb"
@@ -82,11 +94,17 @@ timezone = "Europe/Oslo"
 debounce_seconds = 4
 [notifications]
 webhook_url = "RECEIVER"
-""".replace("RECEIVER", receiver.url))
+""".replace("RECEIVER", receiver.url)
+    )
     env["PATHWAYS_CONFIG"] = str(root / "pathways.toml")
     log = open(root / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     api = f"http://127.0.0.1:{port}/api"
     auth_file = root / "home" / "prefect" / "api-auth-string"
     deadline = time.time() + 120
@@ -107,8 +125,17 @@ webhook_url = "RECEIVER"
         os.killpg(proc.pid, signal.SIGTERM)
         receiver.close()
         pytest.fail("pathways serve did not come up:\n" + (root / "serve.log").read_text()[-3000:])
-    yield {"api": api, "landing": landing, "warehouse": warehouse, "county": county, "log": root / "serve.log",
-           "auth": auth_file.read_text().strip(), "root": root, "port": port, "receiver": receiver}
+    yield {
+        "api": api,
+        "landing": landing,
+        "warehouse": warehouse,
+        "county": county,
+        "log": root / "serve.log",
+        "auth": auth_file.read_text().strip(),
+        "root": root,
+        "port": port,
+        "receiver": receiver,
+    }
     os.killpg(proc.pid, signal.SIGTERM)
     try:  # how `serve` winds down is not what this module tests: 10 s, then the group is killed
         proc.wait(timeout=10)
@@ -123,8 +150,7 @@ def _deployment(api: str, name: str) -> dict:
 
 def _runs(api: str, name: str) -> list[dict]:
     dep = _deployment(api, name)
-    return _HTTP.post(f"{api}/flow_runs/filter",
-                      json={"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}}).json()
+    return _HTTP.post(f"{api}/flow_runs/filter", json={"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}}).json()
 
 
 def _wait_for(condition, timeout: float, what: str):
@@ -166,8 +192,9 @@ def test_deployments_have_the_right_schedule_timezone_and_trigger(served):
     assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     arrived = _deployment(served["api"], "file-arrived")
     automations = _HTTP.post(f"{served['api']}/automations/filter", json={}).json()
-    trigger = next(a["trigger"] for a in automations
-                   if any(act.get("deployment_id") == arrived["id"] for act in a["actions"]))
+    trigger = next(
+        a["trigger"] for a in automations if any(act.get("deployment_id") == arrived["id"] for act in a["actions"])
+    )
     assert "pathways.file.arrived" in trigger["expect"]
 
 
@@ -184,8 +211,11 @@ def test_one_file_gives_one_run_that_loads_it_and_ten_files_give_one_run(served)
     ten = sorted((county / "intro").glob("intro_50[0-9][0-9]_*.csv"))[1:11]
     assert len(ten) == 10
     _drop(served, ten)
-    _wait_for(lambda: len(_runs(api, "file-arrived")) >= 2 and all(_finished(r) for r in _runs(api, "file-arrived")),
-              240, "the second run")
+    _wait_for(
+        lambda: len(_runs(api, "file-arrived")) >= 2 and all(_finished(r) for r in _runs(api, "file-arrived")),
+        240,
+        "the second run",
+    )
     time.sleep(8)
     runs = _runs(api, "file-arrived")
     assert len(runs) == 2, [r["state_name"] for r in runs]
@@ -193,8 +223,9 @@ def test_one_file_gives_one_run_that_loads_it_and_ten_files_give_one_run(served)
 
 
 def test_new_dropouts_are_announced_without_the_person(served):
-    page = _HTTP.post(f"{served['api']}/events/filter",
-                      json={"filter": {"event": {"name": ["pathways.dropout"]}}, "limit": 50}).json()
+    page = _HTTP.post(
+        f"{served['api']}/events/filter", json={"filter": {"event": {"name": ["pathways.dropout"]}}, "limit": 50}
+    ).json()
     assert "events" in page, page
     events = page["events"]
     assert events, "the second batch brought drop-outs"
@@ -246,8 +277,9 @@ def test_a_load_with_new_dropouts_sends_exactly_one_notification_with_counts_and
     assert "/oppfolging" in text
     assert not re.search(r"[0-9a-f]{64}", receiver.received[0]["body"]), "no pseudonym in the notification"
     assert not re.search(r"\d{11}", receiver.received[0]["body"]), "no national id"
-    events = _HTTP.post(f"{served['api']}/events/filter",
-                        json={"filter": {"event": {"name": ["pathways.follow_up.new"]}}, "limit": 50}).json()
+    events = _HTTP.post(
+        f"{served['api']}/events/filter", json={"filter": {"event": {"name": ["pathways.follow_up.new"]}}, "limit": 50}
+    ).json()
     assert len(events["events"]) == 1 and not re.search(r"[0-9a-f]{64}", json.dumps(events["events"][0]["payload"]))
 
 
@@ -265,6 +297,7 @@ def test_a_second_run_waits_for_the_first_and_says_so(served):
         for r in runs.values():
             states.add(r["state_name"])
         return all(_finished(runs[str(x.id)]) for x in (a, b)) and runs
+
     runs = _wait_for(both_done, 300, "both nightly runs")
     first, second = sorted((runs[str(a.id)], runs[str(b.id)]), key=lambda r: r["start_time"])
     assert first["state_type"] == second["state_type"] == "COMPLETED"
@@ -281,9 +314,14 @@ def test_the_api_asks_for_the_login_and_answers_only_its_own_origin(served):
     assert _HTTP.post(f"{api}/deployments/filter", json={}).status_code == 200
     assert stat_mode(served["root"] / "home" / "prefect" / "api-auth-string") == 0o600
     for origin, allowed in (("http://evil.example", False), (f"http://127.0.0.1:{port}", True)):
-        pre = httpx.options(f"{api}/deployments/filter", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type"})
+        pre = httpx.options(
+            f"{api}/deployments/filter",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert (pre.headers.get("access-control-allow-origin") == origin) is allowed, (origin, pre.headers)
         assert pre.headers.get("access-control-allow-origin") != "*"
 
@@ -298,13 +336,16 @@ def test_a_run_that_points_outside_the_roots_is_refused(served, tmp_path):
 
     foreign = tmp_path / "foreign" / "warehouse.duckdb"
     with temporary_settings({PREFECT_API_URL: served["api"], PREFECT_API_AUTH_STRING: served["auth"]}):
-        bad_wh = run_deployment("pathways-load/nightly-load", timeout=0,
-                                parameters={"warehouse": str(foreign)})
-        bad_landing = run_deployment("pathways-load/nightly-load", timeout=0,
-                                     parameters={"landing": str(tmp_path)})
+        bad_wh = run_deployment("pathways-load/nightly-load", timeout=0, parameters={"warehouse": str(foreign)})
+        bad_landing = run_deployment("pathways-load/nightly-load", timeout=0, parameters={"landing": str(tmp_path)})
     for run in (bad_wh, bad_landing):
-        final = _wait_for(lambda run=run: (lambda r: r if _finished(r) else None)(
-            _HTTP.get(f"{served['api']}/flow_runs/{run.id}").json()), 240, "the refused run")
+        final = _wait_for(
+            lambda run=run: (lambda r: r if _finished(r) else None)(
+                _HTTP.get(f"{served['api']}/flow_runs/{run.id}").json()
+            ),
+            240,
+            "the refused run",
+        )
         assert final["state_type"] == "FAILED", final["state_name"]
         assert "outside the configured" in final["state"]["message"], final["state"]["message"]
     assert not foreign.parent.exists(), "nothing was written outside the warehouse root"
@@ -314,31 +355,45 @@ def test_a_number_in_a_dropped_file_reaches_no_prefect_record(served):
     """A file named with a national id, and holding others, dropped into the served landing
     zone: the watcher's event, the task run names, Prefect's database and the logs hold the
     masked name only, and no number."""
-    from synthetic.model import national_id
-    from tests import helpers as h
     import datetime as dt
     import random
+
+    from synthetic.model import national_id
+    from tests import helpers as h
 
     rng = random.Random(77)
     in_name, in_field = national_id(rng, dt.date(1993, 4, 12)), national_id(rng, dt.date(1961, 2, 3))
     staging = served["root"] / "staging"
-    path = h.write_intro(staging, f"intro_5001_{in_name}.csv",
-                         [h.intro_row(), h.intro_row(h.PID_B, event="avbrutt", detail=f"fnr{in_field}")])
+    path = h.write_intro(
+        staging,
+        f"intro_5001_{in_name}.csv",
+        [h.intro_row(), h.intro_row(h.PID_B, event="avbrutt", detail=f"fnr{in_field}")],
+    )
     before = len(_runs(served["api"], "file-arrived"))
     _drop(served, [path])
     masked = f"intro_5001_{'*' * 11}.csv"
     _wait_for(lambda: masked in _files_logged(served["warehouse"]), 240, "the file to be logged")
-    _wait_for(lambda: all(_finished(r) for r in _runs(served["api"], "file-arrived"))
-              and len(_runs(served["api"], "file-arrived")) > before, 120, "the run to finish")
+    _wait_for(
+        lambda: (
+            all(_finished(r) for r in _runs(served["api"], "file-arrived"))
+            and len(_runs(served["api"], "file-arrived")) > before
+        ),
+        120,
+        "the run to finish",
+    )
     time.sleep(3)
-    events = _HTTP.post(f"{served['api']}/events/filter",
-                        json={"filter": {"event": {"name": ["pathways.file.arrived"]}}, "limit": 50}).json()
+    events = _HTTP.post(
+        f"{served['api']}/events/filter", json={"filter": {"event": {"name": ["pathways.file.arrived"]}}, "limit": 50}
+    ).json()
     assert any(masked in json.dumps(e) for e in events["events"])
     task_runs = _HTTP.post(f"{served['api']}/task_runs/filter", json={}).json()
     assert any(masked in t["name"] for t in task_runs)
     forms = [in_name, in_field, f"{in_name[:6]} {in_name[6:]}"]
-    api_text = json.dumps(events) + json.dumps(task_runs) + json.dumps(
-        _HTTP.post(f"{served['api']}/logs/filter", json={"limit": 200}).json())
+    api_text = (
+        json.dumps(events)
+        + json.dumps(task_runs)
+        + json.dumps(_HTTP.post(f"{served['api']}/logs/filter", json={"limit": 200}).json())
+    )
     leaks = [f for f in forms if f in api_text]
     for file in [*(served["root"] / "home").rglob("*"), *served["warehouse"].parent.rglob("*"), served["log"]]:
         if file.is_file():
@@ -361,12 +416,18 @@ def test_a_manual_load_runs_against_the_served_server_and_shows_in_its_ui(served
     def manual_runs() -> list[dict]:
         runs = _HTTP.post(f"{served['api']}/flow_runs/filter", json={}).json()
         return [r for r in runs if r["deployment_id"] is None]
+
     before = {r["id"] for r in manual_runs()}
     env = dict(os.environ, PATHWAYS_HOME=str(served["root"] / "home"))
     for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
         env.pop(key, None)
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
-                           str(warehouse)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse", str(warehouse)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     new = [r for r in manual_runs() if r["id"] not in before]
     assert len(new) == 1 and new[0]["state_type"] == "COMPLETED", new
@@ -377,13 +438,19 @@ def test_data_staff_change_the_webhook_from_the_command_line(served):
     """`pathways alerts --webhook-url URL --test` against the running serve (found through
     serve.json): the block now posts to the new address, and the test message arrives."""
     other = _Receiver()
-    env = dict(os.environ, PATHWAYS_HOME=str(served["root"] / "home"),
-               PATHWAYS_CONFIG=str(served["root"] / "pathways.toml"))
+    env = dict(
+        os.environ, PATHWAYS_HOME=str(served["root"] / "home"), PATHWAYS_CONFIG=str(served["root"] / "pathways.toml")
+    )
     for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
         env.pop(key, None)
     try:
-        proc = subprocess.run([sys.executable, "-m", "flows.cli", "alerts", "--webhook-url", other.url, "--test"],
-                              env=env, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "alerts", "--webhook-url", other.url, "--test"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         _wait_for(lambda: other.received, 30, "the test message")
         assert json.loads(other.received[0]["body"])["text"].startswith("Test fra Kvalifiseringsløp")

@@ -7,6 +7,7 @@ engine with its own server and SQLite database under PREFECT_HOME) its number mu
 found in no table, log, stdout/stderr, Prefect database, run record or report: every
 file the load wrote is scanned as bytes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 # -- the rule against the reference ---------------------------------------------------------------
 def test_the_guard_agrees_with_stdnum_on_11_and_10_digit_numbers():
     rng = random.Random(9)
-    valid = [national_id(rng, dt.date(rng.randint(1940, 2010), rng.randint(1, 12), rng.randint(1, 28)),
-                         d_number=rng.random() < 0.3) for _ in range(3000)]
+    valid = [
+        national_id(
+            rng, dt.date(rng.randint(1940, 2010), rng.randint(1, 12), rng.randint(1, 28)), d_number=rng.random() < 0.3
+        )
+        for _ in range(3000)
+    ]
     noise = [f"{rng.randint(0, 10**11 - 1):011d}" for _ in range(30000)]
     for n in valid + noise:
         assert contains_national_id(n) == fodselsnummer.is_valid(n), n
@@ -71,27 +76,32 @@ def test_keys_dates_orgnrs_uuids_and_times_are_not_national_ids():
     dates in every format the sources use, Excel date cells, time stamps, orgnrs."""
     rng = random.Random(4)
     pids = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(40000)]
-    with_valid_run = [p for p in pids if any(fodselsnummer.is_valid(p[i:i + 11]) for i in range(54))]
+    with_valid_run = [p for p in pids if any(fodselsnummer.is_valid(p[i : i + 11]) for i in range(54))]
     assert with_valid_run, "some keys hold a valid 11-digit run: the rule must not count them"
     fnr = national_id(rng, dt.date(1975, 1, 30))
     planted = [fnr + "f" * 53, "ab" + fnr + "cd" + "0" * 49, fnr.upper() + "A" * 53]
     ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(20000)]
     digit_uuids = ["12345678-1234-1234-1234-" + fnr + "0", "01019012-4801-1234-1234-123456789012"]
     start = dt.date(2010, 1, 1)
-    days = [start + dt.timedelta(days=k) for k in range(0, 365 * 17)]
-    dates = [f"{d:%d.%m.%Y}" for d in days] + [f"{d:%Y-%m-%d}" for d in days] + \
-            [f"{d:%Y-%m-%d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00" for d in days] + \
-            [f"{d:%Y%m%d}T{rng.randint(0, 235959):06d}" for d in days] + \
-            [f"{d:%d.%m.%Y} – {d + dt.timedelta(days=40):%d.%m.%Y}" for d in days] + \
-            [f"{d:%Y-%m-%dT%H:%M:%S}+01:00" for d in days]
+    days = [start + dt.timedelta(days=k) for k in range(365 * 17)]
+    dates = (
+        [f"{d:%d.%m.%Y}" for d in days]
+        + [f"{d:%Y-%m-%d}" for d in days]
+        + [f"{d:%Y-%m-%d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00" for d in days]
+        + [f"{d:%Y%m%d}T{rng.randint(0, 235959):06d}" for d in days]
+        + [f"{d:%d.%m.%Y} – {d + dt.timedelta(days=40):%d.%m.%Y}" for d in days]
+        + [f"{d:%Y-%m-%dT%H:%M:%S}+01:00" for d in days]
+    )
     orgs = [o for o in (f"{rng.randint(800_000_000, 999_999_999)}" for _ in range(30000)) if orgnr.is_valid(o)]
     assert len(orgs) > 2000
-    names = [f"kombinasjon_{o}_2023-2024_20240101.xlsx" for o in orgs[:500]] + \
-            [f"vo_{d:%Y%m%d}T031700.jsonl" for d in days[:500]]
+    names = [f"kombinasjon_{o}_2023-2024_20240101.xlsx" for o in orgs[:500]] + [
+        f"vo_{d:%Y%m%d}T031700.jsonl" for d in days[:500]
+    ]
     keys = pids + planted
     size = max(len(keys), len(dates))
-    frame = pl.DataFrame({"pid": keys + [""] * (size - len(keys)), "dato": dates + [""] * (size - len(dates)),
-                          "_row": range(size)})
+    frame = pl.DataFrame(
+        {"pid": keys + [""] * (size - len(keys)), "dato": dates + [""] * (size - len(dates)), "_row": range(size)}
+    )
     assert find_national_ids(frame) == []
     for value in ids + digit_uuids + orgs + names + [f"{o} {o}" for o in orgs[:200]]:
         assert not contains_national_id(value), value
@@ -151,9 +161,13 @@ def test_every_case_of_the_corpus_is_a_privacy_incident(corpus):
 def _free_text_file(landing: Path) -> tuple[Path, list[str]]:
     """Free text typed into code and date columns: quarantined rows, never quoted."""
     secrets_ = ["Hun heter Kari Nordmann", "ring Ola på 91234567", "bor i Storgata 7"]
-    rows = [h.intro_row(), h.intro_row(h.PID_B, sex=secrets_[0]), h.intro_row(h.PID_C, date=secrets_[1]),
-            h.intro_row(hashlib.sha256(b"d").hexdigest(), country=secrets_[2]),
-            h.intro_row(hashlib.sha256(b"e").hexdigest()[:40])]
+    rows = [
+        h.intro_row(),
+        h.intro_row(h.PID_B, sex=secrets_[0]),
+        h.intro_row(h.PID_C, date=secrets_[1]),
+        h.intro_row(hashlib.sha256(b"d").hexdigest(), country=secrets_[2]),
+        h.intro_row(hashlib.sha256(b"e").hexdigest()[:40]),
+    ]
     return h.write_intro(landing, "intro_5001_20231231.csv", rows), secrets_ + ["91234567", "Kari"]
 
 
@@ -187,8 +201,9 @@ def _sql_hits(warehouse: Path, needles: list[str]) -> list[str]:
         columns = con.execute("""select table_schema, table_name, column_name from information_schema.columns
                                  where data_type = 'VARCHAR'""").fetchall()
         for schema, table, column in columns:
-            rows = con.execute(f'select distinct "{column}" from {schema}.{table} where "{column}" is not null'
-                               ).fetchall()
+            rows = con.execute(
+                f'select distinct "{column}" from {schema}.{table} where "{column}" is not null'
+            ).fetchall()
             for (value,) in rows:
                 digits = "".join(c for c in value if c.isdigit())
                 hits += [f"{schema}.{table}.{column}" for n in needles if n in value or n in digits]
@@ -201,19 +216,40 @@ def test_a_real_load_of_the_corpus_keeps_no_number_anywhere(corpus, tmp_path):
     home, out = tmp_path / "home", tmp_path / "wh"
     warehouse = out / "warehouse.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PATHWAYS_"))}
-    env.update(PATHWAYS_HOME=str(home), PREFECT_LOGGING_LEVEL="DEBUG", PYTHONPATH=str(PROJECT),
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")  # 2 cores shared by several test runs
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
-                           str(warehouse), "--as-of", "2026-11-01"], env=env, cwd=PROJECT, capture_output=True,
-                          timeout=600, preexec_fn=lambda: os.umask(0o022))  # a permissive parent
+    env.update(
+        PATHWAYS_HOME=str(home),
+        PREFECT_LOGGING_LEVEL="DEBUG",
+        PYTHONPATH=str(PROJECT),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+    )  # 2 cores shared by several test runs
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "load",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            "2026-11-01",
+        ],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        timeout=600,
+        preexec_fn=lambda: os.umask(0o022),
+    )  # a permissive parent
     # 3: published, with the corpus files refused (as privacy incidents)
     assert proc.returncode == 3, proc.stderr.decode()[-3000:]
     assert (home / "prefect").is_dir() and list((home / "prefect").rglob("*.db")), "Prefect kept its database"
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         log = dict(con.execute("select file_name, status from audit.file_log").fetchall())
-        incidents = con.execute("select file_name, row_number, column_name, rule from audit.quarantine "
-                                "where rule = 'national_id'").fetchall()
+        incidents = con.execute(
+            "select file_name, row_number, column_name, rule from audit.quarantine where rule = 'national_id'"
+        ).fetchall()
     names = {safe_name(c.file.name) for c in cases}
     assert {log.get(n) for n in names} == {"privacy_incident"}, {n: log.get(n) for n in names}
     assert {f for f, *_ in incidents} == names
@@ -223,11 +259,12 @@ def test_a_real_load_of_the_corpus_keeps_no_number_anywhere(corpus, tmp_path):
     for case in cases:
         forms |= privacy_corpus.spelled_forms(case)
     secret_bytes = {s.encode() for s in free_text}
-    leaks = _scan_tree(out, forms | secret_bytes)          # warehouse, load_runs.jsonl, Data Docs, gx_project
-    leaks += _scan_tree(home, forms | secret_bytes)        # Prefect's SQLite database (with its WAL), its logs
+    leaks = _scan_tree(out, forms | secret_bytes)  # warehouse, load_runs.jsonl, Data Docs, gx_project
+    leaks += _scan_tree(home, forms | secret_bytes)  # Prefect's SQLite database (with its WAL), its logs
     leaks += [f"stdout/stderr: {f!r}" for f in forms | secret_bytes if f in proc.stdout + proc.stderr]
-    leaks += _sql_hits(warehouse, [c.number for c in cases] + [c.number[1:] for c in cases
-                                                               if c.number.startswith("0")] + free_text)
+    leaks += _sql_hits(
+        warehouse, [c.number for c in cases] + [c.number[1:] for c in cases if c.number.startswith("0")] + free_text
+    )
     assert leaks == []
     assert (out / "load_runs.jsonl").exists() and list((out / "data_docs").rglob("*.html"))
     # and what the load wrote (Prefect's database and files too) is for the owner and group only
@@ -249,17 +286,25 @@ def test_published_files_are_for_the_owner_and_the_group_only(tmp_path, prefect_
         load(str(landing), str(warehouse), dt.date(2026, 11, 1))
         # a refused build goes to failed/
         from warehouse.publish import keep_aside, start_candidate
+
         kept = keep_aside(start_candidate(warehouse, "x"), warehouse)
     finally:
         os.umask(old)
-    paths = [warehouse, warehouse.parent / "load_runs.jsonl", warehouse.parent / "failed", kept,
-             warehouse.parent / "data_docs", *(warehouse.parent / "data_docs").rglob("*"),
-             warehouse.parent / "builds", *(warehouse.parent / "builds").iterdir()]  # kept builds (issue 12)
+    paths = [
+        warehouse,
+        warehouse.parent / "load_runs.jsonl",
+        warehouse.parent / "failed",
+        kept,
+        warehouse.parent / "data_docs",
+        *(warehouse.parent / "data_docs").rglob("*"),
+        warehouse.parent / "builds",
+        *(warehouse.parent / "builds").iterdir(),
+    ]  # kept builds (issue 12)
     assert len(paths) > 8
     for path in paths:
         mode = path.stat().st_mode & 0o777
-        assert mode & 0o007 == 0, (path, oct(mode))          # nothing for others
-        assert mode & 0o020 == 0, (path, oct(mode))          # the group reads, never writes
+        assert mode & 0o007 == 0, (path, oct(mode))  # nothing for others
+        assert mode & 0o020 == 0, (path, oct(mode))  # the group reads, never writes
         assert mode & 0o600 == 0o600, (path, oct(mode))
 
 
@@ -271,8 +316,11 @@ def test_a_load_outside_the_configured_roots_is_refused(tmp_path, prefect_server
     h.write_intro(landing, "intro_5001_20240101.csv", [h.intro_row()])
     monkeypatch.setenv("PATHWAYS_LANDING_ROOT", str(landing))
     monkeypatch.setenv("PATHWAYS_WAREHOUSE_ROOT", str(inside))
-    for bad_landing, bad_warehouse in ((landing, outside / "w.duckdb"), (landing, inside / ".." / "elsewhere" / "w"),
-                                       (tmp_path, inside / "w.duckdb")):
+    for bad_landing, bad_warehouse in (
+        (landing, outside / "w.duckdb"),
+        (landing, inside / ".." / "elsewhere" / "w"),
+        (tmp_path, inside / "w.duckdb"),
+    ):
         with pytest.raises(PathOutsideRoot, match="outside the configured"):
             load(str(bad_landing), str(bad_warehouse), dt.date(2026, 11, 1))
     (inside).mkdir()
@@ -287,13 +335,28 @@ def test_a_load_outside_the_configured_roots_is_refused(tmp_path, prefect_server
 def test_the_command_refuses_a_path_outside_the_roots_with_exit_code_4_and_writes_nothing(tmp_path):
     landing, inside, outside = tmp_path / "landing", tmp_path / "wh", tmp_path / "elsewhere"
     h.write_intro(landing, "intro_5001_20240101.csv", [h.intro_row()])
-    env = dict(os.environ, PATHWAYS_LANDING_ROOT=str(landing), PATHWAYS_WAREHOUSE_ROOT=str(inside),
-               PYTHONPATH=str(PROJECT))
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "load", "--landing", str(landing), "--warehouse",
-                           str(outside / "w.duckdb")], env=env, cwd=PROJECT, capture_output=True, timeout=120)
+    env = dict(
+        os.environ, PATHWAYS_LANDING_ROOT=str(landing), PATHWAYS_WAREHOUSE_ROOT=str(inside), PYTHONPATH=str(PROJECT)
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "load",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(outside / "w.duckdb"),
+        ],
+        env=env,
+        cwd=PROJECT,
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 4, proc.stderr.decode()[-2000:]
     assert b"outside the configured warehouse root" in proc.stderr
-    assert not outside.exists()   # not even a run record or a lock file
+    assert not outside.exists()  # not even a run record or a lock file
 
 
 def test_read_errors_are_raised_without_the_path_or_the_parser_text(tmp_path):
@@ -316,8 +379,11 @@ def test_read_errors_are_raised_without_the_path_or_the_parser_text(tmp_path):
 def test_json_lines_are_numbered_as_the_guard_numbers_them(tmp_path):
     """A U+2028 inside a JSON string is not a line break: the reader and the guard agree."""
     fnr = national_id(random.Random(8), dt.date(1982, 9, 9))
-    path = h.write_jsonl(tmp_path, "vo_20240101T000000.jsonl",
-                         [{**h.ae_event(), "note": "a\u2028b"}, h.ae_event(h.PID_B), {**h.ae_event(h.PID_C), "x": fnr}])
+    path = h.write_jsonl(
+        tmp_path,
+        "vo_20240101T000000.jsonl",
+        [{**h.ae_event(), "note": "a\u2028b"}, h.ae_event(h.PID_B), {**h.ae_event(h.PID_C), "x": fnr}],
+    )
     raw = SOURCES["adult_education"].read(path)
     assert raw.frame["_row"].to_list() == [1, 2, 3] and not raw.row_problems
     v = validate(raw, "adult_education", "sha")

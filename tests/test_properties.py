@@ -14,6 +14,7 @@ Properties:
 - delivering the same files in any order, split across loads in any way, or twice, gives
   identical published tables, for a build as of today and as of an earlier date.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.pipeline import load_without_prefect
-from tests.helpers import (CENTRE, PID_A, PID_B, SCHOOL, ae_event, intro_row, pupil, tm_case, write_intro, write_jsonl,
-                           write_tm, write_workbook)
+from tests.helpers import (
+    PID_A,
+    PID_B,
+    SCHOOL,
+    ae_event,
+    intro_row,
+    pupil,
+    tm_case,
+    write_intro,
+    write_jsonl,
+    write_tm,
+    write_workbook,
+)
 
 AS_OF = dt.date(2026, 11, 1)
 BASE = dt.date(2019, 1, 1)
@@ -138,8 +150,7 @@ def county(draw) -> dict:
     """Every file of a two-person county, as (folder, name, writer arguments)."""
     files = []
     # intro: each municipality delivers its events in one or two files
-    intro_events = [(PID_A, *e) for e in draw(intro_history(PID_A))] + \
-                   [(PID_B, *e) for e in draw(intro_history(PID_B))]
+    intro_events = [(PID_A, *e) for e in draw(intro_history(PID_A))] + [(PID_B, *e) for e in draw(intro_history(PID_B))]
     by_muni: dict[str, list] = {}
     for e in intro_events:
         by_muni.setdefault(e[1], []).append(e)
@@ -147,7 +158,7 @@ def county(draw) -> dict:
         events.sort(key=lambda e: e[3])
         cut = draw(st.integers(0, len(events)))
         parts = [events[:cut], events[cut:]]
-        if draw(st.booleans()) and events[:cut]:      # the second file sends some events again
+        if draw(st.booleans()) and events[:cut]:  # the second file sends some events again
             parts[1] = events[: draw(st.integers(1, cut))] + parts[1]
         for n, part in enumerate(parts):
             if part:
@@ -170,10 +181,10 @@ def county(draw) -> dict:
     for y in range(years):
         last = y == years - 1
         end = dt.date(first + y + 1, 6, 20) if last and status != "Aktiv" else None
-        row = pupil(PID_B, year=first - 18, applied=applied, start=start, end=end,
-                    status=status if last else "Aktiv")
-        files.append(("combination_classes", f"kombinasjon_{SCHOOL}_{first + y}-{first + y + 1}_{first + y + 1}0620.xlsx",
-                      [row]))
+        row = pupil(PID_B, year=first - 18, applied=applied, start=start, end=end, status=status if last else "Aktiv")
+        files.append(
+            ("combination_classes", f"kombinasjon_{SCHOOL}_{first + y}-{first + y + 1}_{first + y + 1}0620.xlsx", [row])
+        )
     # Trøndelag model: the full case in the newest export; an older export holds a prefix
     # plus a registration later withdrawn
     events = draw(tm_history(PID_A))
@@ -218,8 +229,9 @@ def load_in_groups(root: Path, files: list, groups: list[list[int]], as_of: dt.d
 def assert_same(actual: dict, expected: dict) -> None:
     for table in TABLES:
         a, e = set(actual[table]), set(expected[table])
-        assert a == e and len(actual[table]) == len(expected[table]), \
+        assert a == e and len(actual[table]) == len(expected[table]), (
             f"{table}: only in this run {sorted(a - e)}; only in the reference {sorted(e - a)}"
+        )
 
 
 # Which published events may end a spell, per (source, stage, end type): (event stage or
@@ -268,20 +280,33 @@ def check_spells(tables: dict, files: list, as_of: dt.date) -> None:
     # (the starts as published events: the same startet in two municipalities' files is one
     # event by the contract's key, and the first delivery decides its municipality)
     starts = [(e[0], e[5], e[1]) for e in tables["core.event"] if e[2] == "intro" and e[4] == "started"]
-    delivered = {(pid, dt.datetime.strptime(d, "%d.%m.%Y").date()) for folder, _, rows in files if folder == "intro"
-                 for pid, muni, ev, d, *_ in (r.split(";") for r in rows) if ev == "startet"}
+    delivered = {
+        (pid, dt.datetime.strptime(d, "%d.%m.%Y").date())
+        for folder, _, rows in files
+        if folder == "intro"
+        for pid, muni, ev, d, *_ in (r.split(";") for r in rows)
+        if ev == "startet"
+    }
     assert {(pid, date) for pid, _, date in starts} == {(pid, d) for pid, d in delivered if d <= as_of}
     for pid, muni, date in starts:
         if date <= as_of:
-            holding = [s for s in spells if (s[0], s[1], s[7]) == (pid, "intro", muni)
-                       and s[3] <= date and (s[4] is None or s[4] >= date)]
+            holding = [
+                s
+                for s in spells
+                if (s[0], s[1], s[7]) == (pid, "intro", muni) and s[3] <= date and (s[4] is None or s[4] >= date)
+            ]
             assert len(holding) == 1, (pid, muni, date, holding)
     # every start of adult education, combination classes and the Trøndelag model likewise
     for e in tables["core.event"]:
         if e[4] == "started" and e[3] != "work" and e[2] != "intro":
-            holding = [s for s in spells if (s[0], s[1], s[2], s[7]) == (e[0], e[3], e[2], e[5])
-                       and (e[2] == "trondelag_model" or s[8] == e[6])
-                       and s[3] <= e[1] and (s[4] is None or s[4] >= e[1])]
+            holding = [
+                s
+                for s in spells
+                if (s[0], s[1], s[2], s[7]) == (e[0], e[3], e[2], e[5])
+                and (e[2] == "trondelag_model" or s[8] == e[6])
+                and s[3] <= e[1]
+                and (s[4] is None or s[4] >= e[1])
+            ]
             assert len(holding) == 1, (e, holding)
     check_ends(tables)
 
@@ -297,8 +322,9 @@ def test_spells_and_applications_are_independent_of_delivery_order_and_splitting
     root = Path(tempfile.mkdtemp(prefix="pathways-prop-"))
     try:
         # reference: every file at once, in file-name order
-        reference = load_in_groups(root / "reference", files, [sorted(range(len(files)), key=lambda i: files[i][1])],
-                                   as_of)
+        reference = load_in_groups(
+            root / "reference", files, [sorted(range(len(files)), key=lambda i: files[i][1])], as_of
+        )
         check_spells(reference, files, as_of)
         split = load_in_groups(root / "split", files, groups, as_of)
         assert_same(split, reference)

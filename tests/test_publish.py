@@ -1,12 +1,13 @@
 """Write–audit–publish: audits decide, the published warehouse changes only atomically."""
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import subprocess
 import sys
-from importlib import metadata
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -66,7 +67,11 @@ def test_a_failed_audit_leaves_the_published_warehouse_byte_for_byte_unchanged(p
 def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published, tmp_path):
     land, warehouse = published
     flag = tmp_path / "published.flag"
-    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, pathlib, time
         con = duckdb.connect({str(warehouse)!r}, read_only=True)
         print(con.execute("select count(*) from core.event").fetchone()[0], flush=True)
@@ -74,7 +79,11 @@ def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published,
             time.sleep(0.05)
         print(con.execute("select count(*) from core.event").fetchone()[0], flush=True)
         print(con.execute("select count(*) from marts.stage_spell").fetchone()[0], flush=True)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     first = int(reader.stdout.readline())
     h.write_intro(land, "intro_5001_20241231.csv", [h.intro_row(h.PID_B), h.intro_row(h.PID_C)])
     load(str(land), str(warehouse), AS_OF)
@@ -82,9 +91,17 @@ def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published,
     out, _ = reader.communicate(timeout=60)
     assert reader.returncode == 0
     assert [int(x) for x in out.split()][0] == first  # still the old, complete file
-    fresh = subprocess.run([sys.executable, "-c", f"import duckdb; print(duckdb.connect({str(warehouse)!r}, "
-                            "read_only=True).execute('select count(*) from core.event').fetchone()[0])"],
-                           capture_output=True, text=True, check=True)
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb; print(duckdb.connect({str(warehouse)!r}, "
+            "read_only=True).execute('select count(*) from core.event').fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert int(fresh.stdout) == first + 2  # a new reader sees the new build
 
 
@@ -95,21 +112,43 @@ def test_every_build_gets_a_data_docs_report_and_a_meta_build_row(published):
     builds = _one(warehouse, "select build_id, as_of, files_loaded, events, persons, code_version from meta.build")
     assert len(builds) == 1
     build_id, as_of, files_loaded, events, persons, version = builds[0]
-    assert as_of == AS_OF and files_loaded == 2 and events > 0 and persons == 121 and version.split("+")[0] == metadata.version("trondelag-pathways")
+    assert (
+        as_of == AS_OF
+        and files_loaded == 2
+        and events > 0
+        and persons == 121
+        and version.split("+")[0] == metadata.version("trondelag-pathways")
+    )
     assert build_id in index
     suites = {p.name for p in (docs / "validations").iterdir()}
-    assert {"core__person", "core__event", "marts__stage_spell", "marts__school_place_wait",
-            "marts__intro_outcome", "marts__dropout", "marts__funnel", "audit__file_log"} <= suites
+    assert {
+        "core__person",
+        "core__event",
+        "marts__stage_spell",
+        "marts__school_place_wait",
+        "marts__intro_outcome",
+        "marts__dropout",
+        "marts__funnel",
+        "audit__file_log",
+    } <= suites
 
 
 def test_building_twice_from_the_same_landing_zone_gives_identical_marts(county, prefect_server, loaded, tmp_path):
     _, first = loaded
     second = tmp_path / "again.duckdb"
     load(str(county), str(second), AS_OF)
-    for table in ("core.person", "core.event", "marts.stage_spell", "marts.school_place_wait",
-                  "marts.intro_outcome", "marts.dropout", "marts.funnel"):
-        assert sorted(_one(first, f"select * from {table}"), key=repr) == \
-            sorted(_one(second, f"select * from {table}"), key=repr), table
+    for table in (
+        "core.person",
+        "core.event",
+        "marts.stage_spell",
+        "marts.school_place_wait",
+        "marts.intro_outcome",
+        "marts.dropout",
+        "marts.funnel",
+    ):
+        assert sorted(_one(first, f"select * from {table}"), key=repr) == sorted(
+            _one(second, f"select * from {table}"), key=repr
+        ), table
 
 
 def test_the_run_summary_is_a_prefect_artifact(published):

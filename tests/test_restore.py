@@ -1,5 +1,6 @@
 """Kept builds and `pathways restore` (issue 12): the last N published warehouses are kept,
 one is put back atomically, an unknown id is refused and changes nothing."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -6,6 +6,7 @@ files read by several runs on the pool, and publish.
 PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
 account that Debian's package creates (`runuser`); as anyone else, to that user.
 """
+
 from __future__ import annotations
 
 import glob
@@ -52,17 +53,52 @@ def postgres():
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     port = _free_port()
-    subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                 "--encoding=UTF8", "--no-instructions"]), check=True, capture_output=True)
-    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(folder / "pg.log"), "-w", "-o",
-                                 f"-p {port} -k {folder} -h 127.0.0.1", "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(folder / "pg.log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {folder} -h 127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
-        subprocess.run(_as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-                                     "create database prefect"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", "create database prefect"]
+            ),
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"
     finally:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -82,34 +118,68 @@ def pool(postgres, tmp_path_factory):
     root = tmp_path_factory.mktemp("scale-out")
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ, PATHWAYS_HOME=str(root / "home"), PREFECT_HOME=str(root / "home" / "prefect"),
-               PREFECT_API_DATABASE_CONNECTION_URL=postgres, PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_LOGGING_LEVEL="INFO", PREFECT_WORKER_QUERY_SECONDS="1",
-               PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2")
+    env = dict(
+        os.environ,
+        PATHWAYS_HOME=str(root / "home"),
+        PREFECT_HOME=str(root / "home" / "prefect"),
+        PREFECT_API_DATABASE_CONNECTION_URL=postgres,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="INFO",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2",
+    )
     env.pop("PREFECT_API_URL", None)
     procs = []
     logs = root / "logs"
     logs.mkdir()
 
     def start(name: str, cmd: list[str], extra: dict | None = None) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, stdout=open(logs / f"{name}.log", "w"),
-                                stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+        proc = subprocess.Popen(
+            cmd,
+            env={**env, **(extra or {})},
+            stdout=open(logs / f"{name}.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=root,
+        )
         procs.append(proc)
         return proc
+
     try:
-        start("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                         "--port", str(port)])
+        start(
+            "server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        )
         _wait(lambda: _healthy(api), 120, "the Prefect server on PostgreSQL")
         client_env = dict(env, PREFECT_API_URL=api)
         landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
         landing.mkdir()
-        out = subprocess.run([sys.executable, "-m", "flows.cli", "deploy", "--pool", "pathways", "--landing",
-                              str(landing), "--warehouse", str(warehouse), "--spread-reading"], env=client_env, capture_output=True,
-                             text=True, timeout=180, cwd=root)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flows.cli",
+                "deploy",
+                "--pool",
+                "pathways",
+                "--landing",
+                str(landing),
+                "--warehouse",
+                str(warehouse),
+                "--spread-reading",
+            ],
+            env=client_env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=root,
+        )
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         for name in ("worker-1", "worker-2"):
-            start(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", "pathways", "--name", name],
-                  {"PREFECT_API_URL": api})
+            start(
+                name,
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", "pathways", "--name", name],
+                {"PREFECT_API_URL": api},
+            )
         _wait(lambda: len(_post(api, "/work_pools/pathways/workers/filter", {})) >= 2, 120, "two workers")
         yield {"api": api, "landing": landing, "warehouse": warehouse, "logs": logs, "env": client_env}
     finally:
@@ -139,9 +209,26 @@ def _post(api: str, path: str, body: dict):
 def test_the_server_keeps_its_state_in_postgresql(pool, postgres):
     """Not SQLite: the deployments are rows in PostgreSQL's database."""
     port = postgres.rsplit(":", 1)[1].split("/")[0]
-    out = subprocess.run(_as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d",
-                                       "prefect", "-Atc", "select name from deployment order by name"]),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        _as_postgres(
+            [
+                _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                port,
+                "-U",
+                "postgres",
+                "-d",
+                "prefect",
+                "-Atc",
+                "select name from deployment order by name",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["file-arrived", "nightly-load", "read-files"]
 
 
@@ -169,19 +256,28 @@ def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
     deployment's limit of one), and the second finds the first's files already loaded."""
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from tests import helpers as h
 
-    h.write_intro(pool["landing"], "intro_5001_20260301.csv",
-                  [h.intro_row(), h.intro_row(h.PID_B, date="20.03.2023")])
-    h.write_intro(pool["landing"], "intro_5001_20260401.csv",
-                  [h.intro_row(h.PID_B, event="startet", date="02.04.2023"), "not;a;valid;row"])
+    h.write_intro(pool["landing"], "intro_5001_20260301.csv", [h.intro_row(), h.intro_row(h.PID_B, date="20.03.2023")])
+    h.write_intro(
+        pool["landing"],
+        "intro_5001_20260401.csv",
+        [h.intro_row(h.PID_B, event="startet", date="02.04.2023"), "not;a;valid;row"],
+    )
     with temporary_settings({PREFECT_API_URL: pool["api"]}):
         runs = [run_deployment("pathways-load/nightly-load", timeout=0) for _ in range(2)]
     finals = []
     for run in runs:
-        finals.append(_wait(lambda run=run: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
-                                     else None)(httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()),
-                            420, "a run on a worker"))
+        finals.append(
+            _wait(
+                lambda run=run: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None)(
+                    httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()
+                ),
+                420,
+                "a run on a worker",
+            )
+        )
     logs = "".join((pool["logs"] / f"worker-{i}.log").read_text() for i in (1, 2))
     assert all(f["state_type"] == "COMPLETED" for f in finals), [f["state"]["message"] for f in finals] + [logs[-3000:]]
     assert all(f["work_pool_name"] == "pathways" for f in finals)
@@ -190,16 +286,21 @@ def test_loads_run_on_the_workers_one_at_a_time_and_publish(pool):
     with duckdb.connect(str(pool["warehouse"]), read_only=True) as con:
         assert con.execute("select count(*) from core.person").fetchone()[0] == 2
         assert con.execute("select count(*) from meta.build").fetchone()[0] == 2
-        logged = dict(con.execute("select file_name, rows_loaded || '/' || rows_quarantined "
-                                  "from audit.file_log").fetchall())
+        logged = dict(
+            con.execute("select file_name, rows_loaded || '/' || rows_quarantined from audit.file_log").fetchall()
+        )
     assert logged == {"intro_5001_20260301.csv": "2/0", "intro_5001_20260401.csv": "1/1"}
     records = [json.loads(line) for line in (pool["warehouse"].parent / "load_runs.jsonl").read_text().splitlines()]
     assert [r["files_new"] for r in records] == [2, 0]
     # the first load's two files were read by two runs of read-files on the pool, as its subflows
-    reads = [r for r in _post(pool["api"], "/flow_runs/filter", {}) if r["name"] and r["deployment_id"]
-             and r["parameters"].get("spool_dir")]
-    assert len(reads) == 2 and all(r["state_type"] == "COMPLETED" and r["parent_task_run_id"] for r in reads), \
-        [(r["state_type"], r["parent_task_run_id"]) for r in reads]
+    reads = [
+        r
+        for r in _post(pool["api"], "/flow_runs/filter", {})
+        if r["name"] and r["deployment_id"] and r["parameters"].get("spool_dir")
+    ]
+    assert len(reads) == 2 and all(r["state_type"] == "COMPLETED" and r["parent_task_run_id"] for r in reads), [
+        (r["state_type"], r["parent_task_run_id"]) for r in reads
+    ]
     # no file name reaches Prefect's database: the names travel in the spool's manifest
     assert all(set(r["parameters"]) == {"landing", "warehouse", "spool_dir"} for r in reads)
     assert "intro_5001" not in json.dumps([r["parameters"] for r in reads])
@@ -230,8 +331,10 @@ def test_groups_balance_bytes_and_keep_every_file():
     from flows.landing import LandingFile
     from flows.remote_read import groups
 
-    files = [LandingFile("intro", Path(f"/l/intro/{i}.csv"), str(i), size) for i, size in
-             enumerate([900, 100, 500, 400, 300, 300])]
+    files = [
+        LandingFile("intro", Path(f"/l/intro/{i}.csv"), str(i), size)
+        for i, size in enumerate([900, 100, 500, 400, 300, 300])
+    ]
     parts = groups(files, 2)
     assert sorted(f.sha256 for p in parts for f in p) == sorted(f.sha256 for f in files)
     assert sorted(sum(f.size for f in p) for p in parts) == [1200, 1300]
@@ -248,10 +351,21 @@ def test_a_run_cannot_widen_its_roots_through_job_variables(pool, tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     with temporary_settings({PREFECT_API_URL: pool["api"]}):
-        run = run_deployment("pathways-load/nightly-load", timeout=0, parameters={"landing": str(foreign)},
-                             job_variables={"env": {"PATHWAYS_LANDING_ROOT": "/", "PATHWAYS_WAREHOUSE_ROOT": "/"},
-                                            "command": "touch /tmp/pathways-pwned"})
-    final = _wait(lambda: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None)(
-        httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()), 300, "the widened run")
+        run = run_deployment(
+            "pathways-load/nightly-load",
+            timeout=0,
+            parameters={"landing": str(foreign)},
+            job_variables={
+                "env": {"PATHWAYS_LANDING_ROOT": "/", "PATHWAYS_WAREHOUSE_ROOT": "/"},
+                "command": "touch /tmp/pathways-pwned",
+            },
+        )
+    final = _wait(
+        lambda: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None)(
+            httpx.get(f"{pool['api']}/flow_runs/{run.id}", timeout=10).json()
+        ),
+        300,
+        "the widened run",
+    )
     assert final["state_type"] == "FAILED" and "outside the configured" in final["state"]["message"], final["state"]
     assert not Path("/tmp/pathways-pwned").exists()

@@ -4,6 +4,7 @@ Each case starts from a valid row, changes one thing, writes a real file and che
 validation rejects exactly that row with the expected rule and column, and loads the
 valid row beside it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,17 @@ from schemas.privacy import contains_national_id, find_national_ids, redact
 from synthetic.model import national_id
 from tests import helpers as h
 
-INTRO_BASE = dict(pid=h.PID_B, muni="5001", event="startet", date="15.03.2023", sex="K", year="1990",
-                  country="SYR", reason="flukt", detail="")
+INTRO_BASE = dict(
+    pid=h.PID_B,
+    muni="5001",
+    event="startet",
+    date="15.03.2023",
+    sex="K",
+    year="1990",
+    country="SYR",
+    reason="flukt",
+    detail="",
+)
 INTRO_CASES = {
     "pid": ({"pid": "ABC"}, "pid_format", "deltaker_pid"),
     "municipality": ({"muni": "5099"}, "municipality_code", "kommunenr"),
@@ -42,8 +52,16 @@ INTRO_CASES = {
     "wrong transition": ({"event": "overgang", "detail": "flyttet"}, "detail_for_event", "detalj"),
 }
 
-AE_BASE = dict(pid=h.PID_B, event="applied", date="2023-04-01", level="upper_secondary", programme="HS",
-               school=h.SCHOOL, muni="5001", result=None)
+AE_BASE = dict(
+    pid=h.PID_B,
+    event="applied",
+    date="2023-04-01",
+    level="upper_secondary",
+    programme="HS",
+    school=h.SCHOOL,
+    muni="5001",
+    result=None,
+)
 AE_CASES = {
     "uuid": ({"event_id": "not-a-uuid"}, "uuid_format", "event_id"),
     "pid": ({"pid": h.PID_B.upper()}, "pid_format", "pid"),
@@ -63,8 +81,9 @@ AE_CASES = {
 }
 
 D = dt.date
-KOMB_BASE = dict(pid=h.PID_B, sex="K", year=2006, muni="5001", applied=D(2023, 3, 1), start=D(2023, 8, 18),
-                 end=None, status="Aktiv")
+KOMB_BASE = dict(
+    pid=h.PID_B, sex="K", year=2006, muni="5001", applied=D(2023, 3, 1), start=D(2023, 8, 18), end=None, status="Aktiv"
+)
 KOMB_CASES = {
     "pid": ({"pid": "x" * 64}, "pid_format", "elev_pid"),
     "sex": ({"sex": "F"}, "code_in_set", "kjonn"),
@@ -80,8 +99,13 @@ KOMB_CASES = {
     "before 2010": ({"applied": D(2009, 5, 1), "start": None, "status": "Venter"}, "date_range", "soknadsdato"),
 }
 
-TM_BASE = dict(case_id="TM-2023-00009", pid=h.PID_B, office="5001", by="NAV",
-               event={"type": "apprenticeship_started", "date": "2023-08-15", "trade": "Kokk"})
+TM_BASE = dict(
+    case_id="TM-2023-00009",
+    pid=h.PID_B,
+    office="5001",
+    by="NAV",
+    event={"type": "apprenticeship_started", "date": "2023-08-15", "trade": "Kokk"},
+)
 TM_CASES = {
     "pid": ({"pid": "123"}, "pid_format", "pid"),
     "office": ({"office": "5099"}, "municipality_code", "nav_office"),
@@ -91,10 +115,16 @@ TM_CASES = {
     "after delivery": ({"event": {"type": "mobilised", "date": "2024-03-02"}}, "date_after_delivery", "date"),
     "trade missing": ({"event": {"type": "apprenticeship_started", "date": "2023-08-15"}}, "required_value", "trade"),
     "reason missing": ({"event": {"type": "left_programme", "date": "2023-08-15"}}, "required_value", "reason"),
-    "reason on other event": ({"event": {"type": "mobilised", "date": "2023-08-15", "reason": "moved"}},
-                              "unexpected_value", "reason"),
-    "reason code": ({"event": {"type": "left_programme", "date": "2023-08-15", "reason": "bored"}},
-                    "code_in_set", "reason"),
+    "reason on other event": (
+        {"event": {"type": "mobilised", "date": "2023-08-15", "reason": "moved"}},
+        "unexpected_value",
+        "reason",
+    ),
+    "reason code": (
+        {"event": {"type": "left_programme", "date": "2023-08-15", "reason": "bored"}},
+        "code_in_set",
+        "reason",
+    ),
     "case id missing": ({"case_id": None}, "required", "case_id"),
 }
 
@@ -123,27 +153,33 @@ def _tm_file(tmp_path, change):
     return h.write_tm(tmp_path, "tm_20240301.json", [h.tm_case(), bad])
 
 
-CASES = ([("intro", _intro_file, k, *v) for k, v in INTRO_CASES.items()]
-         + [("adult_education", _ae_file, k, *v) for k, v in AE_CASES.items()]
-         + [("combination_classes", _komb_file, k, *v) for k, v in KOMB_CASES.items()]
-         + [("trondelag_model", _tm_file, k, *v) for k, v in TM_CASES.items()])
+CASES = (
+    [("intro", _intro_file, k, *v) for k, v in INTRO_CASES.items()]
+    + [("adult_education", _ae_file, k, *v) for k, v in AE_CASES.items()]
+    + [("combination_classes", _komb_file, k, *v) for k, v in KOMB_CASES.items()]
+    + [("trondelag_model", _tm_file, k, *v) for k, v in TM_CASES.items()]
+)
 
 
-@pytest.mark.parametrize("source, make, case, change, rule, column", CASES,
-                         ids=[f"{c[0]}:{c[2]}" for c in CASES])
+@pytest.mark.parametrize("source, make, case, change, rule, column", CASES, ids=[f"{c[0]}:{c[2]}" for c in CASES])
 def test_rule_rejects_the_row_and_loads_the_rest(tmp_path, source, make, case, change, rule, column):
     v = validate(SOURCES[source].read(make(tmp_path, change)), source, "sha")
     assert v.status == "loaded", v.message
     bad_row = 3 if source in ("intro", "combination_classes") else 2 if source == "adult_education" else 3
-    assert [(p.row_number, p.rule, p.column) for p in v.quarantine] == [(bad_row, rule, column)], \
-        [p.message for p in v.quarantine]
+    assert [(p.row_number, p.rule, p.column) for p in v.quarantine] == [(bad_row, rule, column)], [
+        p.message for p in v.quarantine
+    ]
     assert v.rows.height == v.rows_read - 1
     assert v.quarantine[0].message.startswith(column)
 
 
 def test_the_valid_base_rows_pass(tmp_path):
-    for source, make in (("intro", _intro_file), ("adult_education", _ae_file),
-                         ("combination_classes", _komb_file), ("trondelag_model", _tm_file)):
+    for source, make in (
+        ("intro", _intro_file),
+        ("adult_education", _ae_file),
+        ("combination_classes", _komb_file),
+        ("trondelag_model", _tm_file),
+    ):
         v = validate(SOURCES[source].read(make(tmp_path, {})), source, "sha")
         assert v.status == "loaded" and not v.quarantine, (source, [p.message for p in v.quarantine])
 
@@ -183,8 +219,11 @@ def test_guard_ignores_digit_runs_inside_person_keys():
 
 def test_privacy_incident_refuses_the_whole_file_and_never_keeps_the_number(tmp_path):
     fnr = national_id(random.Random(1), dt.date(1988, 2, 29))
-    path = h.write_intro(tmp_path, "intro_5001_20240101.csv",
-                         [h.intro_row(), h.intro_row(h.PID_B, event="avbrutt", detail=f"annet {fnr}")])
+    path = h.write_intro(
+        tmp_path,
+        "intro_5001_20240101.csv",
+        [h.intro_row(), h.intro_row(h.PID_B, event="avbrutt", detail=f"annet {fnr}")],
+    )
     v = validate(SOURCES["intro"].read(path), "intro", "sha")
     assert v.status == "privacy_incident" and v.rows is None and v.rows_quarantined == v.rows_read == 2
     assert [(p.row_number, p.column, p.rule) for p in v.quarantine] == [(3, "detalj", "national_id")]

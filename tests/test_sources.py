@@ -1,4 +1,5 @@
 """Each reader on real files in its real format: encodings, date forms, nesting, breakage."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +16,13 @@ from tests import helpers as h
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
 def test_intro_reads_every_allowed_encoding_with_norwegian_letters_intact(tmp_path, encoding):
     header = h.INTRO_HEADER + ";kommunenavn"
-    path = h.write_intro(tmp_path, "intro_5025_20240101.csv",
-                         [h.intro_row(muni="5025") + ";Røros", h.intro_row(h.PID_B, muni="5025") + ";Åfjord æ"],
-                         encoding=encoding, header=header)
+    path = h.write_intro(
+        tmp_path,
+        "intro_5025_20240101.csv",
+        [h.intro_row(muni="5025") + ";Røros", h.intro_row(h.PID_B, muni="5025") + ";Åfjord æ"],
+        encoding=encoding,
+        header=header,
+    )
     raw = intro.read(path)
     assert not raw.file_problems
     assert raw.frame["kommunenavn"].to_list() == ["Røros", "Åfjord æ"]
@@ -72,8 +77,9 @@ def test_adult_education_reads_lines_and_keeps_a_broken_line_as_a_row_error(tmp_
 def test_adult_education_numbers_as_json_numbers_are_read_as_text(tmp_path):
     event = h.ae_event()
     event["municipality"] = 5001
-    v = validate(adult_education.read(h.write_jsonl(tmp_path, "vo_20240101T020000.jsonl", [event])),
-                 "adult_education", "s")
+    v = validate(
+        adult_education.read(h.write_jsonl(tmp_path, "vo_20240101T020000.jsonl", [event])), "adult_education", "s"
+    )
     assert v.rows["municipality"].to_list() == ["5001"]
 
 
@@ -105,15 +111,18 @@ def test_excel_free_text_is_dropped(tmp_path):
     raw = combination_classes.read(path)
     assert raw.frame["merknad"].to_list() == ["Trenger tett oppfølging"]  # seen by the privacy guard …
     v = validate(raw, "combination_classes", "s")
-    assert "merknad" not in v.rows.columns                                # … and never kept
+    assert "merknad" not in v.rows.columns  # … and never kept
     assert v.meta["school_orgnr"] == h.SCHOOL and v.meta["school_year"] == "2023-2024"
 
 
-@pytest.mark.parametrize("name, content, rule", [
-    ("kombinasjon_{school}_2023-2024_20231001.xlsx", b"PK\x03\x04 not a workbook", "unreadable"),
-    ("kombinasjon_974000001_2023-2024_20231001.xlsx", None, "file_name"),
-    ("kombinasjon_{school}_2023-2025_20231001.xlsx", None, "file_name"),
-])
+@pytest.mark.parametrize(
+    "name, content, rule",
+    [
+        ("kombinasjon_{school}_2023-2024_20231001.xlsx", b"PK\x03\x04 not a workbook", "unreadable"),
+        ("kombinasjon_974000001_2023-2024_20231001.xlsx", None, "file_name"),
+        ("kombinasjon_{school}_2023-2025_20231001.xlsx", None, "file_name"),
+    ],
+)
 def test_broken_workbooks_and_names_are_file_errors(tmp_path, name, content, rule):
     name = name.format(school=h.SCHOOL)
     path = h.write_workbook(tmp_path, name, [h.pupil()])
@@ -131,9 +140,17 @@ def test_workbook_without_the_sheet_is_a_file_error(tmp_path):
 
 # -- the Trøndelag model: nested JSON ------------------------------------------------------------
 def test_nested_json_is_flattened_one_row_per_event(tmp_path):
-    cases = [h.tm_case(), h.tm_case("TM-2023-00002", h.PID_B, events=[
-        {"type": "mobilised", "date": "2023-01-09"},
-        {"type": "apprenticeship_started", "date": "2023-08-15", "trade": "Helsefagarbeider"}])]
+    cases = [
+        h.tm_case(),
+        h.tm_case(
+            "TM-2023-00002",
+            h.PID_B,
+            events=[
+                {"type": "mobilised", "date": "2023-01-09"},
+                {"type": "apprenticeship_started", "date": "2023-08-15", "trade": "Helsefagarbeider"},
+            ],
+        ),
+    ]
     v = validate(trondelag_model.read(h.write_tm(tmp_path, "tm_20240301.json", cases)), "trondelag_model", "s")
     assert v.status == "loaded" and not v.quarantine
     assert v.rows["_row"].to_list() == [1, 2, 3, 4]

@@ -1,5 +1,6 @@
 """`pathways status` (issue 12): last build and outcome, files refused with their reasons,
 overdue deliveries, the next scheduled load, the report; the exit code is the health."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,7 +19,7 @@ from tests import helpers as h
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 1)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture(scope="module")
@@ -74,26 +75,50 @@ def test_an_old_build_a_crash_or_no_warehouse_is_critical_or_unknown(warehouse_w
     copy.parent.mkdir()
     copy.write_bytes(warehouse_with_a_refused_file.read_bytes())
     with open(copy.parent / "load_runs.jsonl", "a") as out:
-        out.write(json.dumps({"load_id": "x", "at": dt.datetime.now(UTC).isoformat(), "outcome": "crashed",
-                              "message": "the load process ended: killed by signal 9"}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "load_id": "x",
+                    "at": dt.datetime.now(UTC).isoformat(),
+                    "outcome": "crashed",
+                    "message": "the load process ended: killed by signal 9",
+                }
+            )
+            + "\n"
+        )
     crashed = st.gather(copy, settings=_settings())
     assert crashed.health == st.CRITICAL and any("crashed" in r for r in crashed.reasons)
 
 
 def test_pathways_status_on_the_command_line(warehouse_with_a_refused_file, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PATHWAYS_")}
-    env.update(PYTHONPATH=os.environ.get("PYTHONPATH", str(ROOT)), PATHWAYS_HOME=str(tmp_path / "home"),
-               COLUMNS="220")
+    env.update(PYTHONPATH=os.environ.get("PYTHONPATH", str(ROOT)), PATHWAYS_HOME=str(tmp_path / "home"), COLUMNS="220")
     env.pop("PATHWAYS_CONFIG", None)
-    out = subprocess.run([sys.executable, "-m", "flows.cli", "status", "--warehouse",
-                          str(warehouse_with_a_refused_file)], env=env, cwd=tmp_path, capture_output=True, text=True,
-                         timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "status", "--warehouse", str(warehouse_with_a_refused_file)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == st.WARNING, out.stderr
     assert out.stdout.startswith("WARNING:")
-    for text in ("intro_5035_20261021.csv", "quarantined", "combination_classes", "OVERDUE", "Next scheduled load",
-                 "published_with_files_refused"):
+    for text in (
+        "intro_5035_20261021.csv",
+        "quarantined",
+        "combination_classes",
+        "OVERDUE",
+        "Next scheduled load",
+        "published_with_files_refused",
+    ):
         assert text in out.stdout, text
-    quiet = subprocess.run([sys.executable, "-m", "flows.cli", "--quiet", "status", "--warehouse",
-                            str(warehouse_with_a_refused_file)], env=env, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=180)
+    quiet = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "--quiet", "status", "--warehouse", str(warehouse_with_a_refused_file)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert quiet.returncode == st.WARNING and len(quiet.stdout.strip().splitlines()) == 1

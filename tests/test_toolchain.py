@@ -1,5 +1,6 @@
 """The release's version is one number: the CHANGELOG's newest entry, the package, and what
 every build records in `meta.build.code_version` (so data staff can match a build to its notes)."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,9 @@ def test_changelog_package_and_build_record_the_same_version():
 
 
 def test_changelog_entries_are_newest_first_and_dated():
-    entries = re.findall(r"^## \[(\d+)\.(\d+)\.(\d+)\] – (\d{4}-\d{2}-\d{2})$", (ROOT / "CHANGELOG.md").read_text(),
-                         re.MULTILINE)
+    entries = re.findall(
+        r"^## \[(\d+)\.(\d+)\.(\d+)\] – (\d{4}-\d{2}-\d{2})$", (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE
+    )
     assert len(entries) >= 2
     versions = [tuple(int(p) for p in e[:3]) for e in entries]
     assert versions == sorted(versions, reverse=True)

@@ -1,4 +1,5 @@
 """The DuckDB warehouse: SQL models in layers, the runner that builds them, write–audit–publish."""
+
 from __future__ import annotations
 
 from typing import Any

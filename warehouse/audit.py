@@ -11,6 +11,7 @@ Row counts must not collapse: a build whose `core.event`, `core.person` or
 unless the load is forced (e.g. after a deliberate correction of a source). Tables of
 fewer than 100 rows are not guarded: in a county's first loads a few rows are not a trend.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,18 @@ from pathlib import Path
 
 from warehouse import one_row
 
-STAGES = ["settlement", "intro", "norwegian", "primary", "combination", "upper_secondary",
-          "work_training", "apprenticeship", "trade_certificate", "work"]
+STAGES = [
+    "settlement",
+    "intro",
+    "norwegian",
+    "primary",
+    "combination",
+    "upper_secondary",
+    "work_training",
+    "apprenticeship",
+    "trade_certificate",
+    "work",
+]
 SPELL_STAGES = [s for s in STAGES if s not in ("settlement", "trade_certificate")]
 SOURCES = ["intro", "adult_education", "combination_classes", "trondelag_model"]
 END_TYPES = ["completed", "dropped_out", "transferred", "ongoing"]
@@ -42,6 +53,7 @@ class AuditResult:
 
 def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[str, list]:
     """Expectations per published table."""
+
     def not_null(*cols):
         return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in cols]
 
@@ -50,16 +62,20 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
 
     def ordered():
         return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="end_date", column_B="start_date", or_equal=True, ignore_row_if="either_value_is_missing")
+            column_A="end_date", column_B="start_date", or_equal=True, ignore_row_if="either_value_is_missing"
+        )
+
     suites = {
         "core.person": [
-            gxe.ExpectColumnValuesToBeUnique(column="person_id"), *not_null("person_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="person_id"),
+            *not_null("person_id"),
             gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "K"]),
             # mirrors the row rules (born 1900 or later, not after the record's date): persons
             # of any age are valid, children settled with their families included
             gxe.ExpectColumnValuesToBeBetween(column="birth_year", min_value=1900, max_value=as_of.year),
-            gxe.ExpectColumnValuesToBeBetween(column="settlement_date", min_value="2010-01-01",
-                                              max_value=as_of.isoformat()),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="settlement_date", min_value="2010-01-01", max_value=as_of.isoformat()
+            ),
         ],
         "core.event": [
             *not_null("person_id", "event_date", "source", "stage", "event_type", "source_file"),
@@ -72,25 +88,35 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
             gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=SPELL_STAGES),
             gxe.ExpectColumnValuesToBeInSet(column="end_type", value_set=END_TYPES),
             ordered(),
-            rows("select * from {batch} where (end_type = 'ongoing') <> (end_date is null)",
-                 "an ongoing spell has no end date, an ended one has"),
-            rows("select person_id, stage, source, start_date, school_orgnr, count(*) from {batch} "
-                 "group by all having count(*) > 1", "one spell per person, stage, source, start and school"),
+            rows(
+                "select * from {batch} where (end_type = 'ongoing') <> (end_date is null)",
+                "an ongoing spell has no end date, an ended one has",
+            ),
+            rows(
+                "select person_id, stage, source, start_date, school_orgnr, count(*) from {batch} "
+                "group by all having count(*) > 1",
+                "one spell per person, stage, source, start and school",
+            ),
         ],
         "marts.school_place_wait": [
             *not_null("person_id", "source", "stage", "applied_date", "status"),
             gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["started", "waiting", "withdrawn"]),
             gxe.ExpectColumnValuesToBeBetween(column="wait_days", min_value=0),
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="started_date", column_B="applied_date",
-                                                        or_equal=True, ignore_row_if="either_value_is_missing"),
-            rows("select * from {batch} where (status = 'withdrawn') <> (wait_days is null)",
-                 "wait_days is null exactly for withdrawn applications"),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="started_date", column_B="applied_date", or_equal=True, ignore_row_if="either_value_is_missing"
+            ),
+            rows(
+                "select * from {batch} where (status = 'withdrawn') <> (wait_days is null)",
+                "wait_days is null exactly for withdrawn applications",
+            ),
         ],
         "marts.intro_outcome": [
             *not_null("person_id", "start_date", "end_type", "municipality_code"),
             gxe.ExpectColumnValuesToBeInSet(column="end_type", value_set=END_TYPES),
-            gxe.ExpectColumnValuesToBeInSet(column="direct_transition", value_set=[
-                "arbeid", "utdanning", "arbeid_og_utdanning", "arbeidsledig", "annet"]),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="direct_transition",
+                value_set=["arbeid", "utdanning", "arbeid_og_utdanning", "arbeidsledig", "annet"],
+            ),
             ordered(),
         ],
         "marts.dropout": [
@@ -102,74 +128,108 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
             *not_null("stage", "persons"),
             gxe.ExpectColumnValuesToBeInSet(column="stage", value_set=STAGES),
             gxe.ExpectColumnValuesToBeBetween(column="persons", min_value=1),
-            rows("select cohort_year, municipality_code, stage, count(*) from {batch} group by all "
-                 "having count(*) > 1", "one row per cohort, municipality and stage"),
+            rows(
+                "select cohort_year, municipality_code, stage, count(*) from {batch} group by all having count(*) > 1",
+                "one row per cohort, municipality and stage",
+            ),
         ],
         # issue 14: the targets and the forecast
         "marts.settlement_start": [
-            gxe.ExpectColumnValuesToBeUnique(column="person_id"), *not_null("person_id", "settlement_date"),
+            gxe.ExpectColumnValuesToBeUnique(column="person_id"),
+            *not_null("person_id", "settlement_date"),
             gxe.ExpectColumnValuesToBeBetween(column="days_to_intro", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="days_to_norwegian", min_value=0),
-            rows("select * from {batch} where (intro_start_date is null) <> (days_to_intro is null) "
-                 "or (norwegian_start_date is null) <> (days_to_norwegian is null)",
-                 "days to a start exactly where there is a start"),
-            rows("select * from {batch} where (intro_within_3_months is null and intro_start_date is not null) "
-                 "or (norwegian_within_3_months is null and norwegian_start_date is not null)",
-                 "a start decides the three-month flag"),
-            rows(f"select * from {{batch}} where (intro_within_3_months is null or norwegian_within_3_months is null) "
-                 f"and (settlement_date + interval 3 month)::date <= date '{as_of.isoformat()}'",
-                 "the three-month flag is null only while the deadline is after as_of"),
+            rows(
+                "select * from {batch} where (intro_start_date is null) <> (days_to_intro is null) "
+                "or (norwegian_start_date is null) <> (days_to_norwegian is null)",
+                "days to a start exactly where there is a start",
+            ),
+            rows(
+                "select * from {batch} where (intro_within_3_months is null and intro_start_date is not null) "
+                "or (norwegian_within_3_months is null and norwegian_start_date is not null)",
+                "a start decides the three-month flag",
+            ),
+            rows(
+                f"select * from {{batch}} where (intro_within_3_months is null or norwegian_within_3_months is null) "
+                f"and (settlement_date + interval 3 month)::date <= date '{as_of.isoformat()}'",
+                "the three-month flag is null only while the deadline is after as_of",
+            ),
         ],
         "marts.time_to_outcome": [
             gxe.ExpectColumnValuesToBeUnique(column="person_id"),
-            *not_null("person_id", "cohort_year", "days_to_work", "days_to_work_or_education", "reached_work",
-                      "reached_work_or_education"),
+            *not_null(
+                "person_id",
+                "cohort_year",
+                "days_to_work",
+                "days_to_work_or_education",
+                "reached_work",
+                "reached_work_or_education",
+            ),
             gxe.ExpectColumnValuesToBeBetween(column="days_to_work", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="days_to_work_or_education", min_value=0),
-            rows("select * from {batch} where reached_work <> (work_date is not null) "
-                 "or reached_work_or_education <> (work_or_education_date is not null)",
-                 "reached exactly where there is a date"),
-            rows("select * from {batch} where work_or_education_date > work_date "
-                 "or days_to_work_or_education > days_to_work",
-                 "work or education is reached no later than work"),
+            rows(
+                "select * from {batch} where reached_work <> (work_date is not null) "
+                "or reached_work_or_education <> (work_or_education_date is not null)",
+                "reached exactly where there is a date",
+            ),
+            rows(
+                "select * from {batch} where work_or_education_date > work_date "
+                "or days_to_work_or_education > days_to_work",
+                "work or education is reached no later than work",
+            ),
         ],
         "marts.settlement_plan": [
             *not_null("municipality_code", "year", "requested", "source_file"),
             gxe.ExpectColumnValuesToBeBetween(column="year", min_value=2015),
             gxe.ExpectColumnValuesToBeBetween(column="requested", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="decided", min_value=0),
-            rows("select * from {batch} where unaccompanied_minors > decided "
-                 "or (unaccompanied_minors is not null and decided is null)",
-                 "unaccompanied minors within the decided number"),
-            rows("select municipality_code, year, count(*) from {batch} group by all having count(*) > 1",
-                 "one plan in force per municipality and year"),
+            rows(
+                "select * from {batch} where unaccompanied_minors > decided "
+                "or (unaccompanied_minors is not null and decided is null)",
+                "unaccompanied minors within the decided number",
+            ),
+            rows(
+                "select municipality_code, year, count(*) from {batch} group by all having count(*) > 1",
+                "one plan in force per municipality and year",
+            ),
         ],
         "marts.school_place_forecast": [
             *not_null("intake_year", "region", "expected_applications", "low_80", "high_80", "method"),
             gxe.ExpectColumnValuesToBeBetween(column="expected_applications", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="low_80", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="actual_applications", min_value=0),
-            gxe.ExpectColumnValuesToBeInSet(column="method", value_set=["negbin-plan-exposure",
-                                                                       "poisson-plan-exposure"]),
-            rows("select * from {batch} where not (low_80 <= expected_applications + 1 "
-                 "and expected_applications <= high_80 + 1 and low_80 <= high_80)",
-                 "the 80 % interval is ordered around the expectation"),
-            rows("select intake_year, region, count(*) from {batch} group by all having count(*) > 1",
-                 "one row per intake and region"),
-            rows(f"select * from {{batch}} where actual_applications is not null "
-                 f"and make_date(intake_year, 7, 31) > date '{as_of.isoformat()}'",
-                 "an actual number only for intakes whose application year has ended"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="method", value_set=["negbin-plan-exposure", "poisson-plan-exposure"]
+            ),
+            rows(
+                "select * from {batch} where not (low_80 <= expected_applications + 1 "
+                "and expected_applications <= high_80 + 1 and low_80 <= high_80)",
+                "the 80 % interval is ordered around the expectation",
+            ),
+            rows(
+                "select intake_year, region, count(*) from {batch} group by all having count(*) > 1",
+                "one row per intake and region",
+            ),
+            rows(
+                f"select * from {{batch}} where actual_applications is not null "
+                f"and make_date(intake_year, 7, 31) > date '{as_of.isoformat()}'",
+                "an actual number only for intakes whose application year has ended",
+            ),
         ],
         "audit.file_log": [
             *not_null("file_name", "source", "sha256", "status"),
             gxe.ExpectColumnValuesToBeInSet(column="status", value_set=FILE_STATUSES),
-            rows("select * from {batch} where rows_read <> rows_loaded + rows_quarantined + rows_duplicate",
-                 "every file reconciles: rows_read = loaded + quarantined + duplicate"),
+            rows(
+                "select * from {batch} where rows_read <> rows_loaded + rows_quarantined + rows_duplicate",
+                "every file reconciles: rows_read = loaded + quarantined + duplicate",
+            ),
         ],
         "audit.quarantine": [
             *not_null("file_name", "rule", "message"),
-            rows("select * from {batch} where regexp_matches(message, '\\d{{11}}')",
-                 "no 11-digit number in any quarantine message"),
+            rows(
+                "select * from {batch} where regexp_matches(message, '\\d{{11}}')",
+                "no 11-digit number in any quarantine message",
+            ),
         ],
     }
     if not force:
@@ -178,8 +238,9 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
         settings = current()  # [audit] max_drop, min_guarded_rows
         for table in GUARDED_TABLES:
             if previous.get(table, 0) >= settings.min_guarded_rows:
-                suites[table].append(gxe.ExpectTableRowCountToBeBetween(
-                    min_value=math.ceil(previous[table] * (1 - settings.max_drop))))
+                suites[table].append(
+                    gxe.ExpectTableRowCountToBeBetween(min_value=math.ceil(previous[table] * (1 - settings.max_drop)))
+                )
     return suites
 
 
@@ -252,7 +313,7 @@ def prune_reports(docs_dir: Path, keep: int, protect: set[str] | frozenset[str] 
         if folder.is_dir():
             folders.setdefault(folder.name, []).append(folder)
     newest = sorted(folders, key=lambda b: max(f.stat().st_mtime for f in folders[b]), reverse=True)
-    removed = [b for b in newest[max(keep, 1):] if b not in protect]  # a published build keeps its report
+    removed = [b for b in newest[max(keep, 1) :] if b not in protect]  # a published build keeps its report
     for build_id in removed:
         for folder in folders[build_id]:
             shutil.rmtree(folder, ignore_errors=True)
@@ -268,8 +329,9 @@ def import_great_expectations():
     return great_expectations
 
 
-def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
-               previous: dict[str, int], force: bool = False) -> AuditResult:
+def run_audits(
+    candidate: Path, warehouse: Path, build_id: str, as_of: dt.date, previous: dict[str, int], force: bool = False
+) -> AuditResult:
     """Run every suite on the candidate file; write Data Docs beside the published warehouse."""
     gx = import_great_expectations()
     import great_expectations.expectations as gxe
@@ -291,11 +353,14 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
     # Earlier builds' pages stay on disk in data_docs/validations/ until pruned.
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    context.add_data_docs_site("pathways", {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    context.add_data_docs_site(
+        "pathways",
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
     definitions = []
     count = 0
@@ -305,15 +370,16 @@ def run_audits(candidate: Path, warehouse: Path, build_id: str, as_of: dt.date,
         batch = asset.add_batch_definition_whole_table("whole_table")
         suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
         count += len(expectations)
-        definitions.append(context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=name, data=batch, suite=suite)))
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name="pathways_build", validation_definitions=definitions,
-        actions=[], result_format="SUMMARY"))
+        definitions.append(
+            context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(name="pathways_build", validation_definitions=definitions, actions=[], result_format="SUMMARY")
+    )
     try:
         # run_time given: without it GX parses the build id with dateutil as a date, and
         # some hex ids make dateutil raise OverflowError, which GX does not catch (seen in tests)
-        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id, run_time=dt.datetime.now(dt.timezone.utc)))
+        run = checkpoint.run(run_id=RunIdentifier(run_name=build_id, run_time=dt.datetime.now(dt.UTC)))
     finally:
         engine = datasource.get_execution_engine()
         engine.close()

@@ -16,6 +16,7 @@ dashboard's cell-key method is the variable `cell_key_secret` (see `ensure_cell_
 One published table is built in Python after the SQL models: `marts.school_place_forecast`
 (warehouse/forecast.py), because its prediction interval comes from a statistics library.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,7 @@ _REF = re.compile(r"\b(staging|core|marts|dash)\.([a-z_][a-z0-9_]*)\b")
 
 @dataclass
 class Model:
-    name: str                 # schema.table
+    name: str  # schema.table
     sql: str
     description: str = ""
     unique: list[str] = field(default_factory=list)
@@ -63,8 +64,13 @@ def load_models() -> dict[str, Model]:
                 continue
             sql = entry.read_text("utf-8")
             name = f"{layer}.{entry.name[:-4]}"
-            models[name] = Model(name, sql, _header(sql, "description"), _columns(_header(sql, "unique")),
-                                 _columns(_header(sql, "not_null")))
+            models[name] = Model(
+                name,
+                sql,
+                _header(sql, "description"),
+                _columns(_header(sql, "unique")),
+                _columns(_header(sql, "not_null")),
+            )
     for model in models.values():
         body = re.sub(r"--.*$", "", model.sql, flags=re.MULTILINE)
         model.depends_on = {f"{s}.{t}" for s, t in _REF.findall(body)} & set(models) - {model.name}
@@ -89,8 +95,11 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists reference")
     for table, file_name in REFERENCE_TABLES.items():
         with resources.as_file(resources.files("warehouse").joinpath("reference", file_name)) as path:
-            con.execute(f"create or replace table reference.{table} as "
-                        f"select * from read_csv(?, header = true, all_varchar = true)", [str(path)])
+            con.execute(
+                f"create or replace table reference.{table} as "
+                f"select * from read_csv(?, header = true, all_varchar = true)",
+                [str(path)],
+            )
 
 
 def ensure_cell_key_secret(con: duckdb.DuckDBPyConnection) -> None:
@@ -113,12 +122,16 @@ def ensure_cell_key_secret(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("set variable cell_key_secret = ?", [secret])
 
 
-FOLLOW_UP_DAYS = 60        # defaults of the settings follow_up_days, follow_up_wait_days
+FOLLOW_UP_DAYS = 60  # defaults of the settings follow_up_days, follow_up_wait_days
 FOLLOW_UP_WAIT_DAYS = 90
 
 
-def build(con: duckdb.DuckDBPyConnection, as_of: dt.date, follow_up_days: int = FOLLOW_UP_DAYS,
-          follow_up_wait_days: int = FOLLOW_UP_WAIT_DAYS) -> list[str]:
+def build(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    follow_up_days: int = FOLLOW_UP_DAYS,
+    follow_up_wait_days: int = FOLLOW_UP_WAIT_DAYS,
+) -> list[str]:
     """(Re)build every model as a table; returns the names in build order."""
     load_reference(con)
     models = load_models()
@@ -147,8 +160,11 @@ def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
     for model in load_models().values():
         if model.unique:
             cols = ", ".join(model.unique)
-            n = one_row(con.execute(f"select count(*) from (select {cols} from {model.name} "
-                                    f"group by all having count(*) > 1)").fetchone())[0]
+            n = one_row(
+                con.execute(
+                    f"select count(*) from (select {cols} from {model.name} group by all having count(*) > 1)"
+                ).fetchone()
+            )[0]
             if n:
                 failures.append(f"{model.name}: {n} duplicate keys on ({cols})")
         for col in model.not_null:
@@ -169,8 +185,13 @@ def code_version() -> str:
     except PackageNotFoundError:
         text = "unknown"
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         if sha:
             text += f"+{sha}"
     except (OSError, subprocess.SubprocessError):

@@ -14,6 +14,7 @@ DuckDB, so the audits use *query* assets (`select * from marts.x`) instead.
 `tests/test_audit.py` checks both directions: without the patch GX's results are wrong,
 with it an expectation that must fail fails and one that must pass passes.
 """
+
 from __future__ import annotations
 
 from great_expectations.execution_engine import sqlalchemy_execution_engine as _engine
@@ -34,10 +35,13 @@ def enable() -> None:
     if DUCKDB not in _engine._PERSISTED_CONNECTION_DIALECTS:
         # GX types the tuple as exactly its four GXSqlDialect members; adding one is the point
         _engine._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[assignment]
-            *_engine._PERSISTED_CONNECTION_DIALECTS, DUCKDB)
+            *_engine._PERSISTED_CONNECTION_DIALECTS,
+            DUCKDB,
+        )
 
 
 def disable() -> None:
     """Only for the test that shows why `enable` is needed."""
     _engine._PERSISTED_CONNECTION_DIALECTS = tuple(  # type: ignore[assignment]  # see enable
-        d for d in _engine._PERSISTED_CONNECTION_DIALECTS if d is not DUCKDB)
+        d for d in _engine._PERSISTED_CONNECTION_DIALECTS if d is not DUCKDB
+    )

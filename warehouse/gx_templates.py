@@ -12,6 +12,7 @@ upgrade of GX changes the checksum, so a stale entry is never used). The cache l
 there, so a folder others can write to is not used (Jinja's default folder is checked the
 same way); the audit then simply runs without the cache.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ from pathlib import Path
 def _private_folder(folder: Path) -> bool:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = folder.lstat()
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    return (
+        stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
 
 
 def enable(folder: Path) -> bool:

@@ -18,6 +18,7 @@ so a change to them must be applied to warehouses that already exist, once, in o
 - Bookkeeping inserts name their columns (flows/stage.py, flows/pipeline.py), so a column
   added by a migration never shifts a value into the wrong column.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -91,8 +92,10 @@ def migrate(con: duckdb.DuckDBPyConnection, folder: Path | None = None) -> list[
     done = set(applied(con))
     newest = max((m.version for m in known), default=0)
     if done and max(done) > newest:
-        raise MigrationError(f"the warehouse has schema version {max(done)}, newer than this code knows "
-                             f"({newest}): run the newer release, or restore a build made by this one")
+        raise MigrationError(
+            f"the warehouse has schema version {max(done)}, newer than this code knows "
+            f"({newest}): run the newer release, or restore a build made by this one"
+        )
     ran = []
     for m in known:
         if m.version in done:
@@ -100,14 +103,17 @@ def migrate(con: duckdb.DuckDBPyConnection, folder: Path | None = None) -> list[
         con.execute("begin transaction")
         try:
             con.execute(m.sql)
-            con.execute("insert into meta.schema_migrations (version, name, checksum, applied_at, code_version) "
-                        "values (?, ?, ?, ?, ?)",
-                        [m.version, m.name, m.checksum, dt.datetime.now(dt.timezone.utc), code_version()])
+            con.execute(
+                "insert into meta.schema_migrations (version, name, checksum, applied_at, code_version) "
+                "values (?, ?, ?, ?, ?)",
+                [m.version, m.name, m.checksum, dt.datetime.now(dt.UTC), code_version()],
+            )
             con.execute("commit")
         except duckdb.Error as err:
             con.execute("rollback")
             # the type only: a database error's text may quote a stored value
-            raise MigrationError(f"migration {m.version:04d}_{m.name} failed ({type(err).__name__}); "
-                                 "nothing was published") from None
+            raise MigrationError(
+                f"migration {m.version:04d}_{m.name} failed ({type(err).__name__}); nothing was published"
+            ) from None
         ran.append(m.version)
     return ran

@@ -15,6 +15,7 @@ build costs its own size once a newer one has replaced it. That is safe because 
 ever writes a published file in place (every change is a new candidate, renamed over
 it); anyone who opens the published warehouse must open it read-only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -87,7 +88,7 @@ def _keep_build(candidate: Path, published: Path, build_id: str) -> Path:
     folder = builds_folder(published)
     folder.mkdir(exist_ok=True)
     restrict(folder)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{Path(published).stem}-{stamp}-{build_id}.duckdb"
     try:
         os.link(candidate, target)
@@ -113,7 +114,7 @@ def kept_builds(published: Path) -> list[KeptBuild]:
     for path in folder.iterdir() if folder.is_dir() else []:
         m = pattern.match(path.name)
         if m and path.is_file() and not path.is_symlink():
-            at = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.timezone.utc)
+            at = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
             out.append(KeptBuild(m.group(2), path, at))
     return sorted(out, key=lambda b: (b.kept_at, b.path.name))
 
@@ -121,7 +122,7 @@ def kept_builds(published: Path) -> list[KeptBuild]:
 def prune_builds(published: Path, keep: int) -> list[Path]:
     """Keep only the newest `keep` builds in builds/. Returns the files removed."""
     builds = kept_builds(published)
-    removed = [b.path for b in builds[:max(0, len(builds) - max(0, keep))]]
+    removed = [b.path for b in builds[: max(0, len(builds) - max(0, keep))]]
     for path in removed:
         path.unlink(missing_ok=True)
     return removed
@@ -160,8 +161,9 @@ def restore(published: Path, build_id: str) -> KeptBuild:
             with duckdb.connect(str(build.path), read_only=True) as con:
                 last = con.execute("select build_id from meta.build order by finished_at desc limit 1").fetchone()
         except duckdb.Error as err:
-            raise RestoreError(f"the kept build {build_id} cannot be opened ({type(err).__name__}): "
-                               "not restored") from None
+            raise RestoreError(
+                f"the kept build {build_id} cannot be opened ({type(err).__name__}): not restored"
+            ) from None
         if last is None or last[0] != build_id:
             raise RestoreError(f"the kept file for {build_id} holds another build: not restored")
         temporary = published.with_name(f".{published.name}.restore-{build_id}")
@@ -173,8 +175,17 @@ def restore(published: Path, build_id: str) -> KeptBuild:
         # the trail: `pathways status` and whoever reads load_runs.jsonl see the restore
         runs = published.parent / "load_runs.jsonl"
         with open(runs, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"at": dt.datetime.now(dt.timezone.utc).isoformat(), "outcome": "restored",
-                                  "build_id": build_id, "message": f"build {build_id} restored"}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "at": dt.datetime.now(dt.UTC).isoformat(),
+                        "outcome": "restored",
+                        "build_id": build_id,
+                        "message": f"build {build_id} restored",
+                    }
+                )
+                + "\n"
+            )
         restrict(runs)
     return build
 
@@ -184,7 +195,7 @@ def keep_aside(candidate: Path, published: Path, label: str = "failed") -> Path:
     folder = Path(published).parent / "failed"
     folder.mkdir(exist_ok=True)
     restrict(folder)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{Path(published).stem}-{label}-{stamp}.duckdb"
     shutil.move(candidate, target)
     restrict(target)
@@ -196,7 +207,7 @@ def prune_failed(published: Path, keep: int) -> list[Path]:
     warehouse: kept forever they fill the disk). Returns the files removed."""
     folder = Path(published).parent / "failed"
     kept = sorted(folder.glob(f"{Path(published).stem}-*.duckdb"), key=lambda p: (p.stat().st_mtime, p.name))
-    removed = kept[:max(0, len(kept) - max(0, keep))]
+    removed = kept[: max(0, len(kept) - max(0, keep))]
     for path in removed:
         path.unlink(missing_ok=True)
     return removed

@@ -1,11 +1,11 @@
 """Om tallene: the help page — where the data come from, what each stage and indicator
 means, how fresh each source is, and how the figures are protected (the cell-key method),
 in plain bokmål."""
+
 from __future__ import annotations
 
-import streamlit as st
-
 import polars as pl
+import streamlit as st
 
 from dashboard import disclosure, labels, ui
 
@@ -102,8 +102,8 @@ samme avrundingen.
   i en liten gruppe.
 - **Andeler** regnes ut fra de avrundede tallene, og vises ikke («{disclosure.PROTECTED}») når
   teller eller resten av gruppen er under 5 personer.
-- **Medianer** vises bare for grupper på minst {disclosure.STATISTIC_MIN['median']} personer, og
-  **90-persentilen** bare for grupper på minst {disclosure.STATISTIC_MIN['p90']} personer;
+- **Medianer** vises bare for grupper på minst {disclosure.STATISTIC_MIN["median"]} personer, og
+  **90-persentilen** bare for grupper på minst {disclosure.STATISTIC_MIN["p90"]} personer;
   ellers står cellen tom.
 - Nedlastinger (CSV og Excel) inneholder nøyaktig det som vises på skjermen.
 - Du ser bare kommunene og regionene du har tilgang til. Rådgivere ser sin kommune eller
@@ -123,10 +123,16 @@ def render(filters) -> None:
     st.subheader("Hvor ferske dataene er")
     fresh = ui.query_unscoped("source_freshness")
     if fresh.height:
-        st.dataframe(pl.DataFrame({
-            "Kilde": [labels.label(labels.SOURCE, s) for s in fresh["source"]],
-            "Siste fil mottatt": [labels.date(v) for v in fresh["last_file"]],
-            "Nyeste hendelse i dataene": [labels.date(v) for v in fresh["last_event"]]}), hide_index=True)
+        st.dataframe(
+            pl.DataFrame(
+                {
+                    "Kilde": [labels.label(labels.SOURCE, s) for s in fresh["source"]],
+                    "Siste fil mottatt": [labels.date(v) for v in fresh["last_file"]],
+                    "Nyeste hendelse i dataene": [labels.date(v) for v in fresh["last_event"]],
+                }
+            ),
+            hide_index=True,
+        )
     st.header("Slik beskyttes tallene")
     st.markdown(TEXT)
 

@@ -3,6 +3,7 @@
 UTF-8 JSON Lines, one event per line. A line that is not a JSON object is a row
 problem (the other lines load); row numbers are line numbers.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,17 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (ROW, FileNameError, Problem, RawFile, json_text, missing_columns,
-                                  parse_dates, read_bytes, tidy_text)
+from flows.sources.common import (
+    ROW,
+    FileNameError,
+    Problem,
+    RawFile,
+    json_text,
+    missing_columns,
+    parse_dates,
+    read_bytes,
+    tidy_text,
+)
 from schemas.privacy import decoded_fallback
 
 NAME = "adult_education"
@@ -43,7 +53,9 @@ def read(path: Path) -> RawFile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raw.text = decoded_fallback(data)  # still shown to the privacy guard
-        raw.file_problems.append(Problem("encoding", f"JSON Lines must be UTF-8: undecodable byte at offset {err.start}"))
+        raw.file_problems.append(
+            Problem("encoding", f"JSON Lines must be UTF-8: undecodable byte at offset {err.start}")
+        )
         return raw
     raw.text = text
     try:
@@ -63,8 +75,9 @@ def read(path: Path) -> RawFile:
         try:  # numbers stay text: a 5 000-digit "number" is a bad value, not a crash
             obj = json.loads(line, parse_int=str)
         except json.JSONDecodeError as err:  # its message is fixed text, but the position is all we keep
-            raw.row_problems.append(Problem("json_syntax", f"line is not valid JSON (syntax error at column {err.colno})",
-                                            number))
+            raw.row_problems.append(
+                Problem("json_syntax", f"line is not valid JSON (syntax error at column {err.colno})", number)
+            )
             continue
         except RecursionError:
             raw.row_problems.append(Problem("json_syntax", "line is nested too deeply to be read", number))
@@ -77,7 +90,7 @@ def read(path: Path) -> RawFile:
         present.update(k for k in COLUMNS if k in obj)
         records.append({k: json_text(obj.get(k)) for k in COLUMNS})
         rows.append(number)
-    schema = {k: pl.String for k in COLUMNS}
+    schema = dict.fromkeys(COLUMNS, pl.String)
     frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
     frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
     if records and (problem := missing_columns(frame.select(sorted(present)), REQUIRED)):

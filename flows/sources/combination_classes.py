@@ -6,6 +6,7 @@ later *text* dates (`dd.mm.yyyy`, typed by some schools) into nulls without a wo
 date cells arrive as `yyyy-mm-dd 00:00:00`; both forms are parsed. Row numbers are the
 spreadsheet's row numbers. `Merknad` is free text: scanned by the privacy guard, then dropped.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,20 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (MAX_COLUMNS, FileNameError, Problem, RawFile, column_problem, missing_columns, parse_dates,
-                                  parse_year, parse_yyyymmdd, tidy_text, unreserved, with_row_numbers)
+from flows.sources.common import (
+    MAX_COLUMNS,
+    FileNameError,
+    Problem,
+    RawFile,
+    column_problem,
+    missing_columns,
+    parse_dates,
+    parse_year,
+    parse_yyyymmdd,
+    tidy_text,
+    unreserved,
+    with_row_numbers,
+)
 from schemas.checks import orgnr_valid
 
 NAME = "combination_classes"
@@ -22,8 +35,14 @@ FOLDER = "combination_classes"
 FILE_NAME = re.compile(r"^kombinasjon_(?P<orgnr>\d{9})_(?P<y1>\d{4})-(?P<y2>\d{4})_(?P<date>\d{8})\.xlsx$")
 SHEET = "Elever"
 HEADERS = {  # header in the workbook -> column name in the pipeline
-    "Elev-pid": "elev_pid", "Kjønn": "kjonn", "Fødselsår": "fodselsaar", "Bostedskommune": "bostedskommune",
-    "Søknadsdato": "soknadsdato", "Startdato": "startdato", "Sluttdato": "sluttdato", "Status": "status",
+    "Elev-pid": "elev_pid",
+    "Kjønn": "kjonn",
+    "Fødselsår": "fodselsaar",
+    "Bostedskommune": "bostedskommune",
+    "Søknadsdato": "soknadsdato",
+    "Startdato": "startdato",
+    "Sluttdato": "sluttdato",
+    "Status": "status",
     "Merknad": "merknad",
 }
 COLUMNS = [c for c in HEADERS.values() if c != "merknad"]
@@ -39,10 +58,14 @@ def file_meta(name: str) -> dict:
     if int(m["y2"]) != int(m["y1"]) + 1:
         raise FileNameError("the school year in the file name is not two consecutive years")
     if not pl.select(orgnr_valid(pl.lit(m["orgnr"]))).item():
-        raise FileNameError("the school orgnr in the file name is not a valid organisation number "
-                            "(mod-11 control digit)")
-    return {"delivery_date": parse_yyyymmdd(m["date"]), "school_orgnr": m["orgnr"],
-            "school_year": f"{m['y1']}-{m['y2']}"}
+        raise FileNameError(
+            "the school orgnr in the file name is not a valid organisation number (mod-11 control digit)"
+        )
+    return {
+        "delivery_date": parse_yyyymmdd(m["date"]),
+        "school_orgnr": m["orgnr"],
+        "school_year": f"{m['y1']}-{m['y2']}",
+    }
 
 
 def _original(column: str, columns: set[str]) -> str:
@@ -60,17 +83,21 @@ def read(path: Path) -> RawFile:
         return raw
     try:
         frame = pl.read_excel(path, sheet_name=SHEET, engine="calamine", infer_schema_length=0)
-    except Exception:  # noqa: BLE001 — fastexcel's own error types; their text can quote cells
+    except Exception:
         raw.file_problems.append(Problem("unreadable", f"not a readable workbook with a sheet '{SHEET}'"))
         return raw
     if len(frame.columns) > MAX_COLUMNS:
-        raw.file_problems.append(Problem("too_many_columns", f"the file has {len(frame.columns)} columns; at most "
-                                                             f"{MAX_COLUMNS} are accepted"))
+        raw.file_problems.append(
+            Problem(
+                "too_many_columns", f"the file has {len(frame.columns)} columns; at most {MAX_COLUMNS} are accepted"
+            )
+        )
         return raw
     # fastexcel renames a repeated header `Status` to `Status_1`: undo that to see the repeat
     delivered = set(frame.columns)
-    names = [unreserved(HEADERS.get(_original(c, delivered).strip(), _original(c, delivered).strip()))
-             for c in frame.columns]
+    names = [
+        unreserved(HEADERS.get(_original(c, delivered).strip(), _original(c, delivered).strip())) for c in frame.columns
+    ]
     if problem := column_problem(names, list(HEADERS.values())):
         raw.file_problems.append(problem)
         return raw

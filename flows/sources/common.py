@@ -6,6 +6,7 @@ nothing of the warehouse. Problems that make the whole file unusable (unreadable
 wrong encoding, missing columns, bad file name) are *file problems*; problems found
 on single records while reading (a JSON line that does not parse) are *row problems*.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -89,7 +90,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as err:
-        raise UnicodeError(f"the file is neither UTF-8 nor Windows-1252 (undecodable byte at offset {err.start})") from None
+        raise UnicodeError(
+            f"the file is neither UTF-8 nor Windows-1252 (undecodable byte at offset {err.start})"
+        ) from None
 
 
 # More columns than any real export has: refused before the per-column work (privacy guard,
@@ -143,8 +146,11 @@ def tidy_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 FORMAT_NAMES = {"%d.%m.%Y": "dd.mm.yyyy", "%Y-%m-%d": "yyyy-mm-dd", "%Y-%m-%d %H:%M:%S": "an Excel date"}
-FORMAT_SHAPES = {"%d.%m.%Y": r"^\d{2}\.\d{2}\.\d{4}$", "%Y-%m-%d": r"^\d{4}-\d{2}-\d{2}$",
-                 "%Y-%m-%d %H:%M:%S": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"}
+FORMAT_SHAPES = {
+    "%d.%m.%Y": r"^\d{2}\.\d{2}\.\d{4}$",
+    "%Y-%m-%d": r"^\d{4}-\d{2}-\d{2}$",
+    "%Y-%m-%d %H:%M:%S": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
+}
 
 
 def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> tuple[pl.DataFrame, list[Problem]]:
@@ -164,8 +170,9 @@ def parse_dates(frame: pl.DataFrame, columns: list[str], formats: list[str]) -> 
         shapes: pl.Series | list[bool] = bad.select(shape.alias("s"))["s"] if bad.height else []
         wanted = " or ".join(FORMAT_NAMES.get(f, f) for f in formats)
         for row, value, looks_like in zip(bad[ROW], bad[column], shapes, strict=True):
-            what = (f"not a real calendar date ({wanted})" if looks_like
-                    else f"not a date in {wanted}: {describe(value)}")
+            what = (
+                f"not a real calendar date ({wanted})" if looks_like else f"not a date in {wanted}: {describe(value)}"
+            )
             problems.append(Problem("date_format", f"{column}: {what}", row, column))
     return frame.with_columns(parsed), problems
 
@@ -175,8 +182,10 @@ def parse_year(frame: pl.DataFrame, column: str) -> tuple[pl.DataFrame, list[Pro
     text = pl.col(column).str.replace(r"\.0$", "")
     expr = pl.when(text.str.contains(r"^\d{4}$")).then(text.cast(pl.Int32, strict=False))
     bad = frame.filter(pl.col(column).is_not_null() & expr.is_null())
-    problems = [Problem("year_format", f"{column}: not a 4-digit year: {describe(v)}", r, column)
-                for r, v in zip(bad[ROW], bad[column], strict=True)]
+    problems = [
+        Problem("year_format", f"{column}: not a 4-digit year: {describe(v)}", r, column)
+        for r, v in zip(bad[ROW], bad[column], strict=True)
+    ]
     return frame.with_columns(expr.alias(column)), problems
 
 

@@ -3,6 +3,7 @@
 `;`-separated CSV in UTF-8 (with or without BOM) or Windows-1252, dates `dd.mm.yyyy`,
 one row per event. Row numbers are line numbers in the file (the header is line 1).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,16 +13,37 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, column_problem, decode_text, missing_columns,
-                                  parse_dates, parse_year, parse_yyyymmdd, read_bytes, tidy_text, unreserved,
-                                  with_row_numbers)
+from flows.sources.common import (
+    FileNameError,
+    Problem,
+    RawFile,
+    column_problem,
+    decode_text,
+    missing_columns,
+    parse_dates,
+    parse_year,
+    parse_yyyymmdd,
+    read_bytes,
+    tidy_text,
+    unreserved,
+    with_row_numbers,
+)
 from schemas.privacy import decoded_fallback
 
 NAME = "intro"
 FOLDER = "intro"
 FILE_NAME = re.compile(r"^intro_(?P<municipality>\d{4})_(?P<date>\d{8})\.csv$")
-COLUMNS = ["deltaker_pid", "kommunenr", "hendelse", "dato", "kjonn", "fodselsaar",
-           "landbakgrunn", "innvandringsgrunn", "detalj"]
+COLUMNS = [
+    "deltaker_pid",
+    "kommunenr",
+    "hendelse",
+    "dato",
+    "kjonn",
+    "fodselsaar",
+    "landbakgrunn",
+    "innvandringsgrunn",
+    "detalj",
+]
 FREE_TEXT: list[str] = []
 DATE_COLUMNS = ["dato"]
 
@@ -54,9 +76,13 @@ def read(path: Path) -> RawFile:
         return raw
     try:
         frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
-    except Exception:  # noqa: BLE001 — polars' several error types; their text can quote whole rows
-        raw.file_problems.append(Problem("unreadable", "not a readable ;-separated CSV (rows with more fields than "
-                                                       "the header, or an unbalanced quote)"))
+    except Exception:
+        raw.file_problems.append(
+            Problem(
+                "unreadable",
+                "not a readable ;-separated CSV (rows with more fields than the header, or an unbalanced quote)",
+            )
+        )
         return raw
     names = [unreserved(c.strip().lower()) for c in frame.columns]
     if problem := column_problem(names, COLUMNS):  # e.g. quoted headers the first look did not split

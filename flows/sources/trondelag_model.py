@@ -6,6 +6,7 @@ document order (1 = the first event of the first case), and messages name the ca
 A document that does not parse (e.g. truncated) is a file problem: nothing can be trusted.
 Unknown fields are not read into the frame; the privacy guard sees them in the text.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,8 +16,17 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.sources.common import (FileNameError, Problem, RawFile, json_text, parse_dates, parse_yyyymmdd,
-                                  read_bytes, tidy_text, with_row_numbers)
+from flows.sources.common import (
+    FileNameError,
+    Problem,
+    RawFile,
+    json_text,
+    parse_dates,
+    parse_yyyymmdd,
+    read_bytes,
+    tidy_text,
+    with_row_numbers,
+)
 from schemas.privacy import decoded_fallback
 
 NAME = "trondelag_model"
@@ -45,8 +55,9 @@ def read(path: Path) -> RawFile:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raw.text = decoded_fallback(data)  # still shown to the privacy guard
-        raw.file_problems.append(Problem("encoding", f"the JSON document must be UTF-8: undecodable byte at offset "
-                                                     f"{err.start}"))
+        raw.file_problems.append(
+            Problem("encoding", f"the JSON document must be UTF-8: undecodable byte at offset {err.start}")
+        )
         return raw
     raw.text = text
     try:
@@ -57,8 +68,11 @@ def read(path: Path) -> RawFile:
         raw.file_problems.append(Problem("file_name", str(err)))
         return raw
     except json.JSONDecodeError as err:
-        raw.file_problems.append(Problem("unreadable", f"not a complete JSON document (syntax error at line "
-                                                       f"{err.lineno}, column {err.colno})"))
+        raw.file_problems.append(
+            Problem(
+                "unreadable", f"not a complete JSON document (syntax error at line {err.lineno}, column {err.colno})"
+            )
+        )
         return raw
     except RecursionError:
         raw.file_problems.append(Problem("too_deep", "the document is nested too deeply to be read"))
@@ -78,7 +92,7 @@ def read(path: Path) -> RawFile:
     except RecursionError:  # a value nested too deeply to be turned into text
         raw.file_problems.append(Problem("too_deep", "the document is nested too deeply to be read"))
         return raw
-    schema = {k: pl.String for k in COLUMNS}
+    schema = dict.fromkeys(COLUMNS, pl.String)
     frame = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
     raw.frame = tidy_text(with_row_numbers(frame, first=1))
     return raw
@@ -95,8 +109,14 @@ def _flatten(cases: list) -> list[dict]:
         # A case without events still counts as one (invalid) row, so it is quarantined, not lost.
         for index, event in enumerate(events or [{}]):
             event = event if isinstance(event, dict) else {"type": json_text(event)}
-            records.append({**base, "case_index": str(case_index), "event_index": str(index),
-                            **{k: json_text(event.get(k)) for k in EVENT_FIELDS}})
+            records.append(
+                {
+                    **base,
+                    "case_index": str(case_index),
+                    "event_index": str(index),
+                    **{k: json_text(event.get(k)) for k in EVENT_FIELDS},
+                }
+            )
     return records
 
 
