@@ -11,7 +11,12 @@ A curve is a table of counts too (who is at risk, who reached the outcome when),
 - a month's point is shown only where at least `MIN_AT_RISK` persons are still at risk
   (true count), and the curve stops at the first month that has fewer: past it, each step
   would be one or two persons;
-- the share reached is rounded to whole percent;
+- a step (a drop of the curve) is shown only once at least `MIN_EVENTS` persons have
+  reached the outcome since the step before; until then the curve stays flat. Otherwise a
+  step's size with the persons at risk beside it gives away that one or two persons reached
+  work in that month (1 − 6/7 at 7 at risk is a step of one person);
+- the share reached is rounded to whole percent, and the median and the shares after 1, 2
+  and 3 years are read off this coarsened curve, never off the exact one;
 - the persons at risk that the page shows beside the curve are cells of the cell-key
   method (queries.time_to_outcome_at_risk), perturbed like every other count.
 
@@ -27,6 +32,7 @@ from typing import cast
 import polars as pl
 
 MIN_AT_RISK = 5
+MIN_EVENTS = 5
 YEARS = (1, 2, 3)
 
 
@@ -58,37 +64,53 @@ def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
-    """What may be shown of a curve: month and share reached (whole percent), from month 0
-    up to the last month before the risk set first drops under MIN_AT_RISK. Months with
-    nobody reaching the outcome are filled in, so the curve has a point every month."""
+def _coarsened(table: pl.DataFrame) -> pl.DataFrame:
+    """Month (0 up to the last month shown) and the survival the page may show then: the true
+    estimate at the months where a step of at least MIN_EVENTS persons completes, carried
+    forward in between."""
     if table.height == 0:
-        return pl.DataFrame(schema={"month": pl.Int64, "share_reached": pl.Float64})
+        return pl.DataFrame(schema={"month": pl.Int64, "survival": pl.Float64})
     # The risk set of a month with nobody reaching or leaving is that of the next month that
     # has someone: so the curve ends at the last month with a record whose risk set is large
     # enough (risk sets only shrink, so every earlier month's is too).
     large = table.filter(pl.col("at_risk") >= MIN_AT_RISK)
     last = _int(large["month"].max()) if large.height else -1
     if last < 0:
-        return pl.DataFrame(schema={"month": pl.Int64, "share_reached": pl.Float64})
+        return pl.DataFrame(schema={"month": pl.Int64, "survival": pl.Float64})
+    steps: list[tuple[int, float]] = []
+    pending = 0
+    for month, reached, value in (
+        table.filter(pl.col("month") <= last).select("month", "reached", "survival").iter_rows()
+    ):
+        pending += reached
+        if pending >= MIN_EVENTS:
+            steps.append((month, value))
+            pending = 0
     months = pl.DataFrame({"month": pl.int_range(0, last + 1, eager=True).cast(pl.Int64)})
-    filled = months.join(table.select("month", "survival"), on="month", how="left").with_columns(
-        pl.col("survival").forward_fill().fill_null(1.0)
-    )
-    return filled.select("month", ((1 - pl.col("survival")) * 100).round(0).alias("share_reached"))
+    released = pl.DataFrame(steps, schema={"month": pl.Int64, "survival": pl.Float64}, orient="row")
+    return months.join(released, on="month", how="left").with_columns(pl.col("survival").forward_fill().fill_null(1.0))
+
+
+def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
+    """What may be shown of a curve: month and share reached (whole percent), from month 0 up
+    to the last month before the risk set first drops under MIN_AT_RISK, with steps of at
+    least MIN_EVENTS persons (see the module's docstring)."""
+    curve = _coarsened(table)
+    return curve.select("month", ((1 - pl.col("survival")) * 100).round(0).alias("share_reached"))
 
 
 def summary(table: pl.DataFrame) -> dict:
-    """The median in months (the first month where the survival is 0.5 or less, as
-    lifelines defines it; None when the shown curve does not get there) and the share
-    reached after 1, 2 and 3 years (whole percent; None where the curve is not shown that far)."""
-    curve = shown_curve(table)
-    last = _int(curve["month"].max()) if curve.height else -1
+    """The median in months (the first month where the shown curve's survival is 0.5 or less;
+    None when the shown curve does not get there) and the share reached after 1, 2 and 3
+    years (whole percent; None where the curve is not shown that far). Both from the curve as
+    shown, so they can reveal nothing it does not."""
+    curve = _coarsened(table)
     out: dict = {"median_months": None}
-    half = table.filter((pl.col("survival") <= 0.5) & (pl.col("month") <= last))
+    half = curve.filter(pl.col("survival") <= 0.5)
     if half.height:
         out["median_months"] = _int(half["month"].min())
+    shown = shown_curve(table)
     for years in YEARS:
-        at = curve.filter(pl.col("month") == 12 * years)
+        at = shown.filter(pl.col("month") == 12 * years)
         out[f"share_{years}y"] = float(at["share_reached"][0]) if at.height else None
     return out

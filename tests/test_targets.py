@@ -227,17 +227,25 @@ def test_kaplan_meier_matches_lifelines_on_the_county(con, outcome):
             assert survival_ == pytest.approx(float(theirs.loc[month]), abs=1e-12)
             assert at_risk == int(table.loc[month, "at_risk"])
         median = None if fitter.median_survival_time_ == float("inf") else int(fitter.median_survival_time_)
-        assert survival.summary(ours)["median_months"] in (None, median)  # None: the curve stops before it
-        if ours["at_risk"].min() >= survival.MIN_AT_RISK:  # shown all the way: the medians must agree
-            assert survival.summary(ours)["median_months"] == median
-    # the page's curve: lifelines' estimate in whole percent, only while at least 5 are at risk
+        ours_median = survival.summary(ours)["median_months"]
+        # read off the shown curve, whose steps wait for 5 persons: never before the exact median,
+        # and at a month where lifelines' estimate is at or under one half too
+        assert ours_median is None or (median is not None and ours_median >= median)
+        if ours_median is not None:
+            assert float(fitter.survival_function_at_times(ours_median).iloc[0]) <= 0.5
+    # the page's curve: lifelines' estimate in whole percent, only while at least 5 are at risk,
+    # and each step a drop by at least 5 persons who reached the outcome since the step before
     curve = queries.time_to_outcome_curve(con, queries.Filters(scope=queries.COUNTY), outcome)
     fitter = KaplanMeierFitter().fit(data["month"].to_numpy(), data["reached"].to_numpy())
-    risk = fitter.event_table["at_risk"]
+    risk, events = fitter.event_table["at_risk"], fitter.event_table["observed"]
     assert curve.height > 24
+    previous_step, previous_share = -1, 0.0
     for month, shown in curve.iter_rows():
         assert risk[risk.index >= month].iloc[0] >= survival.MIN_AT_RISK
-        assert shown == round((1 - float(fitter.survival_function_at_times(month).iloc[0])) * 100)
+        if shown != previous_share:  # a step: lifelines' estimate at that month, after ≥ 5 events
+            assert shown == round((1 - float(fitter.survival_function_at_times(month).iloc[0])) * 100)
+            assert events[(events.index > previous_step) & (events.index <= month)].sum() >= survival.MIN_EVENTS
+            previous_step, previous_share = month, shown
     after = risk[risk.index > curve["month"].max()]
     assert after.empty or after.iloc[0] < survival.MIN_AT_RISK
 
@@ -250,9 +258,30 @@ def test_a_curve_stops_where_fewer_than_five_are_at_risk():
     table = survival.kaplan_meier(months, reached)
     curve = survival.shown_curve(table)
     assert curve["month"].to_list() == [0, 1, 2, 3]  # month 5 has 4 at risk (5, 8, 9, 12)
-    # S: 9/10, ·8/9, ·6/7, ·5/6 (the censored at months 1 and 3 count as at risk there)
-    assert curve["share_reached"].to_list() == [10.0, 20.0, 31.0, 43.0]
+    # 4 persons reached the outcome by month 3 (S = 9/10·8/9·6/7·5/6): fewer than 5, no step yet
+    assert curve["share_reached"].to_list() == [0.0, 0.0, 0.0, 0.0]
     assert survival.summary(table) == {"median_months": None, "share_1y": None, "share_2y": None, "share_3y": None}
+
+
+def test_a_step_of_the_curve_waits_for_five_persons():
+    """The attack: seven at risk and one reaches work that month. A step of 1 − 6/7 beside the
+    (perturbed) persons at risk tells that one person did; the step waits until five have."""
+    from dashboard import survival
+
+    # 30 persons: one reaches the outcome in each of months 1–7, two in month 9, the rest are
+    # censored at month 20
+    months = pl.Series([1, 2, 3, 4, 5, 6, 7, 9, 9] + [20] * 21)
+    reached = pl.Series([True] * 9 + [False] * 21)
+    table = survival.kaplan_meier(months, reached)
+    curve = dict(survival.shown_curve(table).iter_rows())
+    assert [curve[m] for m in range(0, 5)] == [0.0] * 5  # 4 persons by month 4: nothing shown
+    assert curve[5] == 17.0 and curve[6] == curve[7] == curve[8] == 17.0  # 5 by month 5: S = 25/30
+    assert curve[9] == curve[20] == 17.0  # 4 more (months 6, 7, 9, 9): under 5, no second step
+    assert survival.summary(table) == {"median_months": None, "share_1y": 17.0, "share_2y": None, "share_3y": None}
+    # one more person in month 10 makes five since the last step: the exact estimate is shown then
+    table = survival.kaplan_meier(pl.Series([*months.to_list()[:9], 10, *[20] * 20]), pl.Series([True] * 10 + [False] * 20))
+    curve = dict(survival.shown_curve(table).iter_rows())
+    assert curve[9] == 17.0 and curve[10] == round((1 - 20 / 30) * 100)
 
 
 # -- the forecast --------------------------------------------------------------------------------
