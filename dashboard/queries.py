@@ -23,19 +23,9 @@ import duckdb
 import polars as pl
 
 from dashboard.disclosure import cell_sql, complement_sql
+from warehouse import STAGES
 
-STAGE_ORDER = [
-    "settlement",
-    "intro",
-    "norwegian",
-    "primary",
-    "combination",
-    "upper_secondary",
-    "work_training",
-    "apprenticeship",
-    "trade_certificate",
-    "work",
-]
+STAGE_ORDER = list(STAGES)
 AGE_GROUPS = {"16–25": (16, 25), "26–35": (26, 35), "36–45": (36, 45), "46–55": (46, 55), "56+": (56, 200)}
 TOTAL = "Totalt"
 COUNTY = ("*",)  # scope of the whole county (leaders, data staff)

@@ -32,26 +32,14 @@ from uuid import UUID
 
 import duckdb
 
+from dashboard.labels import MONTH  # Norwegian month names: the alert speaks like the dashboard
+
 EVENT = "pathways.follow_up.new"
 RESOURCE = "pathways.follow-up"
 BLOCK_NAME = "pathways-follow-up-webhook"
 AUTOMATION_NAME = "pathways-follow-up-alert"
 FOLLOW_UP_PATH = "oppfolging"  # the follow-up list's address in the dashboard
 NEW_KEY = ("person_id", "reason", "stage", "source", "event_date")
-MONTHS = [
-    "januar",
-    "februar",
-    "mars",
-    "april",
-    "mai",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "desember",
-]
 SOURCE_LABEL = {
     "intro": "introprogrammet",
     "adult_education": "voksenopplæringen",
@@ -63,7 +51,7 @@ SOURCE_LABEL = {
 
 def long_date(value: dt.date) -> str:
     """3. oktober 2026 (as the dashboard and the alert write it)."""
-    return f"{value.day}. {MONTHS[value.month - 1]} {value.year}"
+    return f"{value.day}. {MONTH[value.month - 1]} {value.year}"
 
 
 @dataclass

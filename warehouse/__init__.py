@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+# The stages of the pathway in their order (the warehouse contract's list): the audits check
+# the published tables against it and the dashboard orders its figures by it.
+STAGES = (
+    "settlement",
+    "intro",
+    "norwegian",
+    "primary",
+    "combination",
+    "upper_secondary",
+    "work_training",
+    "apprenticeship",
+    "trade_certificate",
+    "work",
+)
+
 
 def one_row(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
     """A DuckDB `fetchone()` row that cannot be missing: an aggregate without `group by`
