@@ -26,3 +26,66 @@ def test_a_csv_download_never_hands_excel_a_formula_from_outside():
     cells = [cell for row in rows for cell in row[:2] if cell]
     assert cells and all(not c.startswith(("=", "+", "-", "@", "\t")) for c in cells), cells
     assert [row[2] for row in rows] == ["-3", "-1,5", "1 234", "-12 %"]
+
+
+def _tiny_warehouse(path) -> None:
+    """The tables `pathways export` reads, with one person and one event."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        for schema in ("core", "staging", "reference"):
+            con.execute(f"create schema {schema}")
+        con.execute("""create table core.event as select 'P1' as person_id, date '2024-01-02' as event_date,
+                       'intro' as source, 'intro' as stage, 'started' as event_type, 'intro_5001_20240101.csv'
+                       as source_file, '5001' as municipality_code, null::VARCHAR as school_orgnr,
+                       null::VARCHAR as detail, null::VARCHAR as programme""")
+        con.execute("""create table staging.stg_trondelag_model as select 'P1' as person_id,
+                       date '2024-01-02' as event_date, 'x' as source_file, 'TM-1' as case_id""")
+        con.execute("""create table core.person as select 'P1' as person_id, 'K' as sex, 1990 as birth_year,
+                       'Syria' as country_background, 'refugee' as immigration_reason,
+                       date '2023-12-01' as settlement_date, '5001' as settlement_municipality_code""")
+        con.execute(
+            "create table reference.municipality as select '5001' as municipality_code, 'Trondheim' "
+            "as municipality_name"
+        )
+        con.execute("create table reference.school (school_orgnr VARCHAR, school_name VARCHAR)")
+
+
+def test_the_export_never_writes_through_a_planted_link_or_into_a_folder_it_does_not_own(tmp_path, monkeypatch):
+    """`--out` a folder someone else could write to before: a link planted as events.parquet
+    used to be written through (overwriting whatever it points at, or handing the person-level
+    file to the planter's own file), and a folder another account owns was silently left as
+    it was (restrict skips it) with the files inside."""
+    import os
+    import stat
+
+    import pytest
+
+    from flows import export
+
+    monkeypatch.setenv("PATHWAYS_HOME", str(tmp_path / "home"))
+    warehouse = tmp_path / "w.duckdb"
+    _tiny_warehouse(warehouse)
+    out = tmp_path / "shared"
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    os.chmod(victim, 0o666)
+    (out / "events.parquet").symlink_to(victim)
+    export.export(warehouse, out)
+    assert victim.read_text() == "keep me", "the export wrote through a link planted in its folder"
+    assert not (out / "events.parquet").is_symlink()
+    assert pl.read_parquet(out / "events.parquet")["person_id"].to_list() == ["P1"]
+    for name in ("pathways.ocel.json", *export.PARQUET_FILES):
+        assert stat.S_IMODE((out / name).stat().st_mode) & 0o007 == 0, name
+    assert stat.S_IMODE(out.stat().st_mode) & 0o007 == 0
+    assert not list(out.glob(".*.tmp"))
+
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    with pytest.raises(PermissionError):
+        export.export(warehouse, link)
+    monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)  # as if another account owned `out`
+    with pytest.raises(PermissionError, match="another account"):
+        export.export(warehouse, out)
