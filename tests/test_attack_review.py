@@ -89,3 +89,18 @@ def test_the_export_never_writes_through_a_planted_link_or_into_a_folder_it_does
     monkeypatch.setattr(os, "geteuid", lambda: os.getuid() + 1)  # as if another account owned `out`
     with pytest.raises(PermissionError, match="another account"):
         export.export(warehouse, out)
+
+
+def test_a_step_of_the_curve_never_tells_that_fewer_than_five_did_not_reach_the_outcome():
+    """Seven persons settled, five reach work in month 3, two are still without work at month
+    10. The curve stepped to 71 % at month 3 (= 5/7) with "7 at risk" beside it: 2 persons did
+    not reach work, a count under 5 read off the curve. The curve now ends at month 2."""
+    from dashboard import survival
+
+    table = survival.kaplan_meier(pl.Series([3] * 5 + [10] * 2), pl.Series([True] * 5 + [False] * 2))
+    curve = survival.shown_curve(table)
+    assert curve["share_reached"].to_list() == [0.0] * curve.height and curve["month"].max() == 2
+    assert survival.summary(table)["median_months"] is None
+    # ten persons, five reach work in month 3: five remain, the step may be shown
+    table = survival.kaplan_meier(pl.Series([3] * 5 + [10] * 5), pl.Series([True] * 5 + [False] * 5))
+    assert dict(survival.shown_curve(table).iter_rows())[3] == 50.0
