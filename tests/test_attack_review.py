@@ -104,3 +104,35 @@ def test_a_step_of_the_curve_never_tells_that_fewer_than_five_did_not_reach_the_
     # ten persons, five reach work in month 3: five remain, the step may be shown
     table = survival.kaplan_meier(pl.Series([3] * 5 + [10] * 5), pl.Series([True] * 5 + [False] * 5))
     assert dict(survival.shown_curve(table).iter_rows())[3] == 50.0
+
+
+def test_the_norwegian_level_by_country_never_names_a_rare_country_nor_appears_only_when_someone_is_there():
+    """The country filter lists only countries of at least 5 persons in the county. The new
+    Norsknivå table by country grouped on every country present: a row "Mongolia <5" told
+    that 1–4 persons from it are in the county (or in the user's municipality)."""
+    import duckdb
+
+    from dashboard import disclosure, queries
+
+    con = duckdb.connect()
+    con.execute("create schema core")
+    con.execute("create schema dash")
+    people = [
+        (f"P{i}", "SYR" if i < 10 else "ERI" if i < 16 else "MNG", "5001" if i != 12 else "5006") for i in range(17)
+    ]
+    con.execute("create table core.person (person_id VARCHAR, country_background VARCHAR)")
+    con.executemany("insert into core.person values (?, ?)", [p[:2] for p in people])
+    con.execute("""create table dash.norwegian_level (person_id VARCHAR, record_key BIGINT, country_background VARCHAR,
+                   municipality_code VARCHAR, cefr_level VARCHAR, b1_or_above BOOLEAN)""")
+    con.executemany(
+        "insert into dash.norwegian_level values (?, ?, ?, ?, 'B1', true)",
+        [(p, 1000 + i, c, m) for i, (p, c, m) in enumerate(people)],
+    )
+    for scope in (queries.COUNTY, ("5006",)):
+        f = queries.Filters(scope=scope)
+        b1 = disclosure.publish(queries.norwegian_b1(con, f, "country"))
+        levels = disclosure.publish(queries.norwegian_levels(con, f, "country"))
+        assert sorted(b1["grp"]) == ["ERI", "SYR", "andre land"], scope  # never MNG; ERI even where nobody is
+        assert set(levels["grp"]) == {"ERI", "SYR", "andre land"}, scope
+    only_5006 = disclosure.publish(queries.norwegian_b1(con, queries.Filters(scope=("5006",)), "country"))
+    assert only_5006["persons"].null_count() == 3  # every row "<5", the empty ones too
