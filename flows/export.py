@@ -110,6 +110,7 @@ def export(warehouse: Path, out: Path) -> ExportResult:
             con.execute("select municipality_code, municipality_name from reference.municipality").fetchall()
         )
         schools = dict(con.execute("select school_orgnr, school_name from reference.school").fetchall())
+    _record(persons.height)  # before a person-level file exists: no access log, no export
 
     # objects: (id, type, name, attributes)
     objects: dict[str, dict] = {}
@@ -231,7 +232,6 @@ def export(warehouse: Path, out: Path) -> ExportResult:
     _replace(out / "event_objects.parquet", relations_frame.write_parquet)
     files = [ocel_path, *(out / f for f in PARQUET_FILES)]
     restrict(*files)
-    _record(persons.height)
     return ExportResult(out, events.height, persons.height, files)
 
 

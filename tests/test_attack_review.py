@@ -136,3 +136,24 @@ def test_the_norwegian_level_by_country_never_names_a_rare_country_nor_appears_o
         assert set(levels["grp"]) == {"ERI", "SYR", "andre land"}, scope
     only_5006 = disclosure.publish(queries.norwegian_b1(con, queries.Filters(scope=("5006",)), "country"))
     assert only_5006["persons"].null_count() == 3  # every row "<5", the empty ones too
+
+
+def test_no_export_is_written_when_it_cannot_be_recorded_in_the_access_log(tmp_path, monkeypatch):
+    """The export was recorded after its files were written: an access log that cannot be
+    written (full disk, wrong owner) left person-level files behind with no entry."""
+    import pytest
+
+    from dashboard import access_log
+    from flows import export
+
+    monkeypatch.setenv("PATHWAYS_HOME", str(tmp_path / "home"))
+    warehouse = tmp_path / "w.duckdb"
+    _tiny_warehouse(warehouse)
+
+    def refuse(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(access_log, "append", refuse)
+    with pytest.raises(OSError):
+        export.export(warehouse, tmp_path / "out")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.suffix in (".json", ".parquet")]
