@@ -45,7 +45,9 @@ def append(
         "persons": int(persons),
         "build_id": build_id,
     }
-    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    # ASCII only: a claim with U+2028, U+0085 or another character that str.splitlines
+    # takes for a line end would otherwise cut its own entry in two when it is read back
+    line = (json.dumps(entry, ensure_ascii=True) + "\n").encode("ascii")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
         os.write(fd, line)
@@ -61,7 +63,7 @@ def read(limit: int = 500, path: Path | None = None) -> list[dict]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text("utf-8").splitlines():
+    for line in path.read_text("utf-8").split("\n"):  # only "\n" ends an entry (never splitlines)
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:

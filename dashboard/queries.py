@@ -486,20 +486,44 @@ NORWEGIAN_BY = {
 }
 
 
+OTHER_COUNTRIES = "andre land"
+# The countries the dashboard names: those of at least 5 persons in the county, as in the
+# country filter (filter_options). A rarer country is "andre land": its own row would say
+# that 1–4 persons from it are in the county (the filter leaves it out for that reason).
+LISTED_COUNTRIES = (
+    "select country_background from core.person where country_background is not null group by 1 having count(*) >= 5"
+)
+
+
+def _norwegian_groups(by: str) -> tuple[str, str]:
+    """The group expression of a `NORWEGIAN_BY` choice, and the groups always shown (a
+    row for every listed country, so that a country's row never appears only when someone
+    from it is in the selection: an empty row is "<5" like any other)."""
+    group = NORWEGIAN_BY[by]
+    if by != "country":
+        return f"coalesce({group}::VARCHAR, 'ukjent')", "select null::VARCHAR as grp where false"
+    expr = f"""case when {group} is null then 'ukjent'
+                    when {group} in ({LISTED_COUNTRIES}) then {group} else '{OTHER_COUNTRIES}' end"""
+    return expr, f"{LISTED_COUNTRIES} union select '{OTHER_COUNTRIES}'"
+
+
 def norwegian_levels(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
     """Persons who completed a Norwegian course, by their highest CEFR level (and TOTAL),
     per group (`NORWEGIAN_BY`); the course's municipality is the place filtered on."""
     where, params = f.where("municipality_code")
-    group = NORWEGIAN_BY[by]
+    group, always = _norwegian_groups(by)
     return run(
         con,
         *_with_total(
             f"""
-        select coalesce({group}::VARCHAR, 'ukjent') as grp, record_key, cefr_level
-        from dash.norwegian_level where {where}""",
+        select g.grp, n.record_key, n.cefr_level
+        from (select distinct grp from (select {group} as grp from dash.norwegian_level where {where}
+                                        union all {always})) g
+        left join (select {group} as grp, record_key, cefr_level
+                   from dash.norwegian_level where {where}) n using (grp)""",
             "grp",
             "cefr_level",
-            params,
+            params * 2,
         ),
     )
 
@@ -507,15 +531,18 @@ def norwegian_levels(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
 def norwegian_b1(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
     """Per group: persons who completed a Norwegian course, those at B1 or above and the rest."""
     where, params = f.where("municipality_code")
-    group = NORWEGIAN_BY[by]
+    group, always = _norwegian_groups(by)
     return run(
         con,
         f"""
         select *, {complement_sql("persons", "b1", "below_b1")} from (
-            select coalesce({group}::VARCHAR, 'ukjent') as grp, {cell_sql(one_row_per_person=True)},
-                   {cell_sql("b1", "b1_or_above", True)}
-            from dash.norwegian_level where {where} group by 1) order by 1""",
-        params,
+            select g.grp, {cell_sql(one_row_per_person=True)}, {cell_sql("b1", "b1_or_above", True)}
+            from (select distinct grp from (select {group} as grp from dash.norwegian_level where {where}
+                                            union all {always})) g
+            left join (select {group} as grp, record_key, b1_or_above
+                       from dash.norwegian_level where {where}) n using (grp)
+            group by 1) order by 1""",
+        params * 2,
     )
 
 

@@ -10,7 +10,8 @@ A curve is a table of counts too (who is at risk, who reached the outcome when),
 - time is in whole months (`dash.time_to_outcome`), never days;
 - a month's point is shown only where at least `MIN_AT_RISK` persons are still at risk
   (true count), and the curve stops at the first month that has fewer: past it, each step
-  would be one or two persons;
+  would be one or two persons; it also stops before a month after which fewer than
+  `MIN_AT_RISK` of those at risk have not reached the outcome (the complement of a step);
 - a step (a drop of the curve) is shown only once at least `MIN_EVENTS` persons have
   reached the outcome since the step before; until then the curve stays flat. Otherwise a
   step's size with the persons at risk beside it gives away that one or two persons reached
@@ -75,6 +76,12 @@ def _coarsened(table: pl.DataFrame) -> pl.DataFrame:
     # enough (risk sets only shrink, so every earlier month's is too).
     large = table.filter(pl.col("at_risk") >= MIN_AT_RISK)
     last = _int(large["month"].max()) if large.height else -1
+    # Nor may the curve show a month after which fewer than MIN_AT_RISK of those at risk have
+    # not reached the outcome: its share with the persons at risk beside it tells how few did
+    # not (7 at risk, 5 reach work: a step to 71 % says that 2 did not). It ends the month before.
+    few_left = table.filter(pl.col("at_risk") - pl.col("reached") < MIN_AT_RISK)
+    if few_left.height:
+        last = min(last, _int(few_left["month"].min()) - 1)
     if last < 0:
         return pl.DataFrame(schema={"month": pl.Int64, "survival": pl.Float64})
     steps: list[tuple[int, float]] = []

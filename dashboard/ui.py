@@ -165,10 +165,22 @@ def excel_bytes(frame: pl.DataFrame, sheet: str, counts: set, shares: set) -> by
     return buffer.getvalue()
 
 
+# A text cell Excel would run as a formula (=, +, -, @, tab, CR first): the user claims,
+# file names and school names in a download come from outside. A number ("-3", "-1,5") is not one.
+FORMULA = r"^[=+\-@\t\r]"
+NUMBER = r"^-?[0-9][0-9 \u00a0.,]*%?$"
+
+
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """CSV as Norwegian Excel reads it: `;` between fields, decimal comma, UTF-8 with BOM."""
+    """CSV as Norwegian Excel reads it: `;` between fields, decimal comma, UTF-8 with BOM; a
+    text cell that Excel would take for a formula is written with a leading apostrophe."""
     blanks = frame.with_columns(
-        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+        pl.when(pl.col(c) == "")
+        .then(None)
+        .when(pl.col(c).str.contains(FORMULA) & ~pl.col(c).str.contains(NUMBER))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
         for c, t in frame.schema.items()
         if t == pl.String
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,13 +68,38 @@ def _time(value: dt.date) -> str:
     return f"{value.isoformat()}T00:00:00Z"
 
 
+def _own_folder(out: Path) -> None:
+    """`out` created by this account, or an existing real folder this account owns: never a
+    folder another account owns (a shared folder), where a file or link planted beforehand
+    would receive the person-level files and keep them readable to whoever planted it."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise PermissionError(f"--out {out}: not a folder (a link or a file): nothing written")
+    out.mkdir(parents=True, exist_ok=True)
+    if out.stat().st_uid != os.geteuid():
+        raise PermissionError(f"--out {out}: a folder another account owns: nothing written")
+
+
+def _replace(target: Path, write) -> None:
+    """Write to a new private file beside `target`, then rename it onto `target`: a link
+    or someone else's file already there is replaced, never written through, and the file
+    is never readable by others while it is written."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    old = os.umask(0o077)
+    try:
+        write(tmp)
+    finally:
+        os.umask(old)
+    os.replace(tmp, target)
+
+
 def export(warehouse: Path, out: Path) -> ExportResult:
     """Write the OCEL 2.0 JSON and the Parquet tables of the published warehouse into `out`."""
     import polars as pl
 
     from flows.settings import restrict
 
-    out.mkdir(parents=True, exist_ok=True)
+    _own_folder(out)
     restrict(out)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         events = con.sql(_EVENTS).pl()
@@ -84,6 +110,7 @@ def export(warehouse: Path, out: Path) -> ExportResult:
             con.execute("select municipality_code, municipality_name from reference.municipality").fetchall()
         )
         schools = dict(con.execute("select school_orgnr, school_name from reference.school").fetchall())
+    _record(persons.height)  # before a person-level file exists: no access log, no export
 
     # objects: (id, type, name, attributes)
     objects: dict[str, dict] = {}
@@ -191,22 +218,20 @@ def export(warehouse: Path, out: Path) -> ExportResult:
         "events": ocel_events,
     }
     ocel_path = out / OCEL_FILE
-    ocel_path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-
-    events.write_parquet(out / "events.parquet")
-    pl.DataFrame(
+    _replace(ocel_path, lambda tmp: tmp.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8"))
+    _replace(out / "events.parquet", events.write_parquet)
+    objects_frame = pl.DataFrame(
         {
             "object_id": [o["id"] for o in objects.values()],
             "type": [o["type"] for o in objects.values()],
             "name": [o["name"] for o in objects.values()],
         }
-    ).write_parquet(out / "objects.parquet")
-    pl.DataFrame(relations, schema=["event_id", "object_id", "qualifier"], orient="row").write_parquet(
-        out / "event_objects.parquet"
     )
+    _replace(out / "objects.parquet", objects_frame.write_parquet)
+    relations_frame = pl.DataFrame(relations, schema=["event_id", "object_id", "qualifier"], orient="row")
+    _replace(out / "event_objects.parquet", relations_frame.write_parquet)
     files = [ocel_path, *(out / f for f in PARQUET_FILES)]
     restrict(*files)
-    _record(persons.height)
     return ExportResult(out, events.height, persons.height, files)
 
 

@@ -350,3 +350,47 @@ def test_the_access_log_only_grows_and_is_private(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640 and path.parent.stat().st_mode & 0o777 == 0o750
     path.write_bytes(path.read_bytes() + b'{"cut short')  # a line cut by a full disk hides nothing else
     assert len(access_log.read(path=path)) == 3
+
+
+def test_a_user_name_with_a_unicode_line_separator_neither_hides_its_entry_nor_forges_one(tmp_path):
+    """str.splitlines takes U+2028, U+2029 and U+0085 for line ends: a claim holding one
+    (a self-chosen preferred_username) used to cut its own entry in two, so that the
+    download vanished from the log as Datakvalitet reads it."""
+    from dashboard import access_log
+
+    path = tmp_path / "access" / "follow_up.jsonl"
+    fake = '{"at": "2026-01-01T00:00:00+00:00", "user": "innocent@test.no", "action": "download", "persons": 9}'
+    for sep in ("\u2028", "\u2029", "\x85", "\r"):
+        access_log.append(f"mallory@test.no{sep}{fake}{sep}", "follow_up", ("5006",), "download", 3, "b1", path=path)
+    entries = access_log.read(path=path)
+    assert len(entries) == 4 and all(e["user"].startswith("mallory@test.no") for e in entries)
+    assert all(e["action"] == "download" and e["persons"] == 3 for e in entries)
+    assert path.read_bytes().count(b"\n") == 4
+
+
+def test_no_other_role_reaches_the_list_by_its_address_and_nothing_is_logged(app_for, stopped, tmp_path, monkeypatch):
+    """The attack review: leader, adviser and data staff open the list's page directly. The
+    page is not registered for them (Streamlit serves no such address), and the page itself
+    refuses them even when run with their session."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import queries
+    from dashboard.access import Access
+
+    for email in ("leder@test.no", "trondheim@test.no", "data@test.no"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            app_for(email, "oppfolging")
+    page = str(Path(APP).parent / "pages" / "oppfolging.py")
+    for access in (
+        Access("leader", queries.COUNTY),
+        Access("adviser", ("5006",)),
+        Access("data_staff", queries.COUNTY),
+    ):
+        at = AppTest.from_file(page, default_timeout=60)
+        at.session_state["access"] = access
+        at.session_state["filters"] = queries.Filters(scope=access.scope)
+        at.session_state["build_id"] = "b"
+        at.run()
+        assert [e.value for e in at.error] == ["Denne siden er bare for oppfølgingstjenesten."], access
+        assert not at.dataframe, access
+    assert not (tmp_path / "home" / "access" / "follow_up.jsonl").exists()
