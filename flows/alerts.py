@@ -205,22 +205,39 @@ def follow_up_link(dashboard_url: str | None, port: int) -> str:
     return f"{(dashboard_url or f'http://localhost:{port}').rstrip('/')}/{FOLLOW_UP_PATH}"
 
 
+# The notification goes to a channel, not behind the dashboard's login, so it follows the
+# dashboard's rule for counts: 1–4 persons are never shown as a number. The exact figures are
+# on the follow-up list itself (for its role) and in audit.follow_up_alert (data staff).
+SMALL = 5
+
+
+def count_text(n: int) -> str:
+    return "færre enn 5" if 0 < n < SMALL else str(n)
+
+
 def _line(name: str, dropouts: int, crossed: int) -> str:
     parts = []
     if dropouts:
-        parts.append(f"{dropouts} nye frafall")
+        parts.append(f"{count_text(dropouts)} nye frafall")
     if crossed:
-        parts.append(f"{crossed} nye over fristen")
+        parts.append(f"{count_text(crossed)} nye over fristen")
     return f"- {name}: " + ", ".join(parts)
 
 
 def message(news: FollowUpNews, link: str) -> str:
-    """The notification's text (bokmål): counts per municipality and school, overdue
-    deliveries, the link. Built from counts and reference names only."""
-    lines = [
-        f"Oppfølging: {news.new_dropouts} nye frafall og {news.new_crossed} nye personer over "
-        f"oppfølgingsfristen siden forrige bygg (data per {long_date(news.as_of)})."
-    ]
+    """The notification's text (bokmål): counts per municipality and school (1–4 as "færre
+    enn 5"), overdue deliveries, the link. Built from counts and reference names only. The
+    totals are given only when no count below them is hidden: a total minus the counts shown
+    would give the hidden one back."""
+    parts = [(d, x) for _, _, d, x in news.by_municipality] + [(d, x) for _, _, d, x in news.by_school]
+    hidden = any(0 < n < SMALL for pair in [*parts, (news.new_dropouts, news.new_crossed)] for n in pair)
+    if hidden:
+        headline = "Oppfølging: nye frafall eller nye personer over oppfølgingsfristen"
+    else:
+        headline = (
+            f"Oppfølging: {news.new_dropouts} nye frafall og {news.new_crossed} nye personer over oppfølgingsfristen"
+        )
+    lines = [f"{headline} siden forrige bygg (data per {long_date(news.as_of)})."]
     if news.by_municipality:
         lines += ["", "Per kommune:"] + [_line(name, d, x) for _, name, d, x in news.by_municipality]
     if news.by_school:

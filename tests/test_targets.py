@@ -274,12 +274,14 @@ def test_a_step_of_the_curve_waits_for_five_persons():
     reached = pl.Series([True] * 9 + [False] * 21)
     table = survival.kaplan_meier(months, reached)
     curve = dict(survival.shown_curve(table).iter_rows())
-    assert [curve[m] for m in range(0, 5)] == [0.0] * 5  # 4 persons by month 4: nothing shown
+    assert [curve[m] for m in range(5)] == [0.0] * 5  # 4 persons by month 4: nothing shown
     assert curve[5] == 17.0 and curve[6] == curve[7] == curve[8] == 17.0  # 5 by month 5: S = 25/30
     assert curve[9] == curve[20] == 17.0  # 4 more (months 6, 7, 9, 9): under 5, no second step
     assert survival.summary(table) == {"median_months": None, "share_1y": 17.0, "share_2y": None, "share_3y": None}
     # one more person in month 10 makes five since the last step: the exact estimate is shown then
-    table = survival.kaplan_meier(pl.Series([*months.to_list()[:9], 10, *[20] * 20]), pl.Series([True] * 10 + [False] * 20))
+    table = survival.kaplan_meier(
+        pl.Series([*months.to_list()[:9], 10, *[20] * 20]), pl.Series([True] * 10 + [False] * 20)
+    )
     curve = dict(survival.shown_curve(table).iter_rows())
     assert curve[9] == 17.0 and curve[10] == round((1 - 20 / 30) * 100)
 
