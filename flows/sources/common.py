@@ -9,14 +9,17 @@ on single records while reading (a JSON line that does not parse) are *row probl
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from schemas.privacy import describe, redact
+from schemas.privacy import decoded_fallback, describe, redact
 
 ROW = "_row"
 
@@ -191,3 +194,53 @@ def parse_year(frame: pl.DataFrame, column: str) -> tuple[pl.DataFrame, list[Pro
 
 def with_row_numbers(frame: pl.DataFrame, first: int) -> pl.DataFrame:
     return frame.with_row_index(ROW, offset=first).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def read_semicolon_csv(
+    path: Path,
+    decode: Callable[[bytes], tuple[str, str]],
+    file_meta: Callable[[str], dict],
+    columns: list[str],
+    required: list[str],
+) -> tuple[RawFile, pl.DataFrame | None]:
+    """The shared first half of the `;`-separated CSV readers (intro, settlement plans):
+    bytes → text (kept for the privacy guard, also when undecodable) → file name facts →
+    header → frame with the contract's column names. Returns the raw file and the frame, or
+    None once a file problem means there is nothing to read; a missing required column is
+    recorded but the frame is still returned (the guard and the books see every row)."""
+    raw = RawFile(path, format="csv")
+    data = read_bytes(path)
+    try:
+        text, raw.encoding = decode(data)
+    except UnicodeError as err:
+        raw.text = decoded_fallback(data)  # still shown to the privacy guard
+        raw.file_problems.append(Problem("encoding", str(err)))
+        return raw, None
+    raw.text = text
+    try:
+        raw.meta = file_meta(path.name)
+    except FileNameError as err:
+        raw.file_problems.append(Problem("file_name", str(err)))
+        return raw, None
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=";"), [])
+    if problem := column_problem([unreserved(c.strip().lower()) for c in header], columns):
+        raw.file_problems.append(problem)
+        return raw, None
+    try:
+        frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
+    except Exception:  # polars' several error types; their text can quote whole rows
+        raw.file_problems.append(
+            Problem(
+                "unreadable",
+                "not a readable ;-separated CSV (rows with more fields than the header, or an unbalanced quote)",
+            )
+        )
+        return raw, None
+    names = [unreserved(c.strip().lower()) for c in frame.columns]
+    if problem := column_problem(names, columns):  # e.g. quoted headers the first look did not split
+        raw.file_problems.append(problem)
+        return raw, None
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    if problem := missing_columns(frame, required):
+        raw.file_problems.append(problem)
+    return raw, frame

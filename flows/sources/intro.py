@@ -6,8 +6,6 @@ one row per event. Row numbers are line numbers in the file (the header is line 
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -17,18 +15,14 @@ from flows.sources.common import (
     FileNameError,
     Problem,
     RawFile,
-    column_problem,
     decode_text,
-    missing_columns,
     parse_dates,
     parse_year,
     parse_yyyymmdd,
-    read_bytes,
+    read_semicolon_csv,
     tidy_text,
-    unreserved,
     with_row_numbers,
 )
-from schemas.privacy import decoded_fallback
 
 NAME = "intro"
 FOLDER = "intro"
@@ -56,42 +50,9 @@ def file_meta(name: str) -> dict:
 
 
 def read(path: Path) -> RawFile:
-    raw = RawFile(path, format="csv")
-    data = read_bytes(path)
-    try:
-        text, raw.encoding = decode_text(data)
-    except UnicodeError as err:
-        raw.text = decoded_fallback(data)  # still shown to the privacy guard
-        raw.file_problems.append(Problem("encoding", str(err)))
-        return raw
-    raw.text = text
-    try:
-        raw.meta = file_meta(path.name)
-    except FileNameError as err:
-        raw.file_problems.append(Problem("file_name", str(err)))
-        return raw
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=";"), [])
-    if problem := column_problem([unreserved(c.strip().lower()) for c in header], COLUMNS):
-        raw.file_problems.append(problem)
-        return raw
-    try:
-        frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
-    except Exception:
-        raw.file_problems.append(
-            Problem(
-                "unreadable",
-                "not a readable ;-separated CSV (rows with more fields than the header, or an unbalanced quote)",
-            )
-        )
-        return raw
-    names = [unreserved(c.strip().lower()) for c in frame.columns]
-    if problem := column_problem(names, COLUMNS):  # e.g. quoted headers the first look did not split
-        raw.file_problems.append(problem)
-        return raw
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    if problem := missing_columns(frame, COLUMNS):
-        raw.file_problems.append(problem)
-    raw.frame = tidy_text(with_row_numbers(frame, first=2))
+    raw, frame = read_semicolon_csv(path, decode_text, file_meta, COLUMNS, COLUMNS)
+    if frame is not None:
+        raw.frame = tidy_text(with_row_numbers(frame, first=2))
     return raw
 
 

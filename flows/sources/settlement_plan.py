@@ -9,8 +9,6 @@ Row numbers are line numbers in the file (the header is line 1).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -21,15 +19,12 @@ from flows.sources.common import (
     FileNameError,
     Problem,
     RawFile,
-    column_problem,
-    missing_columns,
     parse_yyyymmdd,
-    read_bytes,
+    read_semicolon_csv,
     tidy_text,
-    unreserved,
     with_row_numbers,
 )
-from schemas.privacy import decoded_fallback, describe
+from schemas.privacy import describe
 
 NAME = "settlement_plan"
 FOLDER = "settlement_plan"
@@ -47,57 +42,23 @@ def file_meta(name: str) -> dict:
     return {"delivery_date": parse_yyyymmdd(m["date"])}
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes) -> tuple[str, str]:
     """UTF-8 only (the contract says so), with or without BOM. A Windows-1252 file is
     refused with a reason rather than guessed: the plans are few and easily re-exported."""
     if b"\x00" in data:
         raise UnicodeError("the file contains NUL bytes: it is not UTF-8 text (UTF-16?)")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     except UnicodeDecodeError as err:
         raise UnicodeError(f"the file is not UTF-8 (undecodable byte at offset {err.start})") from None
 
 
 def read(path: Path) -> RawFile:
-    raw = RawFile(path, format="csv")
-    data = read_bytes(path)
-    try:
-        text = _decode(data)
-        raw.encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    except UnicodeError as err:
-        raw.text = decoded_fallback(data)  # still shown to the privacy guard
-        raw.file_problems.append(Problem("encoding", str(err)))
-        return raw
-    raw.text = text
-    try:
-        raw.meta = file_meta(path.name)
-    except FileNameError as err:
-        raw.file_problems.append(Problem("file_name", str(err)))
-        return raw
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=";"), [])
-    if problem := column_problem([unreserved(c.strip().lower()) for c in header], COLUMNS):
-        raw.file_problems.append(problem)
-        return raw
-    try:
-        frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False, quote_char='"')
-    except Exception:  # polars' several error types; their text can quote whole rows
-        raw.file_problems.append(
-            Problem(
-                "unreadable",
-                "not a readable ;-separated CSV (rows with more fields than the header, or an unbalanced quote)",
-            )
-        )
-        return raw
-    names = [unreserved(c.strip().lower()) for c in frame.columns]
-    if problem := column_problem(names, COLUMNS):
-        raw.file_problems.append(problem)
-        return raw
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    if problem := missing_columns(frame, REQUIRED):
-        raw.file_problems.append(problem)
-    if "herav_ema" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("herav_ema"))
-    raw.frame = tidy_text(with_row_numbers(frame, first=2))
+    raw, frame = read_semicolon_csv(path, _decode, file_meta, COLUMNS, REQUIRED)
+    if frame is not None:
+        if "herav_ema" not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("herav_ema"))
+        raw.frame = tidy_text(with_row_numbers(frame, first=2))
     return raw
 
 
