@@ -38,14 +38,16 @@ from warehouse import one_row
 
 def _baseline_parse(source: str, path: Path) -> int:
     """The bare library parse of the file: what reading costs with no checks at all."""
-    if source == "intro":
+    if source in ("intro", "settlement_plan"):
         return pl.read_csv(path.read_bytes(), separator=";", infer_schema=False, encoding="utf8-lossy").height
     if source == "adult_education":
         return sum(1 for line in path.read_text("utf-8").splitlines() if line and json.loads(line))
     if source == "combination_classes":
         return pl.read_excel(path, sheet_name="Elever", infer_schema_length=0).height
-    doc = json.loads(path.read_bytes())
-    return sum(len(c["events"]) for c in doc["cases"])
+    if source == "trondelag_model":
+        doc = json.loads(path.read_bytes())
+        return sum(len(c["events"]) for c in doc["cases"])
+    raise ValueError(f"no baseline parse for source {source!r}")
 
 
 def ingest(persons: int, seed: int, workdir: Path | None) -> dict:
@@ -440,7 +442,7 @@ def _floor(files) -> tuple[float, int]:
     rows = 0
     for f in files:
         path = str(f.path)
-        if f.source == "intro":
+        if f.source in ("intro", "settlement_plan"):
             sql = "select count(*) from read_csv(?, delim = ';', header = true, all_varchar = true{})"
             try:
                 rows += one_row(con.execute(sql.format(""), [path]).fetchone())[0]
@@ -454,7 +456,7 @@ def _floor(files) -> tuple[float, int]:
             )[0]
         elif f.source == "combination_classes":
             rows += pl.read_excel(f.path, sheet_name="Elever", infer_schema_length=0).height
-        else:
+        elif f.source == "trondelag_model":
             rows += (
                 one_row(
                     con.execute(
@@ -464,6 +466,8 @@ def _floor(files) -> tuple[float, int]:
                 )[0]
                 or 0
             )
+        else:
+            raise ValueError(f"no floor for source {f.source!r}")
     return time.perf_counter() - t, rows
 
 

@@ -568,11 +568,16 @@ def time_to_outcome_curve(con, f: Filters, outcome: str = "work") -> pl.DataFram
     return survival.shown_curve(survival.kaplan_meier(d["month"], d["reached"]))
 
 
+_NO_COUNTS = pl.DataFrame(schema={"month": pl.Int64, "events": pl.Int64, "censored": pl.Int64})
+
+
 def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
     """Per cohort (and all selected together, cohort TOTAL): persons (a cell), the median
     months and the share reached after 1, 2 and 3 years, from each group's own curve."""
     from dashboard import survival
 
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome}")
     where, params = f.where("settlement_municipality_code")
     cells = run(
         con,
@@ -583,11 +588,23 @@ def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.Data
         group by grouping sets ((cohort_year), ())""",
         params,
     )
-    d = _durations(con, f, outcome)
+    # events and censored per cohort and month, counted once in DuckDB; each group's curve
+    # from its counts (the same estimator as kaplan_meier on the raw durations)
+    counts = run(
+        con,
+        f"""
+        select if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR) as cohort,
+               months_to_{outcome} as month,
+               count(*) filter (where reached_{outcome})::BIGINT as events,
+               count(*) filter (where not reached_{outcome})::BIGINT as censored
+        from dash.time_to_outcome where {OUTCOME_AGES} and {where}
+        group by grouping sets ((cohort_year, month), (month))""",
+        params,
+    ).partition_by("cohort", as_dict=True, include_key=False)
     rows = []
     for cohort in cells["cohort"].to_list():
-        mine = d if cohort == TOTAL else d.filter(pl.col("cohort_year") == int(cohort))
-        rows.append({"cohort": cohort, **survival.summary(survival.kaplan_meier(mine["month"], mine["reached"]))})
+        table = survival.kaplan_meier_counts(counts.get((cohort,), _NO_COUNTS))
+        rows.append({"cohort": cohort, **survival.summary(table)})
     stats = pl.DataFrame(
         rows,
         schema={

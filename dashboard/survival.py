@@ -28,18 +28,11 @@ month where some reach the outcome and others are censored, the censored count a
 
 from __future__ import annotations
 
-from typing import cast
-
 import polars as pl
 
 MIN_AT_RISK = 5
 MIN_EVENTS = 5
 YEARS = (1, 2, 3)
-
-
-def _int(value: object) -> int:
-    """A whole-number aggregate of a Polars column (typed broadly by Polars)."""
-    return int(cast(int, value))
 
 
 def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
@@ -55,54 +48,72 @@ def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
 
 
 def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
-    """The estimator from counts per month (`month`, `events`, `censored`)."""
-    counts = counts.sort("month")
-    total = int(counts["events"].sum()) + int(counts["censored"].sum()) if counts.height else 0
-    leaving = (counts["events"] + counts["censored"]).cum_sum().shift(1, fill_value=0)
-    frame = counts.with_columns((pl.lit(total) - leaving).alias("at_risk"))
-    return frame.with_columns((1 - pl.col("events") / pl.col("at_risk")).cum_prod().alias("survival")).select(
-        "month", "at_risk", pl.col("events").alias("reached"), "censored", "survival"
+    """The estimator from counts per month (`month`, `events`, `censored`), in plain Python
+    over the few hundred months of a curve (the same floating-point steps as a cumulative
+    product in Polars, without its per-operation cost)."""
+    rows = sorted(counts.select("month", "events", "censored").rows())
+    at_risk = sum(events + censored for _, events, censored in rows)
+    out = []
+    survival = 1.0
+    for month, events, censored in rows:
+        survival *= 1 - events / at_risk
+        out.append((month, at_risk, events, censored, survival))
+        at_risk -= events + censored
+    return pl.DataFrame(
+        out,
+        schema={
+            "month": pl.Int64,
+            "at_risk": pl.Int64,
+            "reached": pl.Int64,
+            "censored": pl.Int64,
+            "survival": pl.Float64,
+        },
+        orient="row",
     )
 
 
 def _coarsened(table: pl.DataFrame) -> pl.DataFrame:
     """Month (0 up to the last month shown) and the survival the page may show then: the true
     estimate at the months where a step of at least MIN_EVENTS persons completes, carried
-    forward in between."""
-    if table.height == 0:
-        return pl.DataFrame(schema={"month": pl.Int64, "survival": pl.Float64})
+    forward in between. (In plain Python: a curve has at most a few hundred months, and a
+    page computes a dozen curves, where Polars' per-operation cost would dominate.)"""
+    rows = table.select("month", "at_risk", "reached", "survival").rows()
     # The risk set of a month with nobody reaching or leaving is that of the next month that
     # has someone: so the curve ends at the last month with a record whose risk set is large
     # enough (risk sets only shrink, so every earlier month's is too).
-    large = table.filter(pl.col("at_risk") >= MIN_AT_RISK)
-    last = _int(large["month"].max()) if large.height else -1
+    last = max((month for month, at_risk, _, _ in rows if at_risk >= MIN_AT_RISK), default=-1)
     # Nor may the curve show a month after which fewer than MIN_AT_RISK of those at risk have
     # not reached the outcome: its share with the persons at risk beside it tells how few did
     # not (7 at risk, 5 reach work: a step to 71 % says that 2 did not). It ends the month before.
-    few_left = table.filter(pl.col("at_risk") - pl.col("reached") < MIN_AT_RISK)
-    if few_left.height:
-        last = min(last, _int(few_left["month"].min()) - 1)
-    if last < 0:
-        return pl.DataFrame(schema={"month": pl.Int64, "survival": pl.Float64})
-    steps: list[tuple[int, float]] = []
+    few_left = [month for month, at_risk, reached, _ in rows if at_risk - reached < MIN_AT_RISK]
+    if few_left:
+        last = min(last, min(few_left) - 1)
+    released: dict[int, float] = {}
     pending = 0
-    for month, reached, value in (
-        table.filter(pl.col("month") <= last).select("month", "reached", "survival").iter_rows()
-    ):
+    for month, _, reached, value in sorted(rows):
+        if month > last:
+            break
         pending += reached
         if pending >= MIN_EVENTS:
-            steps.append((month, value))
+            released[month] = value
             pending = 0
-    months = pl.DataFrame({"month": pl.int_range(0, last + 1, eager=True).cast(pl.Int64)})
-    released = pl.DataFrame(steps, schema={"month": pl.Int64, "survival": pl.Float64}, orient="row")
-    return months.join(released, on="month", how="left").with_columns(pl.col("survival").forward_fill().fill_null(1.0))
+    survival, current = [], 1.0
+    for month in range(last + 1):
+        current = released.get(month, current)
+        survival.append(current)
+    return pl.DataFrame(
+        {"month": list(range(last + 1)), "survival": survival}, schema={"month": pl.Int64, "survival": pl.Float64}
+    )
 
 
 def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
     """What may be shown of a curve: month and share reached (whole percent), from month 0 up
     to the last month before the risk set first drops under MIN_AT_RISK, with steps of at
     least MIN_EVENTS persons (see the module's docstring)."""
-    curve = _coarsened(table)
+    return _share_reached(_coarsened(table))
+
+
+def _share_reached(curve: pl.DataFrame) -> pl.DataFrame:
     return curve.select("month", ((1 - pl.col("survival")) * 100).round(0).alias("share_reached"))
 
 
@@ -112,12 +123,9 @@ def summary(table: pl.DataFrame) -> dict:
     years (whole percent; None where the curve is not shown that far). Both from the curve as
     shown, so they can reveal nothing it does not."""
     curve = _coarsened(table)
-    out: dict = {"median_months": None}
-    half = curve.filter(pl.col("survival") <= 0.5)
-    if half.height:
-        out["median_months"] = _int(half["month"].min())
-    shown = shown_curve(table)
+    survival = curve["survival"].to_list()  # index = month
+    out: dict = {"median_months": next((month for month, value in enumerate(survival) if value <= 0.5), None)}
+    shown = _share_reached(curve)["share_reached"].to_list()  # as shown_curve, from the one coarsened curve
     for years in YEARS:
-        at = shown.filter(pl.col("month") == 12 * years)
-        out[f"share_{years}y"] = float(at["share_reached"][0]) if at.height else None
+        out[f"share_{years}y"] = float(shown[12 * years]) if 12 * years < len(shown) else None
     return out
