@@ -175,15 +175,15 @@ def flows(con, f: Filters) -> pl.DataFrame:
     and for persons with no settlement on record a start node of their own
     (`unknown_settlement` → their first stage), so no flow comes out of nowhere."""
     where, params = f.where("settlement_municipality_code")
+    # one row per person and move (dash.person_step is unique on (person_id, source),
+    # dash.person_unsettled_start on person_id), so the cells need no DISTINCT
     return run(
         con,
         f"""
-        select source, target, {cell_sql()} from (
+        select source, target, {cell_sql(one_row_per_person=True)} from (
             select source, target, record_key from dash.person_step where {where}
             union all
-            select 'unknown_settlement', arg_min(stage, rank), any_value(record_key)
-            from dash.person_stage where {where}
-            group by person_id having bool_and(stage <> 'settlement'))
+            select 'unknown_settlement', first_stage, record_key from dash.person_unsettled_start where {where})
         group by all""",
         [*params, *params],
     )
@@ -195,16 +195,17 @@ def flow_nodes(con, f: Filters) -> pl.DataFrame:
     persons whose pathway ended in each end node. A node's size in the chart is the sum of
     its visible flows; its label is this count."""
     where, params = f.where("settlement_municipality_code")
+    # one row per person in each group (dash.person_stage is unique on (person_id, stage), a
+    # person has at most one end move): no DISTINCT needed
+    cell = cell_sql(one_row_per_person=True)
     return run(
         con,
         f"""
-        select stage as node, {cell_sql()} from dash.person_stage where {where} group by 1
+        select stage as node, {cell} from dash.person_stage where {where} group by 1
         union all
-        select 'unknown_settlement', {cell_sql()} from (
-            select any_value(record_key) as record_key from dash.person_stage where {where}
-            group by person_id having bool_and(stage <> 'settlement'))
+        select 'unknown_settlement', {cell} from dash.person_unsettled_start where {where}
         union all
-        select target, {cell_sql()} from dash.person_step
+        select target, {cell} from dash.person_step
         where target in ('dropped_out', 'ongoing', 'ended') and {where} group by 1""",
         [*params, *params, *params],
     )
@@ -216,8 +217,8 @@ def pathway_variants(con, f: Filters) -> pl.DataFrame:
     where, params = f.where("settlement_municipality_code")
     return run(
         con,
-        f"""select variant, {cell_sql()} from dash.person_variant where {where}
-                        group by 1""",
+        f"""select variant, {cell_sql(one_row_per_person=True)} from dash.person_variant where {where}
+                        group by 1""",  # dash.person_variant: one row per person (its key test)
         params,
     )
 

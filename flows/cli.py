@@ -220,13 +220,19 @@ def load(
 
 
 def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed):
+    import os
+
+    from flows import isolation
+
+    progress.step("start (imports, Prefect server)")
+    if not os.environ.get("PATHWAYS_READ_DEPLOYMENT"):  # (flows.remote_read: files read on a work pool)
+        isolation.prestart()  # a read worker imports the readers on the other core meanwhile
     from flows.pipeline import AuditFailed
     from flows.pipeline import load as run
     from flows.settings import PathOutsideRoot
     from warehouse.audit import import_great_expectations
 
-    progress.step("start (imports, Prefect server)")
-    import_great_expectations()  # ≈ 5 s, while the server starts
+    import_great_expectations()  # ≈ 3 s, while the server (and the read worker) start
     if server is not None:
         server.wait()
     try:

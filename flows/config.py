@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/Oslo", description="Time zone of the cron schedule (IANA).")
     debounce_seconds: int = Field(30, ge=0, description="Files arriving within this many seconds share one load.")
     port: int = Field(4200, ge=1, le=65535, description="Port of `pathways serve`'s Prefect server and UI.")
+    warm_runs: bool = Field(
+        True, description="Served loads start as forks of a process that imported the load once (flows/warm.py)."
+    )
     # [audit]
     max_drop: float = Field(
         0.20, ge=0, le=1, description="Largest accepted drop in rows of a guarded table (without --force)."
@@ -90,6 +93,9 @@ class Settings(BaseSettings):
         3, ge=1, description="Loads in a row a file may fail with an OS error before it is refused."
     )
     settle_seconds: float = Field(5.0, ge=0, description="A file changed more recently is left for a later load.")
+    build_memory_mb: int = Field(
+        1024, ge=128, description="Memory DuckDB may use to stage and build (beyond it, it spills to disk)."
+    )
     # [status]
     stale_hours: float = Field(
         36.0, gt=0, description="`pathways status` is critical when the last published build is older."
@@ -188,7 +194,7 @@ class Settings(BaseSettings):
 # section → keys, in the order `pathways config` prints them
 SECTIONS: dict[str, list[str]] = {
     "paths": ["landing", "warehouse", "home", "landing_root", "warehouse_root"],
-    "schedule": ["cron", "timezone", "debounce_seconds", "port"],
+    "schedule": ["cron", "timezone", "debounce_seconds", "port", "warm_runs"],
     "audit": ["max_drop", "min_guarded_rows"],
     "retention": ["keep_builds", "keep_failed", "keep_reports"],
     "limits": [
@@ -199,6 +205,7 @@ SECTIONS: dict[str, list[str]] = {
         "read_tasks_per_worker",
         "max_read_attempts",
         "settle_seconds",
+        "build_memory_mb",
     ],
     "status": ["stale_hours", "overdue_days"],
     "dashboard": ["dashboard_config", "dashboard_port", "dashboard_url"],

@@ -49,15 +49,50 @@ import flows.settings  # noqa: F401
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_source: bool = False):
-    """The nightly and file-arrival deployments of the load. `from_source`: the flow as
-    a worker loads it, from this project folder (for a work pool); else this process's."""
+def deployment_options(landing: str, warehouse: str, debounce_seconds: int = 30) -> dict[str, dict]:
+    """The nightly and file-arrival deployments of the load, by name: what to schedule,
+    what triggers it, one load at a time."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.events import DeploymentEventTrigger, Posture
     from prefect.schedules import Cron
 
     from flows.config import current
+    from flows.watch import EVENT
 
+    settings = current()  # [schedule] cron, timezone
+    parameters = {"landing": str(landing), "warehouse": str(warehouse)}
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    return {
+        "nightly-load": dict(
+            parameters=parameters,
+            concurrency_limit=one_at_a_time,
+            schedules=[Cron(settings.cron, timezone=settings.timezone)],
+            description=f"The whole journey on the schedule `{settings.cron}` ({settings.timezone}).",
+            tags=["pathways"],
+        ),
+        "file-arrived": dict(
+            parameters=parameters,
+            concurrency_limit=one_at_a_time,
+            triggers=[
+                DeploymentEventTrigger(
+                    name="landing-file-arrived",
+                    expect={EVENT},
+                    match={"prefect.resource.id": "pathways.landing.*"},
+                    posture=Posture.Reactive,
+                    threshold=1,
+                    within=dt.timedelta(seconds=debounce_seconds),
+                    schedule_after=dt.timedelta(seconds=debounce_seconds),
+                )
+            ],
+            description="Load when files arrive in the landing zone (several files together: one load).",
+            tags=["pathways"],
+        ),
+    }
+
+
+def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_source: bool = False):
+    """The nightly and file-arrival deployments of the load. `from_source`: the flow as
+    a worker loads it, from this project folder (for a work pool); else this process's."""
     if from_source:
         from prefect import Flow
 
@@ -65,37 +100,8 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
         load = cast(Flow, Flow.from_source(source=str(PROJECT_ROOT), entrypoint="flows/pipeline.py:load"))
     else:
         from flows.pipeline import load
-    from flows.watch import EVENT
-
-    settings = current()  # [schedule] cron, timezone
-    parameters = {"landing": str(landing), "warehouse": str(warehouse)}
-    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
-    nightly = load.to_deployment(
-        name="nightly-load",
-        parameters=parameters,
-        concurrency_limit=one_at_a_time,
-        schedules=[Cron(settings.cron, timezone=settings.timezone)],
-        description=f"The whole journey on the schedule `{settings.cron}` ({settings.timezone}).",
-        tags=["pathways"],
-    )
-    arrived = load.to_deployment(
-        name="file-arrived",
-        parameters=parameters,
-        concurrency_limit=one_at_a_time,
-        triggers=[
-            DeploymentEventTrigger(
-                name="landing-file-arrived",
-                expect={EVENT},
-                match={"prefect.resource.id": "pathways.landing.*"},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=dt.timedelta(seconds=debounce_seconds),
-                schedule_after=dt.timedelta(seconds=debounce_seconds),
-            )
-        ],
-        description="Load when files arrive in the landing zone (several files together: one load).",
-        tags=["pathways"],
-    )
+    options = deployment_options(landing, warehouse, debounce_seconds)
+    nightly, arrived = (load.to_deployment(name=name, **kw) for name, kw in options.items())
     return nightly, arrived
 
 
@@ -160,19 +166,38 @@ def start_server(port: int, auth: str) -> tuple[subprocess.Popen, str]:
 
 
 def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
-    """Serve both deployments and watch the landing zone (PREFECT_API_URL must be set)."""
-    from prefect import serve
+    """Serve both deployments and watch the landing zone (PREFECT_API_URL must be set).
 
+    The runner holds the load flow itself (`Runner.add_flow`, as `prefect.serve` does with
+    deployments it could re-import), so it starts each run as a process from the fork
+    server of `flows.warm`, with everything already imported."""
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    from flows import warm
+    from flows.config import current
+    from flows.pipeline import load
     from flows.watch import LandingWatcher
 
+    if current().warm_runs:
+        warm.enable()
     _ensure_alerts()
     stop = threading.Event()
     watcher = LandingWatcher(Path(landing))
     watcher.prime()
     thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True, name="landing-watcher")
     thread.start()
+    runner = Runner(pause_on_shutdown=True)
+    served = deployment_options(landing, warehouse, debounce_seconds)
+    for name, options in served.items():
+        runner.add_flow(load, name=name, **options)
+    print(f"Serving the deployments {', '.join(f'pathways-load/{name}' for name in served)}", flush=True)
     try:
-        serve(*deployments(landing, warehouse, debounce_seconds))
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        pass
     finally:
         stop.set()
 

@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -112,6 +112,7 @@ class ReadPool:
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
+        self._early: Future[_Worker] | None = None  # a worker started ahead (`prestart`)
         self.started = 0  # workers started (a benchmark and tests read it)
 
     def _spawn(self) -> _Worker:
@@ -151,10 +152,26 @@ class ReadPool:
             self.started += 1
         return worker
 
+    def prestart(self) -> None:
+        """Start one worker now, in the background, unless the pool has one: the ≈ 2 s a
+        worker takes to import the readers then overlap with what the load does first
+        (a one-off command imports Great Expectations meanwhile, on the other core) instead
+        of delaying its first file. The first file takes this worker when it is ready."""
+        with self._lock:
+            if self._idle or self._all or self._early is not None:
+                return
+            self._early = _SPAWNER.submit(self._start_worker)
+
     def _take(self) -> _Worker:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+            early, self._early = self._early, None
+        if early is not None:
+            try:
+                return early.result()
+            except WorkerUnavailable:
+                pass  # started again below, where a second failure is reported
         return self._spawn()
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
@@ -200,7 +217,21 @@ class ReadPool:
             finally:
                 self._release(worker, healthy)
 
+    def stop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._all.difference_update(idle)
+        for worker in idle:
+            worker.stop()
+
     def close(self) -> None:
+        with self._lock:
+            early, self._early = self._early, None
+        if early is not None:  # wait for it, or it would join the pool after it was closed
+            try:
+                early.result()
+            except Exception:  # it did not start: nothing to stop
+                pass
         with self._lock:
             workers, self._all, self._idle = list(self._all), set(), []
         for worker in workers:
@@ -232,6 +263,19 @@ def pool() -> ReadPool:
         if _pool is None:
             _pool, _pool_env = ReadPool(), _environment()
         return _pool
+
+
+def stop_idle() -> None:
+    """Stop the pool's idle workers now (a big load, done reading); the next file starts one."""
+    with _pool_lock:
+        current = _pool
+    if current is not None:
+        current.stop_idle()
+
+
+def prestart() -> None:
+    """Start a read worker ahead of the first file (see `ReadPool.prestart`)."""
+    pool().prestart()
 
 
 _users = 0

@@ -15,6 +15,8 @@ import datetime as dt
 import fcntl
 import json
 import os
+import sys
+import typing
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +48,10 @@ READ_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 # task per file; a bulk load (hundreds of files, e.g. a county's first) at most this many
 # read tasks, with the files grouped and each still isolated inside its task.
 MAX_READ_TASKS = 12
+# After reading more than this, the idle read workers are stopped rather than kept for a
+# next load in the process (flows.isolation): a county's first load then stages and builds
+# without ≈ 400 MB of workers beside it; a small load keeps them warm.
+BIG_READ_BYTES = 64 * 2**20
 # A file that fails with an operating-system error after Prefect's retries is tried again
 # at the next load; after `max_read_attempts` loads in a row it is refused with the reason.
 # Refused candidates kept in failed/: `keep_failed`. Both are settings (flows/config.py).
@@ -261,6 +267,8 @@ def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) 
         "files_waiting": len(summary.landing.by_action(WAITING)),
         "message": message,
         "seconds": {step: round(sec, 2) for step, sec in summary.seconds.items()},
+        # a served run forked from the process that imported the load once (flows.warm)
+        "warm_start": "flows.warm_preload" in sys.modules,
     }
     append_run_record(published, record)
 
@@ -394,9 +402,18 @@ def read_and_validate_group(files: list[LandingFile], extra: int) -> list[tuple[
     return [read_with_retries(f) for f in files]
 
 
+def _limited(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """DuckDB takes up to 80 % of the machine's memory by default; staging and building a
+    300 000-person county then held > 1 GB beside the read frames (issue 13's 2 GB
+    target). `[limits] build_memory_mb` caps it: beyond it DuckDB spills to disk."""
+    con.execute(f"set memory_limit = '{int(current_settings().build_memory_mb)}MB'")
+    return con
+
+
 @task(name="stage", cache_policy=NO_CACHE)
 def stage_files(candidate: Path, files: list[ValidatedFile], load_id: str) -> StageCounts:
     with duckdb.connect(str(candidate)) as con:
+        _limited(con)
         ensure_tables(con)
         counts = stage(con, files, load_id)
         con.execute("checkpoint")
@@ -409,6 +426,7 @@ def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, in
     first and newest deliveries; returns this load's (rows loaded, rows duplicate)."""
     settings = current_settings()
     with duckdb.connect(str(candidate)) as con:
+        _limited(con)
         ensure_tables(con)
         models.build(con, as_of, settings.follow_up_days, settings.follow_up_wait_days)
         settled = reconcile(con, load_id)
@@ -527,7 +545,16 @@ def load(
     logger = get_run_logger()
     enforce_pool_roots()  # on a work pool: the pool's roots, whatever the run's environment says
     landing_path, published = check_paths(landing, warehouse)  # before anything is read or written
+    if not remote_read.deployment():  # files read here: a worker starts while the load looks for them
+        isolation.prestart()
     return _guarded(str(landing_path), published, as_of, force, logger, _Steps(True, files_per_task), keep_failed)
+
+
+# `pathways serve` hands this flow to each run process pickled by value (Prefect's runner holds
+# it in memory and sends it with cloudpickle, which keeps only the globals the function's code
+# uses): the string annotations of `from __future__ import annotations` would then name a `dt`
+# the run cannot see when Prefect validates the parameters. They are resolved here, once.
+load.fn.__annotations__ = typing.get_type_hints(load.fn)
 
 
 def _guarded(
@@ -733,6 +760,8 @@ def _load_locked(
             read = remote_read.read_remotely(new, Path(landing), published, summary.load_id, logger)
         else:
             read = steps.map(read_and_validate, new, steps.per_task(len(new)))
+    if sum(f.size for f in new) > BIG_READ_BYTES:
+        isolation.stop_idle()  # their memory goes back before staging and the build need it
     for f, result, error in read:
         if error == remote_read.REMOTE_FAILED:  # the pool failed, not the file: next load, uncounted
             summary.files_unreadable.append(f.name)
@@ -773,6 +802,8 @@ def _load_locked(
         with timed(summary, "stage"):
             summary.counts = steps.call(stage_files, candidate, validated, summary.load_id)
             _record_landing(candidate, summary, failing)
+        for v in validated:  # staged: the frames' memory goes back before the build needs it
+            v.rows = None
         with timed(summary, "build"):
             summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
                 build_models, candidate, summary.as_of, summary.load_id

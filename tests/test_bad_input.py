@@ -233,3 +233,39 @@ def test_read_workers_outlive_the_thread_and_the_load_that_started_them(tmp_path
         assert isolation._pool is None and all(w.process.poll() is not None for w in other._idle)
     finally:
         isolation.shutdown()
+
+
+def test_a_worker_started_ahead_reads_the_first_file_and_idle_workers_can_be_stopped(tmp_path):
+    """`prestart` (a load's first seconds, while it imports or looks for files) starts one
+    worker, which the first file then uses: no second worker, and a second prestart while
+    one is ready starts nothing. `stop_idle` (after a big read) stops idle workers; the
+    next file starts a new one."""
+    land = tmp_path / "landing"
+    land.mkdir()
+    corpus.CASE_BY_ID["intro:good file"].build(land)
+    [file] = scan(land, settle_seconds=0).files
+    isolation.shutdown()
+    try:
+        isolation.prestart()
+        isolation.prestart()  # already starting one: nothing more
+        pool = isolation.pool()
+        assert pool.run(file.source, file.path, file.sha256)[0] == "ok"
+        assert pool.started == 1
+        isolation.prestart()  # one is idle: nothing more
+        [worker] = pool._idle
+        assert pool.started == 1 and pool._early is None
+        isolation.stop_idle()
+        assert pool._idle == [] and worker.process.poll() is not None
+        assert pool.run(file.source, file.path, file.sha256)[0] == "ok" and pool.started == 2
+    finally:
+        isolation.shutdown()
+
+
+def test_a_worker_started_ahead_and_never_used_is_stopped_with_the_pool():
+    isolation.shutdown()
+    isolation.prestart()
+    pool = isolation.pool()
+    early = pool._early
+    assert early is not None
+    isolation.shutdown()  # waits for it to finish starting, then stops it
+    assert early.result().process.poll() is not None and pool._all == set()

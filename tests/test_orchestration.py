@@ -207,6 +207,9 @@ def test_one_file_gives_one_run_that_loads_it_and_ten_files_give_one_run(served)
     assert len(_runs(api, "file-arrived")) == 1
     assert runs[0]["state_type"] == "COMPLETED"
     assert first[0].name in _files_logged(served["warehouse"])
+    # the served run was a fork of the process that imported the load once (flows.warm)
+    record = json.loads((served["warehouse"].parent / "load_runs.jsonl").read_text().splitlines()[-1])
+    assert record["outcome"].startswith("published") and record["warm_start"] is True
 
     ten = sorted((county / "intro").glob("intro_50[0-9][0-9]_*.csv"))[1:11]
     assert len(ten) == 10
@@ -442,6 +445,8 @@ def test_a_manual_load_runs_against_the_served_server_and_shows_in_its_ui(served
     new = [r for r in manual_runs() if r["id"] not in before]
     assert len(new) == 1 and new[0]["state_type"] == "COMPLETED", new
     assert served["auth"] not in proc.stdout + proc.stderr
+    record = json.loads((warehouse.parent / "load_runs.jsonl").read_text().splitlines()[-1])
+    assert record["warm_start"] is False  # a one-off command imports for itself
 
 
 def test_data_staff_change_the_webhook_from_the_command_line(served):
