@@ -547,9 +547,11 @@ def _p95_page_ms(warehouse: Path, repeat: int = 20) -> dict[str, float]:
     return out
 
 
-def _audit_over_history(warehouse: Path, builds: int) -> tuple[float, float]:
-    """Seconds of the audit of the first and of the `builds`-th build of one warehouse, each
-    writing its Data Docs beside it (GX's stores and report must not grow the cost)."""
+def _audit_over_history(warehouse: Path, builds: int) -> dict[int, float]:
+    """Seconds of the audit of the 1st … `builds`-th build of one warehouse, each writing
+    its Data Docs beside it (GX's stores and report must not grow the cost): the first, and
+    the median of three around the 10th, 60th (when `keep_reports` starts pruning), 120th
+    and last."""
     import datetime as dt
 
     from warehouse.audit import import_great_expectations, run_audits
@@ -563,7 +565,11 @@ def _audit_over_history(warehouse: Path, builds: int) -> tuple[float, float]:
         run_audits(candidate, warehouse, f"b{i:04d}", dt.date(2026, 11, 1), {}, False)
         times.append(time.perf_counter() - t)
         candidate.unlink()
-    return times[0], statistics_median(times[-3:])
+    points = {1: times[0]}
+    for n in (10, 60, 120, builds):
+        if 3 <= n <= builds:
+            points[n] = statistics_median(times[n - 3 : n])
+    return points
 
 
 def statistics_median(values: list[float]) -> float:
@@ -702,8 +708,7 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
     first = results[sizes[0]]
     if audit_builds > 1:
         progress.step(f"audit over {audit_builds} builds")
-        one, last = _audit_over_history(root / f"wh-{sizes[0]}" / "full" / "warehouse.duckdb", audit_builds)
-        first["audit_first_s"], first["audit_last_s"] = one, last
+        first["audit_s"] = _audit_over_history(root / f"wh-{sizes[0]}" / "full" / "warehouse.duckdb", audit_builds)
     print("\nIssue 13's targets on this machine (ratios measured in this run)")
     header = (
         f"{'persons':>9}{'rows':>11}{'floor s':>9}{'empty s':>9}{'(temp.)':>9}{'full s':>8}"
@@ -730,10 +735,11 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
         "targets: empty ≤ 10 s; (full − empty)/floor ≤ 3×; one file ≤ 10 s and ≤ 10 % of full; peak ≤ 2 GB; "
         "page p95 ≤ 150 ms"
     )
-    if "audit_first_s" in first:
+    if "audit_s" in first:
         print(
-            f"audit of build 1: {first['audit_first_s']:.2f} s; of build {audit_builds} "
-            f"(median of the last three): {first['audit_last_s']:.2f} s  (target: no growth)"
+            "audit of one warehouse's builds (s; after the 1st, the median of three ending at that build): "
+            + ", ".join(f"build {n}: {sec:.2f}" for n, sec in first["audit_s"].items())
+            + "  (target: no growth)"
         )
     (root / "scale.json").write_text(json.dumps(results, indent=1, default=str))
     print(f"(figures in {root / 'scale.json'})")

@@ -157,3 +157,28 @@ def test_data_docs_templates_are_compiled_once_into_a_private_cache(tmp_path):
     (tmp_path / "link").symlink_to(cache)  # a link, even to a private folder: not used
     assert not gx_templates._private_folder(tmp_path / "link")
     assert gx_templates._private_folder(cache)
+
+
+def test_each_build_keeps_the_reports_of_the_builds_before_it(tmp_path):
+    """The audit's context holds one build's results; GX's own index builder then deleted
+    every earlier build's report (leaving empty folders). Now the index shows the current
+    build and the earlier reports stay, for the dashboard's list of builds."""
+    import json
+
+    from dashboard.datadocs import pages
+    from flows.pipeline import load_without_prefect
+    from tests import helpers as h
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
+    h.write_intro(landing, "intro_5001_20240101.csv", [h.intro_row()])
+    load_without_prefect(str(landing), str(warehouse), dt.date(2026, 11, 1))
+    h.write_intro(landing, "intro_5001_20240201.csv", [h.intro_row()])
+    load_without_prefect(str(landing), str(warehouse), dt.date(2026, 11, 2))
+    first, second = (json.loads(line)["load_id"] for line in (warehouse.parent / "load_runs.jsonl").open())
+    by_build: dict[str, set[str]] = {}
+    for page in pages(warehouse):
+        by_build.setdefault(page.build_id, set()).add(page.suite)
+    assert set(by_build) == {first, second} and by_build[first] == by_build[second]
+    assert "core__event" in by_build[first]
+    index = (warehouse.parent / "data_docs" / "index.html").read_text()
+    assert second in index and first not in index

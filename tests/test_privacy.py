@@ -284,6 +284,9 @@ def test_published_files_are_for_the_owner_and_the_group_only(tmp_path, prefect_
     old = os.umask(0o022)  # a permissive caller: the load restricts what it creates all the same
     try:
         load(str(landing), str(warehouse), dt.date(2026, 11, 1))
+        # a second build: its report pages are restricted too (only what a build writes is)
+        h.write_intro(landing, "intro_5001_20240201.csv", [h.intro_row()])
+        load(str(landing), str(warehouse), dt.date(2026, 11, 2))
         # a refused build goes to failed/
         from warehouse.publish import keep_aside, start_candidate
 
@@ -301,6 +304,7 @@ def test_published_files_are_for_the_owner_and_the_group_only(tmp_path, prefect_
         *(warehouse.parent / "builds").iterdir(),
     ]  # kept builds (issue 12)
     assert len(paths) > 8
+    assert len({p.parent.parent.name for p in (warehouse.parent / "data_docs" / "validations").rglob("*.html")}) == 2
     for path in paths:
         mode = path.stat().st_mode & 0o777
         assert mode & 0o007 == 0, (path, oct(mode))  # nothing for others

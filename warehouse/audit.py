@@ -346,7 +346,8 @@ def run_audits(
         {
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # indexes this build without deleting earlier builds' pages (warehouse/gx_docs.py)
+            "site_index_builder": {"class_name": "CurrentBuildIndexBuilder", "module_name": "warehouse.gx_docs"},
         },
     )
     datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
@@ -382,7 +383,15 @@ def run_audits(
     from flows.settings import restrict
     from schemas.privacy import redact
 
-    restrict(docs_dir, recursive=True)  # owner and the configured group only
+    # owner and the configured group only: what this build wrote (earlier builds' pages were
+    # restricted when they were written, so the cost does not grow with the history kept)
+    validations = docs_dir / "validations"
+    restrict(docs_dir, validations, *validations.glob("*"))
+    restrict(
+        *[p for p in docs_dir.iterdir() if p != validations],
+        *validations.glob(f"*/{build_id}"),
+        recursive=True,
+    )
     failures = []
     for validation in run.run_results.values():
         table = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
