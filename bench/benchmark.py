@@ -633,78 +633,82 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
     # nightly and file-arrival runs do), except the one empty load that shows the cost of
     # a one-off command's temporary server.
     server, served = _running_server(root)
-    for persons in sizes:
-        print(f"\n== {persons:,} persons", flush=True)
-        land = root / f"county-{persons}"
-        if not (land / "_synthetic" / "generation.json").exists():
-            generate(persons, seed, land, clean=True)  # its own steps on the bar
-        files = discover(land, settle_seconds=0)
-        # the "new files", delivered after the full load: the three smallest intro files, one
-        # for a one-off command and one for each way `pathways serve` starts its runs
-        held = sorted((f for f in files if f.source == "intro"), key=lambda f: f.path.stat().st_size)[:3]
-        aside = [root / "held-back" / f.path.name for f in held]
-        aside[0].parent.mkdir(parents=True, exist_ok=True)
-        for f, place in zip(held, aside, strict=True):
-            shutil.move(f.path, place)
-        try:
-            progress.step(f"{persons:,}: floor (bare reading)")
-            floor_s, rows = _floor(discover(land, settle_seconds=0))
-            runs = {}
-            wh = root / f"wh-{persons}"
-            shutil.rmtree(wh, ignore_errors=True)
-            progress.step(f"{persons:,}: empty load (temporary server)")
-            runs["empty_temporary_server"] = _load_measured(
-                pathways, empty_land, wh / "empty-t" / "warehouse.duckdb", env
-            )
-            progress.step(f"{persons:,}: empty load")
-            runs["empty"] = _load_measured(pathways, empty_land, wh / "empty" / "warehouse.duckdb", {**env, **served})
-            progress.step(f"{persons:,}: full load")
-            runs["full"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
-        finally:
-            shutil.move(aside[0], held[0].path)
-        progress.step(f"{persons:,}: one new file")
-        runs["one_new_file"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
-        served_runs = {}
-        for warm, (f, place) in zip((True, False), zip(held[1:], aside[1:], strict=True), strict=True):
-            progress.step(f"{persons:,}: one new file, served ({'warm' if warm else 'fresh'} start)")
-            shutil.move(place, f.path)
-            served_runs["warm" if warm else "fresh"] = _served_load(
-                land, wh / "full" / "warehouse.duckdb", env, served, warm
-            )
-        progress.step(f"{persons:,}: dashboard p95")
-        pages = _p95_page_ms(wh / "full" / "warehouse.duckdb")
-        full, empty, one = runs["full"]["wall_s"], runs["empty"]["wall_s"], runs["one_new_file"]["wall_s"]
-        result = {
-            "persons": persons,
-            "rows": rows,
-            "files": len(files),
-            "floor_s": floor_s,
-            "runs": runs,
-            "marginal_over_floor": (full - empty) / floor_s,
-            "one_file_share_of_full": one / full,
-            "served_one_file_s": served_runs,
-            "peak_mb": max(r["peak_mb"] for r in runs.values()),
-            "page_p95_ms": pages,
-        }
-        results[persons] = result
-        print(
-            f"floor {floor_s:.1f} s ({rows:,} rows, {len(files)} files); empty load {empty:.1f} s; "
-            f"full load {full:.1f} s; one new file {one:.1f} s; peak {result['peak_mb']:.0f} MB",
-            flush=True,
-        )
-        print(
-            f"  one new file through `pathways serve`, from the run's creation to its end: "
-            f"{served_runs['warm']:.1f} s started warm (flows.warm), {served_runs['fresh']:.1f} s started fresh",
-            flush=True,
-        )
-        for name, run in runs.items():
+    try:  # the server is stopped however a size ends (an error left it running once)
+        for persons in sizes:
+            print(f"\n== {persons:,} persons", flush=True)
+            land = root / f"county-{persons}"
+            if not (land / "_synthetic" / "generation.json").exists():
+                generate(persons, seed, land, clean=True)  # its own steps on the bar
+            files = discover(land, settle_seconds=0)
+            # the "new files", delivered after the full load: the three smallest intro files, one
+            # for a one-off command and one for each way `pathways serve` starts its runs
+            held = sorted((f for f in files if f.source == "intro"), key=lambda f: f.path.stat().st_size)[:3]
+            aside = [root / "held-back" / f.path.name for f in held]
+            aside[0].parent.mkdir(parents=True, exist_ok=True)
+            for f, place in zip(held, aside, strict=True):
+                shutil.move(f.path, place)
+            try:
+                progress.step(f"{persons:,}: floor (bare reading)")
+                floor_s, rows = _floor(discover(land, settle_seconds=0))
+                runs = {}
+                wh = root / f"wh-{persons}"
+                shutil.rmtree(wh, ignore_errors=True)
+                progress.step(f"{persons:,}: empty load (temporary server)")
+                runs["empty_temporary_server"] = _load_measured(
+                    pathways, empty_land, wh / "empty-t" / "warehouse.duckdb", env
+                )
+                progress.step(f"{persons:,}: empty load")
+                runs["empty"] = _load_measured(
+                    pathways, empty_land, wh / "empty" / "warehouse.duckdb", {**env, **served}
+                )
+                progress.step(f"{persons:,}: full load")
+                runs["full"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
+            finally:
+                shutil.move(aside[0], held[0].path)
+            progress.step(f"{persons:,}: one new file")
+            runs["one_new_file"] = _load_measured(pathways, land, wh / "full" / "warehouse.duckdb", {**env, **served})
+            served_runs = {}
+            for warm, (f, place) in zip((True, False), zip(held[1:], aside[1:], strict=True), strict=True):
+                progress.step(f"{persons:,}: one new file, served ({'warm' if warm else 'fresh'} start)")
+                shutil.move(place, f.path)
+                served_runs["warm" if warm else "fresh"] = _served_load(
+                    land, wh / "full" / "warehouse.duckdb", env, served, warm
+                )
+            progress.step(f"{persons:,}: dashboard p95")
+            pages = _p95_page_ms(wh / "full" / "warehouse.duckdb")
+            full, empty, one = runs["full"]["wall_s"], runs["empty"]["wall_s"], runs["one_new_file"]["wall_s"]
+            result = {
+                "persons": persons,
+                "rows": rows,
+                "files": len(files),
+                "floor_s": floor_s,
+                "runs": runs,
+                "marginal_over_floor": (full - empty) / floor_s,
+                "one_file_share_of_full": one / full,
+                "served_one_file_s": served_runs,
+                "peak_mb": max(r["peak_mb"] for r in runs.values()),
+                "page_p95_ms": pages,
+            }
+            results[persons] = result
             print(
-                f"  {name:<13} "
-                + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items())
-                + f", start and exit {run['start_and_exit_s']:.1f} (s)"
+                f"floor {floor_s:.1f} s ({rows:,} rows, {len(files)} files); empty load {empty:.1f} s; "
+                f"full load {full:.1f} s; one new file {one:.1f} s; peak {result['peak_mb']:.0f} MB",
+                flush=True,
             )
-    server.terminate()
-    server.wait(timeout=30)
+            print(
+                f"  one new file through `pathways serve`, from the run's creation to its end: "
+                f"{served_runs['warm']:.1f} s started warm (flows.warm), {served_runs['fresh']:.1f} s started fresh",
+                flush=True,
+            )
+            for name, run in runs.items():
+                print(
+                    f"  {name:<13} "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items())
+                    + f", start and exit {run['start_and_exit_s']:.1f} (s)"
+                )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     first = results[sizes[0]]
     if audit_builds > 1:
         progress.step(f"audit over {audit_builds} builds")
