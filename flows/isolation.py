@@ -274,8 +274,17 @@ def stop_idle() -> None:
 
 
 def prestart() -> None:
-    """Start a read worker ahead of the first file (see `ReadPool.prestart`)."""
+    """Start a read worker ahead of the first file (see `ReadPool.prestart`); not into a
+    pool the coming load will replace (`in_use`), where it would only be waited for and stopped."""
+    with _pool_lock:
+        if _stale_locked():
+            return
     pool().prestart()
+
+
+def _stale_locked() -> bool:
+    """Whether the pool was started under other settings and no load holds it (`_pool_lock` held)."""
+    return _users == 0 and _pool is not None and (_pool_env != _environment() or _pool.limits != Limits.from_env())
 
 
 _users = 0
@@ -292,7 +301,7 @@ def in_use():
         if _idle_stop is not None:
             _idle_stop.cancel()
             _idle_stop = None
-        if _users == 0 and _pool is not None and (_pool_env != _environment() or _pool.limits != Limits.from_env()):
+        if _stale_locked():
             stale, _pool = _pool, None
         _users += 1
     if stale is not None:

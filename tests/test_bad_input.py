@@ -227,6 +227,9 @@ def test_read_workers_outlive_the_thread_and_the_load_that_started_them(tmp_path
         assert worker.process.poll() is None, "the worker died with its task thread"
         assert one_load() is first and first.started == 1  # the next load reused it
         monkeypatch.setenv("PATHWAYS_READ_TIMEOUT_S", "60")
+        first.stop_idle()
+        isolation.prestart()  # into a pool the next load replaces: nothing is started
+        assert first.started == 1 and first._early is None
         other = one_load()
         assert other is not first and worker.process.poll() is not None  # other settings: a fresh pool
         isolation._stop_when_idle()  # what the idle timer runs
