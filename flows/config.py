@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     build_memory_mb: int = Field(
         1024, ge=128, description="Memory DuckDB may use to stage and build (beyond it, it spills to disk)."
     )
+    # [build]
+    incremental_build: bool = Field(
+        True,
+        description="Rebuild only the persons a load touched when the published build is of the "
+        "same date, settings and code (warehouse/incremental.py); false: every load builds in full.",
+    )
     # [status]
     stale_hours: float = Field(
         36.0, gt=0, description="`pathways status` is critical when the last published build is older."
@@ -207,6 +213,7 @@ SECTIONS: dict[str, list[str]] = {
         "settle_seconds",
         "build_memory_mb",
     ],
+    "build": ["incremental_build"],
     "status": ["stale_hours", "overdue_days"],
     "dashboard": ["dashboard_config", "dashboard_port", "dashboard_url"],
     "follow_up": ["follow_up_days", "follow_up_wait_days"],
@@ -220,6 +227,7 @@ _KEY_IN_SECTION = {
     "dashboard_url": "url",
     "follow_up_days": "days",
     "follow_up_wait_days": "wait_days",
+    "incremental_build": "incremental",
 }
 _PATH_FIELDS = {"landing", "warehouse", "home", "landing_root", "warehouse_root", "dashboard_config"}
 assert sorted(k for keys in SECTIONS.values() for k in keys) == sorted(Settings.model_fields)

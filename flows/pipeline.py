@@ -38,6 +38,7 @@ from flows.sources.common import Problem
 from flows.stage import StageCounts, ensure_tables, reconcile, seen_files, stage
 from flows.validate import STATUS_QUARANTINED, ValidatedFile, changed_file
 from warehouse import build as models
+from warehouse import incremental
 from warehouse.audit import previous_counts, run_audits
 from warehouse.publish import keep_aside, prune_failed, publish, start_candidate
 
@@ -87,6 +88,8 @@ class LoadSummary:
     # seconds per step of the journey (discover, read, stage, build, audit, publish): the
     # profile of every load, in its summary and load_runs.jsonl (issue 13)
     seconds: dict[str, float] = field(default_factory=dict)
+    # full (and why) or incremental (and for how many persons): warehouse/incremental.py
+    build: str = ""
 
     @property
     def all_files_accounted_cleanly(self) -> bool:
@@ -108,6 +111,7 @@ class LoadSummary:
             f"- files loaded: {c.files_loaded}, refused: {c.files_refused}",
             f"- rows loaded: {c.rows_loaded}, quarantined: {c.rows_quarantined}, duplicates: {c.rows_duplicate}",
             f"- persons: {self.persons}, events: {self.events}",
+            f"- build: {self.build or 'not reached'}",
             f"- audit: {'passed' if not self.audit_failures else 'FAILED'} ({self.expectations} expectations; "
             f"Data Docs: {self.data_docs})",
             f"- published: {'yes' if self.published else 'no'}",
@@ -267,6 +271,7 @@ def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) 
         "files_waiting": len(summary.landing.by_action(WAITING)),
         "message": message,
         "seconds": {step: round(sec, 2) for step, sec in summary.seconds.items()},
+        "build": summary.build,
         # a served run forked from the process that imported the load once (flows.warm)
         "warm_start": "flows.warm_preload" in sys.modules,
     }
@@ -421,17 +426,21 @@ def stage_files(candidate: Path, files: list[ValidatedFile], load_id: str) -> St
 
 
 @task(name="build", cache_policy=NO_CACHE)
-def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, int]:
-    """Build every model, then settle the books with the staging models' decisions on
-    first and newest deliveries; returns this load's (rows loaded, rows duplicate)."""
+def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, int, str]:
+    """Build the models (only the touched persons' rows when the warehouse allows it,
+    warehouse/incremental.py), then settle the books with the staging models' decisions on
+    first and newest deliveries; returns this load's (rows loaded, rows duplicate) and how
+    the build went."""
     settings = current_settings()
     with duckdb.connect(str(candidate)) as con:
         _limited(con)
         ensure_tables(con)
-        models.build(con, as_of, settings.follow_up_days, settings.follow_up_wait_days)
+        outcome = incremental.build(
+            con, as_of, settings.follow_up_days, settings.follow_up_wait_days, settings.incremental_build
+        )
         settled = reconcile(con, load_id)
         con.execute("checkpoint")
-    return settled
+    return (*settled, outcome.describe())
 
 
 @task(name="audit", cache_policy=NO_CACHE)
@@ -805,7 +814,7 @@ def _load_locked(
         for v in validated:  # staged: the frames' memory goes back before the build needs it
             v.rows = None
         with timed(summary, "build"):
-            summary.counts.rows_loaded, summary.counts.rows_duplicate = steps.call(
+            summary.counts.rows_loaded, summary.counts.rows_duplicate, summary.build = steps.call(
                 build_models, candidate, summary.as_of, summary.load_id
             )
         with timed(summary, "audit"):

@@ -12,7 +12,9 @@ Properties:
 - spells never overlap on one stage and place (municipality, school, case), every start
   is in exactly one spell, every end follows the contract;
 - delivering the same files in any order, split across loads in any way, or twice, gives
-  identical published tables, for a build as of today and as of an earlier date.
+  identical published tables, for a build as of today and as of an earlier date;
+- each load after the first builds incrementally and gives exactly what a full build of
+  the same raw rows gives (every model table).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from tests.helpers import (
     write_tm,
     write_workbook,
 )
+from tests.test_incremental import differences
 
 AS_OF = dt.date(2026, 11, 1)
 BASE = dt.date(2019, 1, 1)
@@ -216,13 +219,19 @@ def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
 
 
 def load_in_groups(root: Path, files: list, groups: list[list[int]], as_of: dt.date) -> dict:
-    """Files arrive group by group (written into the landing zone just before each load)."""
+    """Files arrive group by group (written into the landing zone just before each load).
+    Every load after the first builds incrementally (same date, settings and code), and
+    after each the warehouse must equal a full build of the same raw rows."""
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
     for group in groups:
+        first = not warehouse.exists()
         for i in group:
             write(landing, *files[i])
         summary = load_without_prefect(str(landing), str(warehouse), as_of, audit=False)
         assert summary.published, summary.audit_failures
+        assert summary.build.startswith("full" if first else "incremental"), summary.build
+        if not first:
+            assert differences(warehouse, as_of, root) == {}, summary.build
     return snapshot(warehouse)
 
 

@@ -25,3 +25,11 @@ def one_row(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
     (count, max, sum) always returns exactly one row."""
     assert row is not None, "an aggregate query returned no row"
     return row
+
+
+def only_row(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The single row of a `fetchall()`: unlike `fetchone()`, reading the whole result
+    finishes it, and this DuckDB refuses a relation query (`con.sql`) on a connection
+    whose previous result is still open."""
+    assert len(rows) == 1, f"expected one row, got {len(rows)}"
+    return rows[0]

@@ -8,6 +8,14 @@ Its header says what it is and which checks its keys must pass:
     -- unique: person_id, stage, start_date
     -- not_null: person_id, stage
 
+Three more header lines tell the incremental build (warehouse/incremental.py) what it may
+rely on; a model without them is rebuilt whole:
+
+    -- grain: person        one person's rows depend only on that person's rows upstream
+    -- source: intro        (staging) the model reads this source's raw tables and deliveries
+    -- shared_key: case_id  (staging) downstream models read rows with one case_id together,
+                            whoever's they are
+
 Dependencies are read from the SQL itself (`staging.x`, `core.x`, `marts.x`), so the order
 is never written down twice. The reference date of the build is the DuckDB variable
 `as_of` (`getvariable('as_of')` in SQL); the follow-up list's thresholds are the variables
@@ -32,7 +40,7 @@ import duckdb
 from warehouse import one_row
 
 LAYERS = ("staging", "core", "marts", "dash")  # dash: serving tables for the dashboard
-_REF = re.compile(r"\b(staging|core|marts|dash)\.([a-z_][a-z0-9_]*)\b")
+REF = re.compile(r"\b(staging|core|marts|dash)\.([a-z_][a-z0-9_]*)\b")
 
 
 @dataclass
@@ -43,6 +51,9 @@ class Model:
     unique: list[str] = field(default_factory=list)
     not_null: list[str] = field(default_factory=list)
     depends_on: set[str] = field(default_factory=set)
+    grain: str = ""  # "person": rebuilt per person by the incremental build
+    source: str = ""  # staging: the source whose raw tables and deliveries it reads
+    shared_key: list[str] = field(default_factory=list)  # staging: read together across persons
 
 
 def _header(sql: str, key: str) -> str:
@@ -70,10 +81,13 @@ def load_models() -> dict[str, Model]:
                 _header(sql, "description"),
                 _columns(_header(sql, "unique")),
                 _columns(_header(sql, "not_null")),
+                grain=_header(sql, "grain"),
+                source=_header(sql, "source"),
+                shared_key=_columns(_header(sql, "shared_key")),
             )
     for model in models.values():
         body = re.sub(r"--.*$", "", model.sql, flags=re.MULTILINE)
-        model.depends_on = {f"{s}.{t}" for s, t in _REF.findall(body)} & set(models) - {model.name}
+        model.depends_on = {f"{s}.{t}" for s, t in REF.findall(body)} & set(models) - {model.name}
     return models
 
 
@@ -122,8 +136,34 @@ def ensure_cell_key_secret(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("set variable cell_key_secret = ?", [secret])
 
 
+FORECAST = "marts.school_place_forecast"  # built in Python (warehouse/forecast.py)
 FOLLOW_UP_DAYS = 60  # defaults of the settings follow_up_days, follow_up_wait_days
 FOLLOW_UP_WAIT_DAYS = 90
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    follow_up_days: int = FOLLOW_UP_DAYS,
+    follow_up_wait_days: int = FOLLOW_UP_WAIT_DAYS,
+) -> dict[str, Model]:
+    """Reference tables, the build's variables and the cell-key secret: what every model
+    may read besides other models. Returns the models."""
+    load_reference(con)
+    con.execute("set variable as_of = ?::date", [as_of])
+    con.execute("set variable follow_up_days = ?::integer", [int(follow_up_days)])
+    con.execute("set variable follow_up_wait_days = ?::integer", [int(follow_up_wait_days)])
+    ensure_cell_key_secret(con)
+    return load_models()
+
+
+def create(con: duckdb.DuckDBPyConnection, model: Model, name: str | None = None) -> None:
+    """(Re)create one model's table whole (as `name` when given)."""
+    con.execute(f"create schema if not exists {model.name.split('.')[0]}")
+    try:
+        con.execute(f"create or replace table {name or model.name} as\n{model.sql}")
+    except duckdb.Error as err:
+        raise RuntimeError(f"model {model.name} failed to build: {err}") from err
 
 
 def build(
@@ -133,25 +173,15 @@ def build(
     follow_up_wait_days: int = FOLLOW_UP_WAIT_DAYS,
 ) -> list[str]:
     """(Re)build every model as a table; returns the names in build order."""
-    load_reference(con)
-    models = load_models()
-    con.execute("set variable as_of = ?::date", [as_of])
-    con.execute("set variable follow_up_days = ?::integer", [int(follow_up_days)])
-    con.execute("set variable follow_up_wait_days = ?::integer", [int(follow_up_wait_days)])
-    ensure_cell_key_secret(con)
+    models = prepare(con, as_of, follow_up_days, follow_up_wait_days)
     order = build_order(models)
     for name in order:
-        schema = name.split(".")[0]
-        con.execute(f"create schema if not exists {schema}")
-        try:
-            con.execute(f"create or replace table {name} as\n{models[name].sql}")
-        except duckdb.Error as err:
-            raise RuntimeError(f"model {name} failed to build: {err}") from err
+        create(con, models[name])
     # The one model that is not SQL: its prediction interval comes from statsmodels.
     from warehouse import forecast
 
     forecast.build(con, as_of)
-    return [*order, "marts.school_place_forecast"]
+    return [*order, FORECAST]
 
 
 def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:

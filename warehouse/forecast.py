@@ -49,6 +49,8 @@ from functools import partial
 import duckdb
 import polars as pl
 
+from warehouse import only_row
+
 COUNTY = "Trøndelag"
 LOW, HIGH = 0.10, 0.90  # the 80 % prediction interval
 MIN_INTAKES = 3  # fewest past intakes a forecast is fitted on
@@ -75,21 +77,39 @@ class Inputs:
     regions: dict[str, str]  # municipality code -> region (Trøndelag's municipalities)
 
 
+# What the forecast reads (also fingerprinted, see `input_fingerprint`).
+APPLICATIONS_SQL = """
+    select person_id, municipality_code, applied_date from marts.school_place_wait
+    where source = 'combination_classes'"""
+PERSONS_SQL = """
+    select person_id, settlement_date, settlement_municipality_code, birth_year from core.person
+    where settlement_date is not null"""
+PLANS_SQL = """
+    select municipality_code, year, requested, decided, delivery_date, delivery_order
+    from staging.stg_settlement_plan"""
+REGIONS_SQL = """
+    select municipality_code, region from reference.municipality
+    where county_name = 'Trøndelag' and region is not null"""
+
+
 def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
-    applications = con.sql("""
-        select person_id, municipality_code, applied_date from marts.school_place_wait
-        where source = 'combination_classes'""").pl()
-    persons = con.sql("""
-        select person_id, settlement_date, settlement_municipality_code, birth_year from core.person
-        where settlement_date is not null""").pl()
-    plans = con.sql("""
-        select municipality_code, year, requested, decided, delivery_date, delivery_order
-        from staging.stg_settlement_plan""").pl()
-    regions = dict(
-        con.execute("""select municipality_code, region from reference.municipality
-                                  where county_name = 'Trøndelag' and region is not null""").fetchall()
+    return Inputs(
+        con.sql(APPLICATIONS_SQL).pl(),
+        con.sql(PERSONS_SQL).pl(),
+        con.sql(PLANS_SQL).pl(),
+        dict(con.execute(REGIONS_SQL).fetchall()),
     )
-    return Inputs(applications, persons, plans, regions)
+
+
+def input_fingerprint(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
+    """A digest of everything the forecast reads, and its date: equal digests, equal
+    forecast. Why: fitting the models takes seconds at any size, and most loads during a
+    day (a corrected intro file, say) change nothing it reads (warehouse/incremental.py)."""
+    parts = [as_of.isoformat()]
+    for sql in (APPLICATIONS_SQL, PERSONS_SQL, PLANS_SQL, REGIONS_SQL):
+        count, digest = only_row(con.execute(f"select count(*), sum(hash(t))::varchar from ({sql}) t").fetchall())
+        parts.append(f"{count}:{digest}")
+    return "|".join(parts)
 
 
 def intake_of(date: pl.Expr) -> pl.Expr:

@@ -1,5 +1,6 @@
 -- description: One row per distinct event after de-duplication and supersession, in one vocabulary for all sources, placed on a stage of the pathway. A trade certificate earned in adult upper secondary (result fagbrev) appears twice: as the completion of upper secondary and as the trade_certificate milestone.
 -- not_null: person_id, event_date, source, stage, event_type, source_file
+-- grain: person
 with intro as (
     select
         person_id,

@@ -1,6 +1,7 @@
 -- description: One row per person seen in any source. Settlement date and municipality come from the person's earliest `bosatt`; sex, birth year, country background and reason for residence from the most recently delivered record that has them (the Trøndelag model carries none).
 -- unique: person_id
 -- not_null: person_id
+-- grain: person
 with people as (
     select distinct person_id from core.event
 ),

@@ -1,6 +1,7 @@
 -- description: One row per person who has completed a Norwegian course (adult education, level norwegian) by as_of: the highest CEFR level completed, whether it is B1 or above (employers' usual minimum), and the municipality of that course, with the person's filter attributes (serving table for the Mål page). Counted per person, so every figure is a count of persons under the cell-key method.
 -- unique: person_id
 -- not_null: person_id, cefr_level, b1_or_above, record_key
+-- grain: person
 with completed as (
     select person_id, end_reason as cefr_level, municipality_code, end_date
     from marts.stage_spell

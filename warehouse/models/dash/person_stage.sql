@@ -1,6 +1,7 @@
 -- description: One row per person and stage reached (a spell, or the settlement / trade-certificate milestone): first start, how the last spell on it ended, its place on the ladder and days from settlement (serving table for Kohort and Forløp).
 -- unique: person_id, stage
 -- not_null: person_id, stage, first_start, rank
+-- grain: person
 with reached as (
     select person_id, stage, min(start_date) as first_start, arg_max(end_type, start_date) as last_end_type
     from marts.stage_spell

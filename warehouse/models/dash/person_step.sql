@@ -1,6 +1,7 @@
 -- description: One row per move between the stages a person reached, in the ladder's order (so the Sankey has no loops); the last stage moves on to dropped_out, ongoing or ended (work is an end in itself) (serving table for Forløp).
 -- unique: person_id, source
 -- not_null: person_id, source, target
+-- grain: person
 with ordered as (
     select *, lead(stage) over (partition by person_id order by rank) as next_stage
     from dash.person_stage

@@ -1,6 +1,7 @@
 -- description: One row per person with their pathway variant: the stages in the order they first started them (serving table for Forløp).
 -- unique: person_id
 -- not_null: person_id, variant
+-- grain: person
 with final as (
     select
         person_id,

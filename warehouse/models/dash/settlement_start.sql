@@ -1,6 +1,7 @@
 -- description: marts.settlement_start with the age at settlement (the dashboard counts only persons aged 18–67 then, who have the right and duty to the programme and tuition; children settled with their families have none), with the settlement municipality's name and region, the person's filter attributes, and per kind of start (intro, norwegian) whether the person is still waiting past the three-month deadline on as_of (no start yet and the deadline has passed): serving table for the Mål page.
 -- unique: person_id
 -- not_null: person_id, settlement_date, record_key
+-- grain: person
 with source as (
     select * from marts.settlement_start
 ),

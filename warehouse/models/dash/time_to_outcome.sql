@@ -1,6 +1,7 @@
 -- description: marts.time_to_outcome in whole months (floor of days × 12 / 365.25, the unit the dashboard's Kaplan–Meier curves step in), with the age at settlement (the page counts persons aged 16–67 then: children settled with their families are not on their way to work), the settlement municipality's region and the person's filter attributes and record key: serving table for the Mål page.
 -- unique: person_id
 -- not_null: person_id, months_to_work, months_to_work_or_education, record_key
+-- grain: person
 with source as (
     select * from marts.time_to_outcome
 ),

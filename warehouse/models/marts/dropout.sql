@@ -1,5 +1,6 @@
 -- description: One row per spell that ended dropped_out: where and when people drop out, after how long, and why.
 -- not_null: person_id, stage, source, dropout_date, days_on_stage
+-- grain: person
 with final as (
     select
         person_id,

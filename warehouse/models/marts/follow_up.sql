@@ -1,6 +1,7 @@
 -- description: The follow-up list (issue 15): one row per person and reason to contact them. `dropped_out`: the person's most recent spell ended dropped_out and nothing has started since; `no_next_step`: it ended completed or transferred at least `follow_up_days` days before `as_of` and nothing has started since; `long_wait`: an application for a school place has waited more than `follow_up_wait_days` days (the longest one). "Nothing since" means no spell starting on or after that end, no application on or after it, and no spell or application still open (a person still on another stage, in work or waiting for a place is being followed elsewhere). Person-level (pseudonyms): read only by the follow-up role, scoped by `municipality_code`; `listed_from` is the first day the person belonged on the list, which the load's alert compares with the previous build.
 -- unique: person_id, reason
 -- not_null: person_id, reason, stage, source, event_date, days_since, listed_from
+-- grain: person
 with spells as (
     select * from marts.stage_spell
 ),

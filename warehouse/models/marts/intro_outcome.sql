@@ -3,6 +3,7 @@
 -- not_null: person_id, municipality_code, start_date, end_type
 -- Like the spells, transitions are per municipality: the overgang a municipality
 -- registers at or after the end of its own programme spell.
+-- grain: person
 with spells as (
     select
         *,

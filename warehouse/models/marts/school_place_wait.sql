@@ -1,6 +1,7 @@
 -- description: One row per application for a school place (with the Udir programme for adult upper secondary, an addition to the contract's columns) (adult education `applied`, a combination-class application, a Trøndelag-model `school_place_applied`); applications are not merged across sources. An application lasts until it is started or withdrawn (a Trøndelag-model case's `left_programme` withdraws it) or until the same person applies again for the same place (adult education: same level and school; Trøndelag model: same case): an application replaced by a new one before it started counts as withdrawn, so nobody waits twice for one place. `wait_days` is started − applied when started, as_of − applied while waiting (never below 0), null when withdrawn.
 -- unique: person_id, source, stage, school_orgnr, applied_date
 -- not_null: person_id, source, stage, applied_date, status
+-- grain: person
 with ae_applied_once as (
     -- an application registered twice on one day (two event ids) is one application
     select person_id, level, school_orgnr, programme, municipality_code, event_date as applied_date

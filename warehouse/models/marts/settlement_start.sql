@@ -1,6 +1,7 @@
 -- description: One row per person with a settlement: the first introduction-programme start and the first Norwegian-tuition start on or after the settlement date (the earliest `bosatt`, as in core.person), days to each, and whether each began within three calendar months of settlement (the law's deadline: on or before settlement_date + 3 months, the month's last day where the day does not exist, so 30 November + 3 months = 28/29 February). True/false once decided; null while the deadline is after as_of and there is no start yet. A start before the settlement date is not counted.
 -- unique: person_id
 -- not_null: person_id, settlement_date
+-- grain: person
 with persons as (
     select person_id, settlement_date, settlement_municipality_code
     from core.person

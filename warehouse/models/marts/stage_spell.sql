@@ -8,6 +8,7 @@
 -- that closes a spell opened before its day (`closes_earlier_start`) is not also taken by
 -- a start on that same day: that start is a restart (completed A2 and started B1 on the
 -- same day), so it opens a new spell; a start and an end alone on one day are a one-day spell.
+-- grain: person
 
 -- Intro spells are per municipality: a startet is ended only by a fullfort or avbrutt of
 -- the same municipality.

@@ -1,6 +1,7 @@
 -- description: One row per person with a settlement, for survival curves from the settlement date: the first start on or after settlement of a work spell, and of a spell on work or education (primary, combination, upper_secondary, apprenticeship); days to it, or to as_of when it has not happened (censored, reached_* false). Cohort, settlement municipality, sex, age group at settlement (the dashboard's groups, as dash.person_filter) and country background for grouping.
 -- unique: person_id
 -- not_null: person_id, cohort_year, days_to_work, days_to_work_or_education, reached_work, reached_work_or_education
+-- grain: person
 with persons as (
     select * from core.person
     where settlement_date is not null

@@ -1,6 +1,7 @@
 -- description: Adult education events (Norwegian tuition, primary and upper secondary for adults) as they stood on as_of, one row per event_id: of several copies, the one in the first delivery counts (see stg_delivery).
 -- unique: event_id
 -- not_null: event_id, person_id, event, event_date, level, school_orgnr
+-- source: adult_education
 with source as (
     select * from raw.adult_education_event
 ),

@@ -1,6 +1,7 @@
 -- description: Combination-class applications as they stood on as_of, one row per pupil, school and application date. Each school's newest list for a school year replaces its older lists completely (snapshot semantics); a pupil who stays several school years is on each year's list with the same application and start, and is one application whose status and end come from the newest school year's list that holds the pupil. Dates after as_of are not yet known: a start after as_of is still waiting (Venter), an end after as_of still active (Aktiv).
 -- unique: person_id, school_orgnr, applied_date
 -- not_null: person_id, school_orgnr, school_year, applied_date, status
+-- source: combination_classes
 with source as (
     select * from raw.combination_class_row
 ),

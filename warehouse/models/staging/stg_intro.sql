@@ -1,6 +1,7 @@
 -- description: Introduction programme events as they stood on as_of, one row per distinct event (pid, event, date): of several copies, the one in the first delivery counts (the delivery date in the file name decides, see stg_delivery), renamed to English.
 -- unique: person_id, event, event_date
 -- not_null: person_id, event, event_date, municipality_code
+-- source: intro
 with source as (
     select * from raw.intro_event
 ),

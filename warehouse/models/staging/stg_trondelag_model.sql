@@ -1,6 +1,8 @@
 -- description: Trøndelag-model events as they stood on as_of, as the newest export of each case holds them (see stg_delivery for "newest"). The newest export of a case wins even where some or all of its rows were quarantined: an event missing from it was withdrawn as a registration error and does not come back from an older export; its quarantined rows wait for a corrected export. A whole case missing from a newer export that had to list it (every export holds the open cases and those closed in the last 24 months) was withdrawn too, e.g. renumbered under a new case id; to stay on the safe side a closed case counts as due only for exports within 23 months of its last event.
 -- unique: case_id, event_index
 -- not_null: case_id, person_id, event_type, event_date
+-- source: trondelag_model
+-- shared_key: case_id
 with source as (
     select * from raw.trondelag_model_event
 ),
