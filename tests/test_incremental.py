@@ -100,7 +100,7 @@ def persons(build: str) -> int:
 
 
 @pytest.fixture
-def county(tmp_path) -> County:
+def small_county(tmp_path) -> County:
     c = County(tmp_path)
     write_intro(
         c.landing,
@@ -117,83 +117,91 @@ def county(tmp_path) -> County:
     return c
 
 
-def test_a_new_file_rebuilds_its_persons_only_and_equals_a_full_build(county):
-    write_intro(county.landing, "intro_5035_20240101.csv", [intro_row(PID_A, "5035", "bosatt", "01.12.2023")])
-    build = county.load()
+def test_a_new_file_rebuilds_its_persons_only_and_equals_a_full_build(small_county):
+    write_intro(small_county.landing, "intro_5035_20240101.csv", [intro_row(PID_A, "5035", "bosatt", "01.12.2023")])
+    build = small_county.load()
     assert persons(build) == 1 and "stg_intro" in build
     # the person who moved has both settlements; the others are as they were
-    assert county.rows("select count(*) from staging.stg_intro where person_id = ? and event = 'bosatt'", PID_A) == [
-        (2,)
-    ]
+    assert small_county.rows(
+        "select count(*) from staging.stg_intro where person_id = ? and event = 'bosatt'", PID_A
+    ) == [(2,)]
 
 
-def test_a_load_with_nothing_new_rebuilds_nobody(county):
-    assert county.load() == "incremental (0 persons; no source changed)"
+def test_a_load_with_nothing_new_rebuilds_nobody(small_county):
+    assert small_county.load() == "incremental (0 persons; no source changed)"
 
 
-def test_a_file_in_the_wrong_order_moves_an_event_to_the_copy_delivered_first(county):
+def test_a_file_in_the_wrong_order_moves_an_event_to_the_copy_delivered_first(small_county):
     # an older delivery (dated before the loaded one) arrives late with the same start in
     # another municipality: by the contract the first delivery decides, so the start moves
-    write_intro(county.landing, "intro_5006_20230325.csv", [intro_row(PID_A, "5006", "startet", "20.03.2023")])
-    build = county.load()
+    write_intro(small_county.landing, "intro_5006_20230325.csv", [intro_row(PID_A, "5006", "startet", "20.03.2023")])
+    build = small_county.load()
     assert persons(build) == 1
-    assert county.rows(
+    assert small_county.rows(
         "select municipality_code from staging.stg_intro where person_id = ? and event = 'startet'", PID_A
     ) == [("5006",)]
 
 
-def test_an_event_delivered_again_in_an_earlier_export_moves_to_that_export(county):
+def test_an_event_delivered_again_in_an_earlier_export_moves_to_that_export(small_county):
     # a late export dated before the loaded one holds the same event E1 of B: the first
     # delivery counts, so B's event now comes from the late file (B is rebuilt, nobody else)
-    write_jsonl(county.landing, "vo_20230425T020000.jsonl", [ae_event(PID_B, "applied", "2023-04-20", event_id=E1)])
-    build = county.load()
+    write_jsonl(
+        small_county.landing, "vo_20230425T020000.jsonl", [ae_event(PID_B, "applied", "2023-04-20", event_id=E1)]
+    )
+    build = small_county.load()
     assert persons(build) == 1
-    assert county.rows("select person_id, source_file from staging.stg_adult_education") == [
+    assert small_county.rows("select person_id, source_file from staging.stg_adult_education") == [
         (PID_B, "vo_20230425T020000.jsonl")
     ]
 
 
-def test_an_event_delivered_first_under_another_person_touches_both(county):
+def test_an_event_delivered_first_under_another_person_touches_both(small_county):
     # a late export dated before the loaded one holds E1 under person A: the first delivery
     # counts, so E1 was A's all along and B loses it, although B is in no new file
-    write_jsonl(county.landing, "vo_20230425T020000.jsonl", [ae_event(PID_A, "applied", "2023-04-20", event_id=E1)])
-    assert persons(county.load()) == 2
-    assert county.rows("select person_id from staging.stg_adult_education") == [(PID_A,)]
-    assert county.rows("select count(*) from marts.school_place_wait where person_id = ?", PID_B) == [(0,)]
+    write_jsonl(
+        small_county.landing, "vo_20230425T020000.jsonl", [ae_event(PID_A, "applied", "2023-04-20", event_id=E1)]
+    )
+    assert persons(small_county.load()) == 2
+    assert small_county.rows("select person_id from staging.stg_adult_education") == [(PID_A,)]
+    assert small_county.rows("select count(*) from marts.school_place_wait where person_id = ?", PID_B) == [(0,)]
 
 
-def test_a_newer_class_list_that_drops_a_pupil_touches_the_pupil_it_does_not_list(county):
-    write_workbook(county.landing, f"kombinasjon_{SCHOOL}_2023-2024_20230901.xlsx", [pupil(PID_A), pupil(PID_B)])
-    assert persons(county.load()) == 2
+def test_a_newer_class_list_that_drops_a_pupil_touches_the_pupil_it_does_not_list(small_county):
+    write_workbook(small_county.landing, f"kombinasjon_{SCHOOL}_2023-2024_20230901.xlsx", [pupil(PID_A), pupil(PID_B)])
+    assert persons(small_county.load()) == 2
     # the school's newer list for the same school year no longer has B
-    write_workbook(county.landing, f"kombinasjon_{SCHOOL}_2023-2024_20231001.xlsx", [pupil(PID_A)])
-    build = county.load()
+    write_workbook(small_county.landing, f"kombinasjon_{SCHOOL}_2023-2024_20231001.xlsx", [pupil(PID_A)])
+    build = small_county.load()
     assert persons(build) == 2, "B dropped; A's row now comes from the newer list (its source_file)"
-    assert county.rows("select person_id from staging.stg_combination_classes") == [(PID_A,)]
-    assert county.rows(
+    assert small_county.rows("select person_id from staging.stg_combination_classes") == [(PID_A,)]
+    assert small_county.rows(
         "select count(*) from marts.school_place_wait where source = 'combination_classes' and person_id = ?", PID_B
     ) == [(0,)]
 
 
-def test_an_export_that_no_longer_lists_a_case_withdraws_it_for_a_person_in_no_new_row(county):
+def test_an_export_that_no_longer_lists_a_case_withdraws_it_for_a_person_in_no_new_row(small_county):
     # TM-1 (person C) is open; a newer export must list it, and lists only another case
-    write_tm(county.landing, "tm_20240401.json", [tm_case("TM-2", PID_A)], exported_at="2024-04-01T02:00:00+01:00")
-    build = county.load()
+    write_tm(
+        small_county.landing, "tm_20240401.json", [tm_case("TM-2", PID_A)], exported_at="2024-04-01T02:00:00+01:00"
+    )
+    build = small_county.load()
     assert persons(build) == 2, "A is new, C's case was withdrawn"
-    assert county.rows("select distinct person_id from marts.stage_spell where source = 'trondelag_model'") == [
+    assert small_county.rows("select distinct person_id from marts.stage_spell where source = 'trondelag_model'") == [
         (PID_A,)
     ]
 
 
-def test_a_case_moved_to_another_person_touches_both(county):
+def test_a_case_moved_to_another_person_touches_both(small_county):
     # the newest export of TM-1 names person B (a registration corrected to another person)
-    write_tm(county.landing, "tm_20240401.json", [tm_case("TM-1", PID_B)], exported_at="2024-04-01T02:00:00+01:00")
-    build = county.load()
+    write_tm(
+        small_county.landing, "tm_20240401.json", [tm_case("TM-1", PID_B)], exported_at="2024-04-01T02:00:00+01:00"
+    )
+    build = small_county.load()
     assert persons(build) == 2
-    assert county.rows("select distinct person_id from staging.stg_trondelag_model") == [(PID_B,)]
+    assert small_county.rows("select distinct person_id from staging.stg_trondelag_model") == [(PID_B,)]
 
 
-def test_persons_who_share_a_case_are_rebuilt_together(county):
+def test_persons_who_share_a_case_are_rebuilt_together(small_county):
     """The models read a Trøndelag-model case as a whole (a drop-out belongs to the stage
     the case was on), so whoever shares a case with a touched person is touched too.
 
@@ -205,15 +213,15 @@ def test_persons_who_share_a_case_are_rebuilt_together(county):
         {"type": "left_programme", "date": "2023-04-01", "reason": "other"},
     ]
     write_tm(
-        county.landing,
+        small_county.landing,
         "tm_20240401.json",
         [tm_case("TM-1", PID_C, events=events)],
         exported_at="2024-04-01T02:00:00+01:00",
     )
-    county.load()
+    small_county.load()
     left = "select stage from core.event where person_id = ? and event_type = 'left_programme'"
-    assert county.rows(left, PID_C) == [("work_training",)]
-    with duckdb.connect(str(county.warehouse)) as con:  # B's part of TM-1: an application in March
+    assert small_county.rows(left, PID_C) == [("work_training",)]
+    with duckdb.connect(str(small_county.warehouse)) as con:  # B's part of TM-1: an application in March
         con.execute(f"""
             insert into raw.trondelag_model_event
             select * replace (
@@ -221,41 +229,43 @@ def test_persons_who_share_a_case_are_rebuilt_together(county):
                 event_index + 100 as event_index, row_number + 100 as row_number)
             from raw.trondelag_model_event
             where case_id = 'TM-1' and type = 'mobilised' and source_file = 'tm_20240401.json'""")
-    build = county.load()  # equal to a full build: C was rebuilt although only B's rows are new
+    build = small_county.load()  # equal to a full build: C was rebuilt although only B's rows are new
     assert persons(build) == 2, build
-    assert county.rows(left, PID_C) == [("upper_secondary",)], "C's drop-out now belongs to the stage B's row opened"
+    assert small_county.rows(left, PID_C) == [("upper_secondary",)], (
+        "C's drop-out now belongs to the stage B's row opened"
+    )
 
 
-def test_a_settlement_plan_rebuilds_the_forecast_and_nobody(county):
-    folder = county.landing / "settlement_plan"
+def test_a_settlement_plan_rebuilds_the_forecast_and_nobody(small_county):
+    folder = small_county.landing / "settlement_plan"
     folder.mkdir()
     (folder / "bosetting_20240115.csv").write_text(
         "kommunenr;aar;anmodet;vedtatt;herav_ema\r\n5001;2024;40;35;2\r\n", encoding="utf-8"
     )
-    build = county.load()
+    build = small_county.load()
     assert build == "incremental (0 persons; no source changed)", build
-    assert county.rows("select count(*) from marts.settlement_plan") == [(1,)]
+    assert small_county.rows("select count(*) from marts.settlement_plan") == [(1,)]
 
 
-def test_a_new_date_other_settings_or_other_code_build_in_full(county, monkeypatch):
-    assert county.load(dt.date(2026, 11, 2)).startswith("full (a new as-of date")
+def test_a_new_date_other_settings_or_other_code_build_in_full(small_county, monkeypatch):
+    assert small_county.load(dt.date(2026, 11, 2)).startswith("full (a new as-of date")
     monkeypatch.setenv("PATHWAYS_FOLLOW_UP_DAYS", "30")
-    assert county.load(dt.date(2026, 11, 2)) == "full (the follow-up settings changed)"
-    with duckdb.connect(str(county.warehouse)) as con:  # as if built by another release
+    assert small_county.load(dt.date(2026, 11, 2)) == "full (the follow-up settings changed)"
+    with duckdb.connect(str(small_county.warehouse)) as con:  # as if built by another release
         con.execute("update meta.build_state set code_digest = 'other'")
-    assert county.load(dt.date(2026, 11, 2)) == "full (the models or the build code changed)"
+    assert small_county.load(dt.date(2026, 11, 2)) == "full (the models or the build code changed)"
     monkeypatch.setenv("PATHWAYS_INCREMENTAL_BUILD", "false")
-    assert county.load(dt.date(2026, 11, 2)) == "full (incremental builds are switched off)"
+    assert small_county.load(dt.date(2026, 11, 2)) == "full (incremental builds are switched off)"
     monkeypatch.delenv("PATHWAYS_INCREMENTAL_BUILD")
-    assert persons(county.load(dt.date(2026, 11, 2))) == 0
+    assert persons(small_county.load(dt.date(2026, 11, 2))) == 0
 
 
-def test_a_model_that_reads_an_aggregate_cannot_be_rebuilt_per_person(county):
+def test_a_model_that_reads_an_aggregate_cannot_be_rebuilt_per_person(small_county):
     """A `grain: person` model reading a table not kept per person would silently read
     only part of it; the build refuses that and builds in full."""
     models = b.load_models()
     models["dash.wait"].depends_on.add("marts.funnel")
-    with duckdb.connect(str(county.warehouse)) as con:
+    with duckdb.connect(str(small_county.warehouse)) as con:
         reason = incremental.why_full(con, models, AS_OF, (60, 90))
     assert reason == "dash.wait reads marts.funnel, which is not kept per person"
 
@@ -285,3 +295,53 @@ def test_a_served_load_reports_its_build_in_the_summary_and_the_run_log(prefect_
     runs = [json.loads(line) for line in (tmp_path / "load_runs.jsonl").read_text().splitlines()]
     assert [r["build"] for r in runs] == [first.build, second.build]
     assert differences(warehouse, AS_OF, tmp_path) == {}
+
+
+def _forecast_county(loaded, county, tmp_path) -> tuple[Path, Path]:
+    """A copy of the synthetic county (enough intakes for a forecast) and its warehouse,
+    and one new intro file: three persons settled in October 2026."""
+    _, published = loaded
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    shutil.copytree(county, landing)
+    shutil.copyfile(published, warehouse)
+    rows = [intro_row(pid, "5001", "bosatt", f"{10 + n}.10.2026") for n, pid in enumerate((PID_A, PID_B, PID_C))]
+    write_intro(landing, "intro_5001_20261025.csv", rows)
+    return landing, warehouse
+
+
+def test_a_new_file_gives_the_forecast_a_full_build_would(loaded, county, tmp_path):
+    landing, warehouse = _forecast_county(loaded, county, tmp_path)
+    summary = load_without_prefect(str(landing), str(warehouse), AS_OF, audit=False)
+    assert summary.build == "incremental (3 persons; stg_intro)"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        backtest, ahead = con.execute(
+            "select count(*) filter (actual_applications is not null), count(*) filter (actual_applications is null) "
+            "from marts.school_place_forecast"
+        ).fetchall()[0]
+    assert backtest > 0 and ahead > 0, "the county is large enough for a forecast and its backtest"
+    assert differences(warehouse, AS_OF, tmp_path) == {}
+
+
+def test_the_forecast_fits_again_only_what_the_new_data_can_change(loaded, county, tmp_path):
+    """A forecast made on a past cutoff sees only data dated before it: a file of
+    October 2026 cannot change the backtest, which is taken from the last build. Shown
+    by marking the last build's backtest: the mark survives, the forecast ahead is new."""
+    landing, warehouse = _forecast_county(loaded, county, tmp_path)
+    with duckdb.connect(str(warehouse)) as con:
+        made = con.execute("select cutoff, digest, unit_rows from meta.forecast_made").fetchall()
+        con.execute("delete from meta.forecast_made")
+        for cutoff, digest, text in made:
+            rows = json.loads(text)
+            for row in rows:
+                row["expected_applications"] = 999.5 if cutoff < dt.date(2026, 8, 1) else 888.5
+            con.execute("insert into meta.forecast_made values (?, ?, ?)", [cutoff, digest, json.dumps(rows)])
+    summary = load_without_prefect(str(landing), str(warehouse), AS_OF, audit=False)
+    assert summary.build == "incremental (3 persons; stg_intro)"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        marks = dict(
+            con.execute(
+                "select actual_applications is null, list(distinct expected_applications in (999.5, 888.5)) "
+                "from marts.school_place_forecast group by all"
+            ).fetchall()
+        )
+    assert marks == {False: [True], True: [False]}, "backtest reused, the forecast ahead fitted again"

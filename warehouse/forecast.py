@@ -41,6 +41,8 @@ checks that the backtest does not move).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -49,7 +51,7 @@ from functools import partial
 import duckdb
 import polars as pl
 
-from warehouse import only_row
+from warehouse import letters, only_row
 
 COUNTY = "Trøndelag"
 LOW, HIGH = 0.10, 0.90  # the 80 % prediction interval
@@ -284,25 +286,72 @@ def actual_applications(inputs: Inputs) -> dict[tuple[int, str], int]:
     return out
 
 
-def forecast_frame(inputs: Inputs, as_of: dt.date) -> pl.DataFrame:
+def _made_before(inputs: Inputs, cutoff: dt.date, targets: list[int]) -> str:
+    """A digest of what a forecast made on `cutoff` may see: the inputs dated before it."""
+    parts = [cutoff.isoformat(), ",".join(map(str, targets)), repr(sorted(inputs.regions.items()))]
+    for frame, column in (
+        (inputs.applications, "applied_date"),
+        (inputs.persons, "settlement_date"),
+        (inputs.plans, "delivery_date"),
+    ):
+        row_hashes = frame.filter(pl.col(column) < cutoff).hash_rows(seed=0).sort()
+        parts.append(f"{row_hashes.len()}:{hashlib.sha256(row_hashes.to_numpy().tobytes()).hexdigest()}")
+    return letters("|".join(parts))
+
+
+def forecast_frame(
+    inputs: Inputs, as_of: dt.date, known: dict[tuple[dt.date, str], list[dict]] | None = None
+) -> tuple[pl.DataFrame, dict[tuple[dt.date, str], list[dict]]]:
     """Backtest rows for every past intake whose application year has ended by as_of, and
-    forecasts for the next two intakes (made with everything dated up to as_of)."""
+    forecasts for the next two intakes (made with everything dated up to as_of).
+
+    Each forecast is made on a cutoff from what is dated before it, so one made on a past
+    cutoff only changes when data dated before it arrive: `known` ({(cutoff, digest of
+    what it saw): rows}) lets the incremental build reuse those instead of fitting again.
+    Returns the frame and the rows per (cutoff, digest), for the next build."""
     actual = actual_applications(inputs)
+    made: dict[tuple[dt.date, str], list[dict]] = {}
+
+    def unit_rows(targets: list[int], cutoff: dt.date) -> list[dict]:
+        key = (cutoff, _made_before(inputs, cutoff, targets))
+        rows = known.get(key) if known is not None else None
+        made[key] = rows if rows is not None else forecast_unit_rows(inputs, targets, cutoff)
+        return made[key]
+
     rows = []
     intakes = sorted({t for t, _ in actual})
     for intake in intakes:
         if opens(intake + 1) > as_of + dt.timedelta(days=1):
             continue  # its application year has not ended: no actual number yet
-        for row in forecast_unit_rows(inputs, [intake], opens(intake)):
+        for row in unit_rows([intake], opens(intake)):
             rows.append({**row, "actual_applications": actual.get((intake, row["region"]), 0)})
-    for row in forecast_unit_rows(inputs, next_intakes(as_of), as_of + dt.timedelta(days=1)):
+    for row in unit_rows(next_intakes(as_of), as_of + dt.timedelta(days=1)):
         rows.append({**row, "actual_applications": None})
-    return pl.DataFrame(rows, schema=COLUMNS).sort("intake_year", "region")
+    return pl.DataFrame(rows, schema=COLUMNS).sort("intake_year", "region"), made
 
 
-def build(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
-    """Create marts.school_place_forecast in the (candidate) warehouse."""
-    frame = forecast_frame(read_inputs(con), as_of)
+def _known(con: duckdb.DuckDBPyConnection) -> dict[tuple[dt.date, str], list[dict]]:
+    rows = con.execute("select cutoff, digest, unit_rows from meta.forecast_made").fetchall()
+    return {
+        (cutoff, digest): [
+            {**r, "forecast_made_on": dt.date.fromisoformat(r["forecast_made_on"])} for r in json.loads(text)
+        ]
+        for cutoff, digest, text in rows
+    }
+
+
+def build(con: duckdb.DuckDBPyConnection, as_of: dt.date, reuse: bool = False) -> None:
+    """Create marts.school_place_forecast in the (candidate) warehouse. `reuse`: take the
+    forecasts whose inputs are unchanged from the last build (`meta.forecast_made`) rather
+    than fitting them again; a full build fits everything."""
+    con.execute("create schema if not exists meta")
+    con.execute("create table if not exists meta.forecast_made (cutoff date, digest varchar, unit_rows varchar)")
+    frame, made = forecast_frame(read_inputs(con), as_of, _known(con) if reuse else None)
+    con.execute("delete from meta.forecast_made").fetchall()
+    con.executemany(
+        "insert into meta.forecast_made (cutoff, digest, unit_rows) values (?, ?, ?)",
+        [(cutoff, digest, json.dumps(rows, default=str)) for (cutoff, digest), rows in made.items()],
+    )
     con.register("forecast_rows", frame.to_arrow())
     try:
         con.execute("""create or replace table marts.school_place_forecast as

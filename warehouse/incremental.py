@@ -28,7 +28,7 @@ How.
    person (before or after the load) is touched too.
 4. Each `-- grain: person` model, in build order, deletes the touched persons' rows and
    inserts them again from its own SQL, which then reads only the touched persons' rows
-   upstream (views of the same names in scratch schemas, `_touched_<layer>`). The other
+   upstream (small copies of the same names in scratch schemas, `_touched_<layer>`). The other
    models are aggregates over everyone and cheap: they are rebuilt whole. The forecast is
    refitted only when a digest of what it reads changed.
 
@@ -49,7 +49,7 @@ from importlib import resources
 import duckdb
 
 from warehouse import build as b
-from warehouse import only_row
+from warehouse import letters, only_row
 
 SCRATCH = "_touched"  # the touched persons; views per layer in _touched_<layer>
 _RAW = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b")
@@ -84,7 +84,7 @@ def code_digest() -> str:
         entries += [("/".join([*folder, e.name]), e) for e in base.iterdir() if e.name.endswith((".sql", ".csv"))]
     for name, entry in sorted(entries, key=lambda e: e[0]):
         digest.update(name.encode("utf-8") + b"\0" + entry.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return letters(digest.hexdigest())
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
@@ -152,14 +152,14 @@ def source_fingerprint(con: duckdb.DuckDBPyConnection, model: b.Model) -> str | 
         ).fetchall()
     )
     parts.append(f"deliveries:{count}:{digest}")
-    return "|".join(parts)
+    return letters("|".join(parts))
 
 
 def _fingerprints(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], as_of: dt.date) -> dict[str, str]:
     from warehouse import forecast
 
     found = {name: source_fingerprint(con, m) for name, m in models.items() if name.startswith("staging.")}
-    found[b.FORECAST] = forecast.input_fingerprint(con, as_of)
+    found[b.FORECAST] = letters(forecast.input_fingerprint(con, as_of))
     return {name: fp for name, fp in found.items() if fp is not None}
 
 
@@ -193,12 +193,16 @@ def build(
         names = b.build(con, as_of, *follow_up)
         _record(con, as_of, follow_up, _fingerprints(con, models, as_of))
         return Outcome("full", reason, models=names)
-    outcome = _build_touched(con, models, as_of)
-    _record(con, as_of, follow_up, _fingerprints(con, models, as_of))
+    fingerprints: dict[str, str] = {}
+    outcome = _build_touched(con, models, as_of, fingerprints)
+    _record(con, as_of, follow_up, fingerprints)
     return outcome
 
 
-def _build_touched(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], as_of: dt.date) -> Outcome:
+def _build_touched(
+    con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], as_of: dt.date, fingerprints: dict[str, str]
+) -> Outcome:
+    """The incremental build proper; fills in `fingerprints` for the next build."""
     from warehouse import forecast
 
     before = dict(con.execute("select model, fingerprint from meta.build_fingerprint").fetchall())
@@ -219,6 +223,8 @@ def _build_touched(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], a
             if model.shared_key:  # who shared a key before this load
                 _remember_shared(con, model)
             fingerprint = source_fingerprint(con, model)
+            if fingerprint is not None:
+                fingerprints[name] = fingerprint
             if fingerprint is None or fingerprint != before.get(name):
                 _rebuild_and_compare(con, model)
                 outcome.sources.append(name)
@@ -232,8 +238,9 @@ def _build_touched(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], a
                 b.create(con, model)
             elif outcome.persons:
                 _rebuild_persons(con, model)
-        if forecast.input_fingerprint(con, as_of) != before.get(b.FORECAST):
-            forecast.build(con, as_of)
+        fingerprints[b.FORECAST] = letters(forecast.input_fingerprint(con, as_of))
+        if fingerprints[b.FORECAST] != before.get(b.FORECAST):
+            forecast.build(con, as_of, reuse=True)
     finally:
         _drop_scratch(con)
     return outcome
@@ -281,7 +288,7 @@ def _close_over_shared_keys(con: duckdb.DuckDBPyConnection, sharing: list[b.Mode
         added = False
         for model in sharing:
             shared = f"{SCRATCH}.shared_{model.name.split('.')[1]}"
-            on = " and ".join(f"s.{k} is not distinct from k.{k}" for k in model.shared_key)
+            on = " and ".join(f"s.{k} = k.{k}" for k in model.shared_key)  # a null key shares nothing
             keys = ", ".join(model.shared_key)
             inserted = only_row(
                 con.execute(f"""
@@ -299,22 +306,28 @@ def _close_over_shared_keys(con: duckdb.DuckDBPyConnection, sharing: list[b.Mode
 
 
 def _create_person_views(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], tables: dict) -> None:
-    """`_touched_<layer>.<table>`: the touched persons' rows of each table kept per person."""
+    """`_touched_staging.<table>`: the touched persons' rows of each staging table with
+    persons, copied once (several models read each; the copies are small)."""
     for layer in b.LAYERS:
         con.execute(f"create schema {SCRATCH}_{layer}")
-    for name, model in models.items():
-        if model.grain == "person" or (name.startswith("staging.") and "person_id" in tables.get(name, ())):
+    for name in models:
+        if name.startswith("staging.") and "person_id" in tables.get(name, ()):
             con.execute(
-                f"create view {SCRATCH}_{name} as select * from {name} "
+                f"create table {SCRATCH}_{name} as select * from {name} "
                 f"where person_id in (select person_id from {SCRATCH}.touched)"
             )
 
 
 def _rebuild_persons(con: duckdb.DuckDBPyConnection, model: b.Model) -> None:
-    """Replace the touched persons' rows with what the model's SQL gives for them alone."""
+    """Replace the touched persons' rows with what the model's SQL gives for them alone:
+    it reads the touched rows upstream (`_touched_<layer>.<table>`), and its own become
+    `_touched_<layer>.<table>` for the models downstream."""
     scoped = b.REF.sub(lambda m: f"{SCRATCH}_{m.group(1)}.{m.group(2)}", model.sql)
     try:
-        con.execute(f"delete from {model.name} where person_id in (select person_id from {SCRATCH}.touched)").fetchall()
-        con.execute(f"insert into {model.name}\nselect * from (\n{scoped}\n)").fetchall()
+        con.execute(f"create table {SCRATCH}_{model.name} as select * from (\n{scoped}\n)")
+        con.execute(
+            f"delete from {model.name} where person_id in (select person_id from {SCRATCH}.touched)"
+        ).fetchall()
+        con.execute(f"insert into {model.name} select * from {SCRATCH}_{model.name}").fetchall()
     except duckdb.Error as err:
         raise RuntimeError(f"model {model.name} failed to build for the touched persons: {err}") from err
