@@ -325,9 +325,7 @@ def _rebuild_persons(con: duckdb.DuckDBPyConnection, model: b.Model) -> None:
     scoped = b.REF.sub(lambda m: f"{SCRATCH}_{m.group(1)}.{m.group(2)}", model.sql)
     try:
         con.execute(f"create table {SCRATCH}_{model.name} as select * from (\n{scoped}\n)")
-        con.execute(
-            f"delete from {model.name} where person_id in (select person_id from {SCRATCH}.touched)"
-        ).fetchall()
+        con.execute(f"delete from {model.name} where person_id in (select person_id from {SCRATCH}.touched)").fetchall()
         con.execute(f"insert into {model.name} select * from {SCRATCH}_{model.name}").fetchall()
     except duckdb.Error as err:
         raise RuntimeError(f"model {model.name} failed to build for the touched persons: {err}") from err
