@@ -91,7 +91,9 @@ def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
     """What the next build compares itself with (kept from build to build with the file)."""
     con.execute("create schema if not exists meta")
     con.execute("""create table if not exists meta.build_state (
-        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar)""")
+        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, mode varchar)""")
+    # the persons an incremental build rebuilt: the audit checks their rows (warehouse/audit.py)
+    con.execute("create table if not exists meta.build_touched (person_id varchar)")
     con.execute("create table if not exists meta.build_fingerprint (model varchar, fingerprint varchar)")
 
 
@@ -164,12 +166,17 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], as
 
 
 def _record(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, follow_up: tuple[int, int], fingerprints: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    follow_up: tuple[int, int],
+    fingerprints: dict[str, str],
+    mode: str,
 ) -> None:
     con.execute("delete from meta.build_state").fetchall()
     con.execute(
-        "insert into meta.build_state (as_of, follow_up_days, follow_up_wait_days, code_digest) values (?, ?, ?, ?)",
-        [as_of, *follow_up, code_digest()],
+        "insert into meta.build_state (as_of, follow_up_days, follow_up_wait_days, code_digest, mode) "
+        "values (?, ?, ?, ?, ?)",
+        [as_of, *follow_up, code_digest(), mode],
     ).fetchall()
     con.execute("delete from meta.build_fingerprint").fetchall()
     con.executemany(
@@ -191,11 +198,12 @@ def build(
     reason = why_full(con, models, as_of, follow_up) if incremental else "incremental builds are switched off"
     if reason is not None:
         names = b.build(con, as_of, *follow_up)
-        _record(con, as_of, follow_up, _fingerprints(con, models, as_of))
+        con.execute("delete from meta.build_touched").fetchall()
+        _record(con, as_of, follow_up, _fingerprints(con, models, as_of), "full")
         return Outcome("full", reason, models=names)
     fingerprints: dict[str, str] = {}
     outcome = _build_touched(con, models, as_of, fingerprints)
-    _record(con, as_of, follow_up, fingerprints)
+    _record(con, as_of, follow_up, fingerprints, "incremental")
     return outcome
 
 
@@ -231,6 +239,8 @@ def _build_touched(
                 if model.shared_key:  # ... and after it
                     _remember_shared(con, model)
         outcome.persons = _close_over_shared_keys(con, [models[n] for n in staging if models[n].shared_key])
+        con.execute("delete from meta.build_touched").fetchall()
+        con.execute(f"insert into meta.build_touched select person_id from {SCRATCH}.touched").fetchall()
         _create_person_views(con, models, tables)
         for name in rest:
             model = models[name]
