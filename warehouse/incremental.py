@@ -6,11 +6,13 @@ the file-arrival trigger pay that many times a day; the nightly load hardly noti
 
 When. Only when the warehouse the candidate was copied from was built
 - as of the same date (so the first load of each day, the nightly one, builds in full),
-- with the same follow-up settings (the SQL reads them), and
+- with the same follow-up settings (the SQL reads them),
 - by the same models and build code (a digest of the model files, this package's build
-  code, the reference tables and the migrations; `code_digest`).
-Anything else, a missing table, `[build] incremental_build = false` or `pathways load
---full-build` builds in full. The outcome and its reason are in the load's summary.
+  and audit code, the reference tables, the migrations and the versions of the libraries
+  that compute and check the tables; `code_digest`), and
+- with the same cell-key secret (every person's record key depends on it).
+Anything else, a missing table, or `[build] incremental = false`
+(`PATHWAYS_INCREMENTAL_BUILD=false` for one command) builds in full. The outcome and its reason are in the load's summary.
 
 How.
 1. `staging.stg_delivery` and staging models without persons are rebuilt whole (small).
@@ -45,6 +47,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import version
 
 import duckdb
 
@@ -53,7 +56,11 @@ from warehouse import letters, only_row
 
 SCRATCH = "_touched"  # the touched persons; views per layer in _touched_<layer>
 _RAW = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b")
-_WAREHOUSE_CODE = ("build.py", "incremental.py", "forecast.py", "__init__.py")
+# the build's code, and the audit's: after an incremental build the audit checks only the
+# rebuilt persons' rows, which holds only while its suites are the ones the rest passed
+_WAREHOUSE_CODE = ("__init__.py", "build.py", "incremental.py", "forecast.py", "audit.py", "gx_duckdb.py")
+# libraries whose results the tables hold (a new version may compute or check differently)
+_LIBRARIES = ("duckdb", "polars", "statsmodels", "scipy", "numpy", "great_expectations")
 
 
 @dataclass
@@ -84,14 +91,36 @@ def code_digest() -> str:
         entries += [("/".join([*folder, e.name]), e) for e in base.iterdir() if e.name.endswith((".sql", ".csv"))]
     for name, entry in sorted(entries, key=lambda e: e[0]):
         digest.update(name.encode("utf-8") + b"\0" + entry.read_bytes() + b"\0")
+    for library in _LIBRARIES:
+        digest.update(f"{library}=={version(library)}\0".encode())
     return letters(digest.hexdigest())
 
 
+_STATE_COLUMNS = ["as_of", "follow_up_days", "follow_up_wait_days", "code_digest", "key_digest", "mode"]
+
+
+def key_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of the cell-key secret the build used (`getvariable('cell_key_secret')`,
+    set by `build.prepare`): a new secret changes every person's record key."""
+    return letters(str(only_row(con.execute("select getvariable('cell_key_secret')").fetchall())[0]))
+
+
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
-    """What the next build compares itself with (kept from build to build with the file)."""
+    """What the next build compares itself with (kept from build to build with the file).
+    A state table of another shape (an earlier release's) is replaced: the build is full."""
     con.execute("create schema if not exists meta")
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'meta' and table_name = 'build_state' order by ordinal_position"
+        ).fetchall()
+    ]
+    if columns and columns != _STATE_COLUMNS:
+        con.execute("drop table meta.build_state")
     con.execute("""create table if not exists meta.build_state (
-        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, mode varchar)""")
+        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, key_digest varchar,
+        mode varchar)""")
     # the persons an incremental build rebuilt: the audit checks their rows (warehouse/audit.py)
     con.execute("create table if not exists meta.build_touched (person_id varchar)")
     con.execute("create table if not exists meta.build_fingerprint (model varchar, fingerprint varchar)")
@@ -113,17 +142,19 @@ def why_full(
 ) -> str | None:
     """The reason this build must be full, or None when it may be incremental."""
     state = con.execute(
-        "select as_of, follow_up_days, follow_up_wait_days, code_digest from meta.build_state"
+        "select as_of, follow_up_days, follow_up_wait_days, code_digest, key_digest from meta.build_state"
     ).fetchall()
     if len(state) != 1:
         return "no earlier build to start from"
-    built_as_of, *built_follow_up, digest = state[0]
+    built_as_of, *built_follow_up, digest, key = state[0]
     if built_as_of != as_of:
         return f"a new as-of date ({built_as_of} before)"
     if tuple(built_follow_up) != follow_up:
         return "the follow-up settings changed"
     if digest != code_digest():
         return "the models or the build code changed"
+    if key != key_digest(con):  # every record key changes (dash.person_filter)
+        return "the cell-key secret changed"
     tables = _tables(con)
     missing = [name for name in [*models, b.FORECAST] if name not in tables]
     if missing:
@@ -174,9 +205,9 @@ def _record(
 ) -> None:
     con.execute("delete from meta.build_state").fetchall()
     con.execute(
-        "insert into meta.build_state (as_of, follow_up_days, follow_up_wait_days, code_digest, mode) "
-        "values (?, ?, ?, ?, ?)",
-        [as_of, *follow_up, code_digest(), mode],
+        "insert into meta.build_state (as_of, follow_up_days, follow_up_wait_days, code_digest, key_digest, mode) "
+        "values (?, ?, ?, ?, ?, ?)",
+        [as_of, *follow_up, code_digest(), key_digest(con), mode],
     ).fetchall()
     con.execute("delete from meta.build_fingerprint").fetchall()
     con.executemany(

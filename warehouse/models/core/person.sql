@@ -1,4 +1,4 @@
--- description: One row per person seen in any source. Settlement date and municipality come from the person's earliest `bosatt`; sex, birth year, country background and reason for residence from the most recently delivered record that has them (the Trøndelag model carries none).
+-- description: One row per person seen in any source. Settlement date and municipality come from the person's earliest `bosatt`; sex, birth year, country background and reason for residence from the most recently delivered record that has them (then the latest date, file and row; the Trøndelag model carries none).
 -- unique: person_id
 -- not_null: person_id
 -- grain: person
@@ -9,12 +9,14 @@ with people as (
 attribute_records as (
     select
         person_id, sex, birth_year, country_background, immigration_reason,
-        delivery_date::varchar || event_date::varchar || source_file as recency
+        -- newest delivery, then latest date, file and row: a total order, so a tie never
+        -- leaves the choice to the order rows happen to be read in
+        (delivery_date, event_date, source_file, source_row::bigint) as recency
     from staging.stg_intro
     union all
     select
         person_id, sex, birth_year, null, null,
-        delivery_date::varchar || coalesce(start_date, applied_date)::varchar || source_file
+        (delivery_date, coalesce(start_date, applied_date), source_file, source_row::bigint)
     from staging.stg_combination_classes
 ),
 

@@ -12,7 +12,7 @@ highest as (
     select
         person_id,
         max(cefr_level) as cefr_level,   -- A1 < A2 < B1 < B2 < C1 also as text
-        arg_max(municipality_code, cefr_level || end_date::varchar) as municipality_code
+        arg_max(municipality_code, (cefr_level, end_date, municipality_code)) as municipality_code
     from completed
     group by person_id
 ),

@@ -3,7 +3,16 @@
 -- not_null: person_id, stage, first_start, rank
 -- grain: person
 with reached as (
-    select person_id, stage, min(start_date) as first_start, arg_max(end_type, start_date) as last_end_type
+    select
+        person_id, stage, min(start_date) as first_start,
+        -- the latest spell's end; two spells starting the same day: the later end, then by place
+        arg_max(
+            end_type,
+            (
+                start_date, coalesce(end_date, date '9999-12-31'), end_type, source,
+                coalesce(school_orgnr, ''), coalesce(municipality_code, '')
+            )
+        ) as last_end_type
     from marts.stage_spell
     group by 1, 2
     union all

@@ -17,7 +17,9 @@ latest_end as (
     where end_type in ('completed', 'dropped_out', 'transferred')
     qualify row_number() over (
         partition by person_id
-        order by end_date desc, (end_type = 'dropped_out') desc, stage, source asc
+        order by
+            end_date desc, (end_type = 'dropped_out') desc, stage, source asc,
+            start_date desc, school_orgnr asc nulls last, municipality_code asc nulls last
     ) = 1
 ),
 
@@ -59,7 +61,10 @@ long_waits as (
         applied_date + getvariable('follow_up_wait_days')::integer + 1 as listed_from
     from applications
     where status = 'waiting' and wait_days > getvariable('follow_up_wait_days')::integer
-    qualify row_number() over (partition by person_id order by applied_date, stage, source) = 1
+    qualify row_number() over (
+        partition by person_id
+        order by applied_date, stage, source, school_orgnr nulls last, municipality_code nulls last
+    ) = 1
 ),
 
 listed as (
