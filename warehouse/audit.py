@@ -232,54 +232,6 @@ def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[
     return suites
 
 
-def _rebuilt_persons(engine) -> int | None:
-    """How many persons an incremental build rebuilt (None: the build was full). Read
-    through the datasource's own engine: a second DuckDB connection with other settings
-    to the same file would be refused."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
-    with engine.connect() as con:
-        try:
-            mode = con.execute(text("select mode from meta.build_state")).fetchall()
-            touched = con.execute(text("select count(*) from meta.build_touched")).fetchall()[0][0]
-        except DBAPIError:  # a warehouse built before incremental builds
-            return None
-    return int(touched) if [tuple(r) for r in mode] == [("incremental",)] else None
-
-
-def _batches(gxe, engine, as_of: dt.date, previous: dict[str, int], force: bool):
-    """(asset name, query, expectations, suite notes) per batch to validate.
-
-    After an incremental build (warehouse/incremental.py) a table kept per person is
-    checked on the rebuilt persons' rows only: every other row is exactly as in the
-    published build, which passed the same suite on the same as-of date (a new date, other
-    settings or other code build in full). The expectations hold row by row or person by
-    person (a key always holds person_id), so nothing between two persons is left out.
-    The row-count guard still counts the whole table, in a batch of its own."""
-    from warehouse.build import load_models
-
-    rebuilt = _rebuilt_persons(engine)
-    per_person = {name for name, model in load_models().items() if model.grain == "person"}
-    for table, expectations in _suites(gxe, as_of, previous, force).items():
-        name, whole = table.replace(".", "__"), f"select * from {table}"
-        if rebuilt is None or table not in per_person:
-            yield name, whole, expectations, None
-            continue
-        counted = [e for e in expectations if isinstance(e, gxe.ExpectTableRowCountToBeBetween)]
-        yield (
-            name,
-            f"{whole} /* incremental build: the {rebuilt} persons it rebuilt; every other row is as "
-            f"published before, audited as of the same date */ where person_id in "
-            f"(select person_id from meta.build_touched)",
-            [e for e in expectations if e not in counted],
-            f"Incremental build: the rows of the {rebuilt} persons it rebuilt. Every other row is as in "
-            "the published build before it, which passed this suite as of the same date.",
-        )
-        if counted:
-            yield f"{name}__all_rows", whole, counted, "The row-count guard, on the whole table."
-
-
 def previous_counts(published: Path, as_of: dt.date | None = None) -> dict[str, int]:
     """Row counts of the guarded tables in the published warehouse (empty if none).
 
@@ -401,10 +353,11 @@ def run_audits(
     datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
     definitions = []
     count = 0
-    for name, query, expectations, notes in _batches(gxe, datasource.get_engine(), as_of, previous, force):
-        asset = datasource.add_query_asset(name, query=query)
+    for table, expectations in _suites(gxe, as_of, previous, force).items():
+        name = table.replace(".", "__")
+        asset = datasource.add_query_asset(name, query=f"select * from {table}")
         batch = asset.add_batch_definition_whole_table("whole_table")
-        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations, notes=notes))
+        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
         count += len(expectations)
         definitions.append(
             context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
@@ -441,8 +394,8 @@ def run_audits(
     )
     failures = []
     for validation in run.run_results.values():
-        asset_name = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
-        table = ".".join(asset_name.split("__")[:2])  # core__person__all_rows -> core.person
+        table = validation.meta.get("active_batch_definition", {}).get("data_asset_name", "") or ""
+        table = table.replace("__", ".")
         for result in validation.results:
             if not result.success:
                 failures.append(redact(f"{table}: {_describe(result)}"))

@@ -8,8 +8,8 @@ When. Only when the warehouse the candidate was copied from was built
 - as of the same date (so the first load of each day, the nightly one, builds in full),
 - with the same follow-up settings (the SQL reads them),
 - by the same models and build code (a digest of the model files, this package's build
-  and audit code, the reference tables, the migrations and the versions of the libraries
-  that compute and check the tables; `code_digest`), and
+  code, the reference tables, the migrations and the versions of the libraries that
+  compute the tables; `code_digest`), and
 - with the same cell-key secret (every person's record key depends on it).
 Anything else, a missing table, or `[build] incremental = false`
 (`PATHWAYS_INCREMENTAL_BUILD=false` for one command) builds in full. The outcome and its reason are in the load's summary.
@@ -56,11 +56,9 @@ from warehouse import letters, only_row
 
 SCRATCH = "_touched"  # the touched persons; views per layer in _touched_<layer>
 _RAW = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b")
-# the build's code, and the audit's: after an incremental build the audit checks only the
-# rebuilt persons' rows, which holds only while its suites are the ones the rest passed
-_WAREHOUSE_CODE = ("__init__.py", "build.py", "incremental.py", "forecast.py", "audit.py", "gx_duckdb.py")
-# libraries whose results the tables hold (a new version may compute or check differently)
-_LIBRARIES = ("duckdb", "polars", "statsmodels", "scipy", "numpy", "great_expectations")
+_WAREHOUSE_CODE = ("__init__.py", "build.py", "incremental.py", "forecast.py")
+# libraries whose results the tables hold (a new version may compute differently)
+_LIBRARIES = ("duckdb", "polars", "statsmodels", "scipy", "numpy")
 
 
 @dataclass
@@ -121,8 +119,6 @@ def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""create table if not exists meta.build_state (
         as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, key_digest varchar,
         mode varchar)""")
-    # the persons an incremental build rebuilt: the audit checks their rows (warehouse/audit.py)
-    con.execute("create table if not exists meta.build_touched (person_id varchar)")
     con.execute("create table if not exists meta.build_fingerprint (model varchar, fingerprint varchar)")
 
 
@@ -229,7 +225,6 @@ def build(
     reason = why_full(con, models, as_of, follow_up) if incremental else "incremental builds are switched off"
     if reason is not None:
         names = b.build(con, as_of, *follow_up)
-        con.execute("delete from meta.build_touched").fetchall()
         _record(con, as_of, follow_up, _fingerprints(con, models, as_of), "full")
         return Outcome("full", reason, models=names)
     fingerprints: dict[str, str] = {}
@@ -270,8 +265,6 @@ def _build_touched(
                 if model.shared_key:  # ... and after it
                     _remember_shared(con, model)
         outcome.persons = _close_over_shared_keys(con, [models[n] for n in staging if models[n].shared_key])
-        con.execute("delete from meta.build_touched").fetchall()
-        con.execute(f"insert into meta.build_touched select person_id from {SCRATCH}.touched").fetchall()
         _create_person_views(con, models, tables)
         for name in rest:
             model = models[name]
