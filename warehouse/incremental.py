@@ -94,7 +94,7 @@ def code_digest() -> str:
     return letters(digest.hexdigest())
 
 
-_STATE_COLUMNS = ["as_of", "follow_up_days", "follow_up_wait_days", "code_digest", "key_digest", "mode"]
+_STATE_COLUMNS = ["as_of", "follow_up_days", "follow_up_wait_days", "code_digest", "key_digest"]
 
 
 def key_digest(con: duckdb.DuckDBPyConnection) -> str:
@@ -117,8 +117,7 @@ def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
     if columns and columns != _STATE_COLUMNS:
         con.execute("drop table meta.build_state")
     con.execute("""create table if not exists meta.build_state (
-        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, key_digest varchar,
-        mode varchar)""")
+        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, key_digest varchar)""")
     con.execute("create table if not exists meta.build_fingerprint (model varchar, fingerprint varchar)")
 
 
@@ -197,13 +196,12 @@ def _record(
     as_of: dt.date,
     follow_up: tuple[int, int],
     fingerprints: dict[str, str],
-    mode: str,
 ) -> None:
     con.execute("delete from meta.build_state").fetchall()
     con.execute(
-        "insert into meta.build_state (as_of, follow_up_days, follow_up_wait_days, code_digest, key_digest, mode) "
-        "values (?, ?, ?, ?, ?, ?)",
-        [as_of, *follow_up, code_digest(), key_digest(con), mode],
+        "insert into meta.build_state (as_of, follow_up_days, follow_up_wait_days, code_digest, key_digest) "
+        "values (?, ?, ?, ?, ?)",
+        [as_of, *follow_up, code_digest(), key_digest(con)],
     ).fetchall()
     con.execute("delete from meta.build_fingerprint").fetchall()
     con.executemany(
@@ -225,11 +223,11 @@ def build(
     reason = why_full(con, models, as_of, follow_up) if incremental else "incremental builds are switched off"
     if reason is not None:
         names = b.build(con, as_of, *follow_up)
-        _record(con, as_of, follow_up, _fingerprints(con, models, as_of), "full")
+        _record(con, as_of, follow_up, _fingerprints(con, models, as_of))
         return Outcome("full", reason, models=names)
     fingerprints: dict[str, str] = {}
     outcome = _build_touched(con, models, as_of, fingerprints)
-    _record(con, as_of, follow_up, fingerprints, "incremental")
+    _record(con, as_of, follow_up, fingerprints)
     return outcome
 
 
