@@ -65,6 +65,11 @@ def _columns(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+def without_comments(sql: str) -> str:
+    """The SQL without its `--` comments (where the headers and prose name other tables)."""
+    return re.sub(r"--.*$", "", sql, flags=re.MULTILINE)
+
+
 def load_models() -> dict[str, Model]:
     root = resources.files("warehouse").joinpath("models")
     models: dict[str, Model] = {}
@@ -86,8 +91,9 @@ def load_models() -> dict[str, Model]:
                 shared_key=_columns(_header(sql, "shared_key")),
             )
     for model in models.values():
-        body = re.sub(r"--.*$", "", model.sql, flags=re.MULTILINE)
-        model.depends_on = {f"{s}.{t}" for s, t in REF.findall(body)} & set(models) - {model.name}
+        model.depends_on = {f"{s}.{t}" for s, t in REF.findall(without_comments(model.sql))} & set(models) - {
+            model.name
+        }
     return models
 
 

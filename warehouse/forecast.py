@@ -51,7 +51,7 @@ from functools import partial
 import duckdb
 import polars as pl
 
-from warehouse import letters, only_row
+from warehouse import letters
 
 COUNTY = "Trøndelag"
 LOW, HIGH = 0.10, 0.90  # the 80 % prediction interval
@@ -79,7 +79,7 @@ class Inputs:
     regions: dict[str, str]  # municipality code -> region (Trøndelag's municipalities)
 
 
-# What the forecast reads (also fingerprinted, see `input_fingerprint`).
+# What the forecast reads.
 APPLICATIONS_SQL = """
     select person_id, municipality_code, applied_date from marts.school_place_wait
     where source = 'combination_classes'"""
@@ -101,17 +101,6 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
         con.sql(PLANS_SQL).pl(),
         dict(con.execute(REGIONS_SQL).fetchall()),
     )
-
-
-def input_fingerprint(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
-    """A digest of everything the forecast reads, and its date: equal digests, equal
-    forecast. Why: fitting the models takes seconds at any size, and most loads during a
-    day (a corrected intro file, say) change nothing it reads (warehouse/incremental.py)."""
-    parts = [as_of.isoformat()]
-    for sql in (APPLICATIONS_SQL, PERSONS_SQL, PLANS_SQL, REGIONS_SQL):
-        count, digest = only_row(con.execute(f"select count(*), sum(hash(t))::varchar from ({sql}) t").fetchall())
-        parts.append(f"{count}:{digest}")
-    return "|".join(parts)
 
 
 def intake_of(date: pl.Expr) -> pl.Expr:

@@ -31,8 +31,8 @@ How.
 4. Each `-- grain: person` model, in build order, deletes the touched persons' rows and
    inserts them again from its own SQL, which then reads only the touched persons' rows
    upstream (small copies of the same names in scratch schemas, `_touched_<layer>`). The other
-   models are aggregates over everyone and cheap: they are rebuilt whole. The forecast is
-   refitted only when a digest of what it reads changed.
+   models are aggregates over everyone and cheap: they are rebuilt whole. The forecast
+   fits again only the forecasts whose inputs changed (warehouse/forecast.py).
 
 The guard: tests/test_incremental.py builds the same deliveries incrementally and in full
 and requires every table to be identical (a hand-made case for each rule above, and
@@ -54,7 +54,7 @@ import duckdb
 from warehouse import build as b
 from warehouse import letters, only_row
 
-SCRATCH = "_touched"  # the touched persons; views per layer in _touched_<layer>
+SCRATCH = "_touched"  # the touched persons; their rows per layer in _touched_<layer>
 _RAW = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b")
 _WAREHOUSE_CODE = ("__init__.py", "build.py", "incremental.py", "forecast.py")
 # libraries whose results the tables hold (a new version may compute differently)
@@ -69,7 +69,6 @@ class Outcome:
     reason: str = ""  # why the build was full
     persons: int = 0  # incremental: persons rebuilt
     sources: list[str] = field(default_factory=list)  # incremental: staging models that changed
-    models: list[str] = field(default_factory=list)  # every model, in build order
 
     def describe(self) -> str:
         if self.mode == "full":
@@ -128,10 +127,6 @@ def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return {name: set(columns) for name, columns in rows}
 
 
-def _body(sql: str) -> str:
-    return re.sub(r"--.*$", "", sql, flags=re.MULTILINE)
-
-
 def why_full(
     con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], as_of: dt.date, follow_up: tuple[int, int]
 ) -> str | None:
@@ -171,7 +166,7 @@ def source_fingerprint(con: duckdb.DuckDBPyConnection, model: b.Model) -> str | 
     if not model.source:
         return None
     parts = []
-    for raw in sorted(set(_RAW.findall(_body(model.sql)))):
+    for raw in sorted(set(_RAW.findall(b.without_comments(model.sql)))):
         count, digest = only_row(con.execute(f"select count(*), sum(hash(t))::varchar from raw.{raw} t").fetchall())
         parts.append(f"{raw}:{count}:{digest}")
     count, digest = only_row(
@@ -183,11 +178,8 @@ def source_fingerprint(con: duckdb.DuckDBPyConnection, model: b.Model) -> str | 
     return letters("|".join(parts))
 
 
-def _fingerprints(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], as_of: dt.date) -> dict[str, str]:
-    from warehouse import forecast
-
+def _fingerprints(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model]) -> dict[str, str]:
     found = {name: source_fingerprint(con, m) for name, m in models.items() if name.startswith("staging.")}
-    found[b.FORECAST] = letters(forecast.input_fingerprint(con, as_of))
     return {name: fp for name, fp in found.items() if fp is not None}
 
 
@@ -222,9 +214,9 @@ def build(
     models = b.prepare(con, as_of, *follow_up)
     reason = why_full(con, models, as_of, follow_up) if incremental else "incremental builds are switched off"
     if reason is not None:
-        names = b.build(con, as_of, *follow_up)
-        _record(con, as_of, follow_up, _fingerprints(con, models, as_of))
-        return Outcome("full", reason, models=names)
+        b.build(con, as_of, *follow_up)
+        _record(con, as_of, follow_up, _fingerprints(con, models))
+        return Outcome("full", reason)
     fingerprints: dict[str, str] = {}
     outcome = _build_touched(con, models, as_of, fingerprints)
     _record(con, as_of, follow_up, fingerprints)
@@ -241,7 +233,7 @@ def _build_touched(
     order = b.build_order(models)
     staging = [n for n in order if n.startswith("staging.")]
     rest = [n for n in order if not n.startswith("staging.")]  # staging reads no other layer
-    outcome = Outcome("incremental", models=[*staging, *rest, b.FORECAST])
+    outcome = Outcome("incremental")
     _drop_scratch(con)
     con.execute(f"create schema {SCRATCH}")
     con.execute(f"create table {SCRATCH}.persons (person_id varchar)")
@@ -263,16 +255,14 @@ def _build_touched(
                 if model.shared_key:  # ... and after it
                     _remember_shared(con, model)
         outcome.persons = _close_over_shared_keys(con, [models[n] for n in staging if models[n].shared_key])
-        _create_person_views(con, models, tables)
+        _copy_touched_staging(con, models, tables)
         for name in rest:
             model = models[name]
             if model.grain != "person":
                 b.create(con, model)
             elif outcome.persons:
                 _rebuild_persons(con, model)
-        fingerprints[b.FORECAST] = letters(forecast.input_fingerprint(con, as_of))
-        if fingerprints[b.FORECAST] != before.get(b.FORECAST):
-            forecast.build(con, as_of, reuse=True)
+        forecast.build(con, as_of, reuse=True)
     finally:
         _drop_scratch(con)
     return outcome
@@ -337,7 +327,7 @@ def _close_over_shared_keys(con: duckdb.DuckDBPyConnection, sharing: list[b.Mode
     return only_row(con.execute(f"select count(*) from {SCRATCH}.touched").fetchall())[0]
 
 
-def _create_person_views(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], tables: dict) -> None:
+def _copy_touched_staging(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model], tables: dict) -> None:
     """`_touched_staging.<table>`: the touched persons' rows of each staging table with
     persons, copied once (several models read each; the copies are small)."""
     for layer in b.LAYERS:
