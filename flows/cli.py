@@ -173,8 +173,17 @@ def load(
     keep_failed: int | None = typer.Option(
         None, help="Refused candidates kept in failed/ (default: [retention] keep_failed, 5)."
     ),
+    in_process: bool = typer.Option(
+        False,
+        "--in-process",
+        help="Load in this process even when `pathways serve` serves this landing folder and warehouse.",
+    ),
 ) -> None:
     """Run the whole load once (no Prefect server needed).
+
+    When `pathways serve` serves the same landing folder and warehouse, the load runs
+    there (started warm, shown in its UI, one load at a time) and this command prints its
+    log and ends with its outcome; Ctrl+C cancels it.
 
     Exit codes: 0 published; 3 published with files refused or left for later; 2 refused
     by the audits (nothing published); 1 crashed (nothing published); 4 a path outside the
@@ -196,6 +205,10 @@ def load(
         typer.echo(str(err), err=True)
         raise typer.Exit(EXIT_PATH_REFUSED) from None
     if os.environ.get("PATHWAYS_LOAD_CHILD") != "1":
+        if not in_process:
+            handed = _hand_to_serve(landing, warehouse, as_of, force, files_per_task, keep_failed)
+            if handed is not None:
+                raise typer.Exit(handed)
         raise typer.Exit(_supervise(warehouse))
     from flows.local_server import choose_server
 
@@ -217,6 +230,47 @@ def load(
         typer.echo(f"Landing zone: {a.path}: {a.kind}, {a.action} ({a.message})", err=True)
     if not summary.all_files_accounted_cleanly:
         raise typer.Exit(EXIT_PUBLISHED_WITH_REFUSALS)
+
+
+def _hand_to_serve(landing, warehouse, as_of, force, files_per_task, keep_failed) -> int | None:
+    """The exit code of the load run by a `pathways serve` of this county (flows.handoff);
+    None when no serve serves this landing folder and warehouse."""
+    from flows import handoff
+
+    api = handoff.configured_api()
+    deployment = handoff.serving_deployment(api, landing, warehouse) if api else None
+    if api is None or deployment is None:
+        return None
+    params = handoff.parameters(as_of.date() if as_of else None, force, files_per_task, keep_failed)
+    try:
+        outcome = handoff.run(api, deployment, params, warehouse, handoff.echo_stderr)
+    except handoff.ApiError as err:
+        typer.echo(f"CRASHED: `pathways serve` could not be asked to load ({err}); nothing was published.", err=True)
+        return EXIT_CRASHED
+    r = outcome.record
+    if r is None:
+        typer.echo(
+            f"CRASHED: the served load ended in state {outcome.state} without recording an outcome; "
+            "nothing was published. See the log above and `pathways serve`'s UI.",
+            err=True,
+        )
+        return EXIT_CRASHED
+    if r["outcome"].startswith("published"):
+        _say(
+            f"Published {warehouse.resolve()}: {r['files_loaded']} files loaded, {r['files_refused']} refused; "
+            f"rows loaded {r['rows_loaded']}, quarantined {r['rows_quarantined']}, "
+            f"duplicates {r.get('rows_duplicate', 0)}; {r.get('persons', 0)} persons."
+        )
+        _say(f"Audit report (Great Expectations Data Docs): {warehouse.resolve().parent / 'data_docs' / 'index.html'}")
+        if r["outcome"] != "published":
+            typer.echo("Files were refused, left for later or unreadable: see the summary above.", err=True)
+    elif outcome.state == "CANCELLED":
+        typer.echo("CANCELLED: the load was stopped before it published; nothing was published.", err=True)
+    elif r["outcome"] == "audit_failed":
+        typer.echo(f"REFUSED: audits failed, nothing published: {r.get('message', '')}", err=True)
+    else:
+        typer.echo(f"CRASHED: {r.get('message', '')}; nothing was published.", err=True)
+    return handoff.EXIT_CODES.get(r["outcome"], EXIT_CRASHED)
 
 
 def _run_load(server, landing, warehouse, as_of, force, files_per_task, keep_failed):

@@ -9,14 +9,17 @@
   window swallows happened before the run starts, and the run scans the whole landing
   zone, so its file is loaded; an event after the window starts the next run. A batch of
   files copied together is therefore one load, and no file waits for the nightly run.
+- `manual-load`: no schedule and no trigger; a `pathways load` of the served landing
+  folder and warehouse creates its runs (flows.handoff), so they start warm, at once (the
+  runner polls every second) and show beside the others.
 
-Both deployments have a concurrency limit of 1 with the ENQUEUE strategy (a second run
+All three deployments have a concurrency limit of 1 with the ENQUEUE strategy (a second run
 waits for the first), and the flow itself holds a lock on the warehouse, so two loads
 never write at once even across deployments, machines and the command line.
 
 `pathways serve` starts a local Prefect server (its own SQLite database under
 PATHWAYS_HOME, bound to 127.0.0.1) unless PREFECT_API_URL points at an existing one, then
-serves both deployments and runs the watcher. While it runs, `PATHWAYS_HOME/serve.json`
+serves the deployments and runs the watcher. While it runs, `PATHWAYS_HOME/serve.json`
 (owner-only) tells a manual `pathways load` to run against this server rather than start
 a temporary one: the run shows in the same UI. See docs/runbook.md for running the same
 deployments on a work pool with workers.
@@ -47,6 +50,10 @@ from uuid import UUID
 import flows.settings  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+MANUAL = "manual-load"
+RUNNER_POLL_SECONDS = 1.0
 
 
 def deployment_options(landing: str, warehouse: str, debounce_seconds: int = 30) -> dict[str, dict]:
@@ -87,6 +94,14 @@ def deployment_options(landing: str, warehouse: str, debounce_seconds: int = 30)
             description="Load when files arrive in the landing zone (several files together: one load).",
             tags=["pathways"],
         ),
+        # no schedule, no trigger: the runs a one-off `pathways load` of this county hands to
+        # `pathways serve` (flows.handoff), started warm and shown beside the others
+        MANUAL: dict(
+            parameters=parameters,
+            concurrency_limit=one_at_a_time,
+            description="A `pathways load` of this county run by `pathways serve` (started warm).",
+            tags=["pathways"],
+        ),
     }
 
 
@@ -101,7 +116,7 @@ def deployments(landing: str, warehouse: str, debounce_seconds: int = 30, from_s
     else:
         from flows.pipeline import load
     options = deployment_options(landing, warehouse, debounce_seconds)
-    nightly, arrived = (load.to_deployment(name=name, **kw) for name, kw in options.items())
+    nightly, arrived = (load.to_deployment(name=name, **options[name]) for name in ("nightly-load", "file-arrived"))
     return nightly, arrived
 
 
@@ -189,7 +204,9 @@ def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
     watcher.prime()
     thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True, name="landing-watcher")
     thread.start()
-    runner = Runner(pause_on_shutdown=True)
+    # every second (Prefect's default is 10): a load handed over by `pathways load` starts at once
+    poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or RUNNER_POLL_SECONDS)
+    runner = Runner(pause_on_shutdown=True, query_seconds=poll)
     served = deployment_options(landing, warehouse, debounce_seconds)
     for name, options in served.items():
         runner.add_flow(load, name=name, **options)

@@ -267,6 +267,8 @@ def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) 
         "files_refused": c.files_refused,
         "rows_loaded": c.rows_loaded,
         "rows_quarantined": c.rows_quarantined,
+        "rows_duplicate": c.rows_duplicate,
+        "persons": summary.persons,
         "files_unreadable": len(summary.files_unreadable),
         "files_waiting": len(summary.landing.by_action(WAITING)),
         "message": message,
@@ -274,8 +276,17 @@ def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) 
         "build": summary.build,
         # a served run forked from the process that imported the load once (flows.warm)
         "warm_start": "flows.warm_preload" in sys.modules,
+        # the Prefect flow run (none without Prefect): how `pathways load` finds the outcome
+        # of a load it handed to `pathways serve` (flows.handoff)
+        "flow_run_id": _flow_run_id(),
     }
     append_run_record(published, record)
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.get_id() or None
 
 
 def append_run_record(published: Path, record: dict) -> None:

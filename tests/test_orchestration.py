@@ -473,3 +473,122 @@ def test_data_staff_change_the_webhook_from_the_command_line(served):
         assert [a["name"] for a in automations].count("pathways-follow-up-alert") == 1
     finally:
         other.close()
+
+
+def _load_command(served) -> tuple[list[str], dict]:
+    """`pathways load` of the served county, as data staff type it beside a running serve
+    (paths from the same pathways.toml, the same PATHWAYS_HOME, no Prefect variables)."""
+    env = dict(
+        os.environ, PATHWAYS_HOME=str(served["root"] / "home"), PATHWAYS_CONFIG=str(served["root"] / "pathways.toml")
+    )
+    for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
+        env.pop(key, None)
+    return [sys.executable, "-m", "flows.cli", "load"], env
+
+
+def _all_runs_finished(served) -> bool:
+    """No run is running or due (the nightly schedule's runs for the coming days are not)."""
+    import datetime as dt
+
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    runs = _HTTP.post(f"{served['api']}/flow_runs/filter", json={}).json()
+    return all(
+        _finished(r) or dt.datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) > soon for r in runs
+    )
+
+
+def _record_of(served, run_id: str) -> dict | None:
+    lines = (served["warehouse"].parent / "load_runs.jsonl").read_text().splitlines()
+    return next((json.loads(x) for x in reversed(lines) if json.loads(x).get("flow_run_id") == run_id), None)
+
+
+def test_a_load_of_the_served_county_is_handed_to_serve_and_ends_with_its_outcome(served):
+    """Issue 13: `pathways load` of the landing folder and warehouse that `pathways serve`
+    serves runs in serve (its `manual-load` deployment, started warm) instead of paying for
+    its own start; the command prints the run's log and exits with the run's outcome. A
+    symbolic link in the landing zone is refused on every load, so the outcome here is
+    known: published with files refused, exit code 3."""
+    api = served["api"]
+    _wait_for(lambda: _all_runs_finished(served), 300, "no load running")
+    before = {r["id"] for r in _runs(api, "manual-load")}
+    link = served["landing"] / "intro" / "intro_5001_20250101.csv"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(next((served["county"] / "intro").glob("*.csv")))
+    command, env = _load_command(served)
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        _wait_for(lambda: _all_runs_finished(served), 300, "the runs the link may have triggered")
+        link.unlink()
+    new = [r for r in _runs(api, "manual-load") if r["id"] not in before]
+    assert len(new) == 1 and new[0]["state_type"] == "COMPLETED", proc.stderr[-2000:]
+    record = _record_of(served, new[0]["id"])
+    assert record is not None, "the served run recorded itself with its flow run id"
+    assert record["warm_start"] is True, "a fork of the process that imported the load once"
+    assert record["outcome"] == "published_with_files_refused"
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "Handed to `pathways serve`" in proc.stderr
+    assert f"# Load {record['load_id']}" in proc.stderr, "the run's own log, printed by the command"
+    assert "symlink" in proc.stderr
+    assert f"{record['persons']} persons" in proc.stdout and "Published" in proc.stdout
+    assert served["auth"] not in proc.stdout + proc.stderr
+
+
+def test_ctrl_c_cancels_the_load_handed_to_serve_and_nothing_is_published(served):
+    """The run waits for the warehouse lock (held here, as a running load would); Ctrl+C
+    on the command cancels it in serve: exit 1, the run cancelled, the warehouse untouched."""
+    import fcntl
+
+    api, published = served["api"], served["warehouse"]
+    _wait_for(lambda: _all_runs_finished(served), 300, "no load running")
+    before = {r["id"] for r in _runs(api, "manual-load")}
+    published_at = published.stat().st_mtime_ns
+    command, env = _load_command(served)
+    with open(published.with_name(published.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            run = _wait_for(
+                lambda: next(
+                    (r for r in _runs(api, "manual-load") if r["id"] not in before and r["state_type"] == "RUNNING"),
+                    None,
+                ),
+                120,
+                "the handed-over run to start",
+            )
+            time.sleep(2)  # in the lock's wait
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 1, err[-2000:]
+    final = _wait_for(
+        lambda: next((r for r in _runs(api, "manual-load") if r["id"] == run["id"] and _finished(r)), None),
+        120,
+        "the run to end",
+    )
+    assert final["state_type"] == "CANCELLED"
+    assert "another load of warehouse.duckdb is running" in err, "the run's log reached the command"
+    assert "CANCELLED" in err and "nothing was published" in err
+    assert published.stat().st_mtime_ns == published_at
+    assert _record_of(served, run["id"])["outcome"] == "crashed"
+
+
+def test_a_load_of_another_warehouse_is_not_handed_over_nor_is_a_serve_that_stopped_polling(served, tmp_path):
+    """Only serve's own county is handed over, and only while serve polls for runs."""
+    import datetime as dt
+
+    from flows import handoff
+
+    api = handoff.Api(served["api"], served["auth"])
+    assert handoff.serving_deployment(api, served["landing"], served["warehouse"]) is not None
+    assert handoff.serving_deployment(api, tmp_path, served["warehouse"]) is None
+    assert handoff.serving_deployment(api, served["landing"], tmp_path / "warehouse.duckdb") is None
+    assert (
+        handoff.serving_deployment(handoff.Api(served["api"], "wrong:login"), served["landing"], served["warehouse"])
+        is None
+    )
+    long_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=handoff.STALE_AFTER_S + 5)).isoformat()
+    assert not handoff._polled_recently({"last_polled": long_ago})
+    assert not handoff._polled_recently({"last_polled": None})
