@@ -61,6 +61,8 @@ def test_audits_fail_on_a_broken_mart_and_name_it(loaded, tmp_path):
     text = "\n".join(result.failures)
     assert "marts.school_place_wait" in text and "wait_days" in text
     assert "marts.stage_spell" in text and "end_date" in text
+    # the suites run pass/fail only first; the failing ones again with their counts
+    assert "2 unexpected rows" in text, text
     assert (tmp_path / "data_docs" / "index.html").exists()
 
 
