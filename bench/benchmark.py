@@ -759,22 +759,24 @@ def _scale(sizes: list[int], seed: int, root: Path, env: dict, audit_builds: int
 
 
 def _handed_over_loads(pathways: str, land: Path, warehouse: Path, env: dict, new_file: tuple[Path, Path]) -> dict:
-    """`pathways load` of the county while `pathways serve`'s runner serves it (its serving
-    process, against the county's server): the command hands the load over (flows.handoff)
+    """`pathways load` of the county while `pathways serve` serves it (against the
+    county's server): the command hands the load over (flows.handoff)
     and waits for it. Measured from the command to its end: once with nothing new (the
     fixed cost of such a load) and once after `new_file` (from, to) is delivered."""
     import os
     import signal
     import subprocess
-    import sys
 
     from flows import handoff
 
     env = {**env, "PATHWAYS_WARM_RUNS": "true"}
     project = str(Path(__file__).resolve().parent.parent)
-    # the watcher's own file-arrival run is put an hour off (debounce): the measured runs are the only ones
+    # `pathways serve` against the county's server (it leaves its record in PATHWAYS_HOME, by
+    # which the command finds it); the watcher's own file-arrival run is put an hour off
+    # (debounce): the measured runs are the only ones
+    serve_cmd = [pathways, "serve", "--landing", str(land), "--warehouse", str(warehouse), "--debounce", "3600"]
     serving = subprocess.Popen(
-        [sys.executable, "-m", "flows.deploy", str(land), str(warehouse), "3600"],
+        serve_cmd,
         env=env,
         cwd=project,
         stdout=subprocess.DEVNULL,

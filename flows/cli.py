@@ -234,24 +234,28 @@ def load(
 
 def _hand_to_serve(landing, warehouse, as_of, force, files_per_task, keep_failed) -> int | None:
     """The exit code of the load run by a `pathways serve` of this county (flows.handoff);
-    None when no serve serves this landing folder and warehouse."""
+    None when no serve on this machine serves this landing folder and warehouse."""
     from flows import handoff
 
-    api = handoff.configured_api()
-    deployment = handoff.serving_deployment(api, landing, warehouse) if api else None
-    if api is None or deployment is None:
+    serve = handoff.find_serve(landing, warehouse)
+    if serve is None:
         return None
-    params = handoff.parameters(as_of.date() if as_of else None, force, files_per_task, keep_failed)
+    params = handoff.parameters(landing, warehouse, as_of.date() if as_of else None, force, files_per_task, keep_failed)
     try:
-        outcome = handoff.run(api, deployment, params, warehouse, handoff.echo_stderr)
+        outcome = handoff.run(serve, params, warehouse, handoff.echo_stderr)
     except handoff.ApiError as err:
-        typer.echo(f"CRASHED: `pathways serve` could not be asked to load ({err}); nothing was published.", err=True)
+        typer.echo(
+            f"CRASHED: `pathways serve` could not be asked to load ({err}). If a run was created, "
+            "its outcome is in load_runs.jsonl and the UI.",
+            err=True,
+        )
         return EXIT_CRASHED
     r = outcome.record
     if r is None:
+        why = outcome.note or f"the run ended in state {outcome.state} without a line in load_runs.jsonl"
         typer.echo(
-            f"CRASHED: the served load ended in state {outcome.state} without recording an outcome; "
-            "nothing was published. See the log above and `pathways serve`'s UI.",
+            f"CRASHED: {why}; nothing was published by this run so far. See the log above and the UI "
+            f"(flow run {outcome.flow_run_id or 'not created'}).",
             err=True,
         )
         return EXIT_CRASHED
@@ -264,10 +268,12 @@ def _hand_to_serve(landing, warehouse, as_of, force, files_per_task, keep_failed
         _say(f"Audit report (Great Expectations Data Docs): {warehouse.resolve().parent / 'data_docs' / 'index.html'}")
         if r["outcome"] != "published":
             typer.echo("Files were refused, left for later or unreadable: see the summary above.", err=True)
-    elif outcome.state == "CANCELLED":
-        typer.echo("CANCELLED: the load was stopped before it published; nothing was published.", err=True)
     elif r["outcome"] == "audit_failed":
         typer.echo(f"REFUSED: audits failed, nothing published: {r.get('message', '')}", err=True)
+    elif r.get("published"):
+        typer.echo(f"CRASHED after publishing: {r.get('message', '')}; the new warehouse is published.", err=True)
+    elif outcome.state == "CANCELLED":
+        typer.echo("CANCELLED: the load was stopped before it published; nothing was published.", err=True)
     else:
         typer.echo(f"CRASHED: {r.get('message', '')}; nothing was published.", err=True)
     return handoff.EXIT_CODES.get(r["outcome"], EXIT_CRASHED)

@@ -180,6 +180,12 @@ def start_server(port: int, auth: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the Prefect server did not become healthy within 90 s")
 
 
+def runner_poll_seconds() -> float:
+    """Every second (Prefect's default is 10), unless PREFECT_RUNNER_POLL_FREQUENCY says
+    otherwise: a load handed over by `pathways load` starts at once."""
+    return float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or RUNNER_POLL_SECONDS)
+
+
 def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
     """Serve both deployments and watch the landing zone (PREFECT_API_URL must be set).
 
@@ -204,9 +210,7 @@ def serve_here(landing: str, warehouse: str, debounce_seconds: int) -> None:
     watcher.prime()
     thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True, name="landing-watcher")
     thread.start()
-    # every second (Prefect's default is 10): a load handed over by `pathways load` starts at once
-    poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or RUNNER_POLL_SECONDS)
-    runner = Runner(pause_on_shutdown=True, query_seconds=poll)
+    runner = Runner(pause_on_shutdown=True, query_seconds=runner_poll_seconds())
     served = deployment_options(landing, warehouse, debounce_seconds)
     for name, options in served.items():
         runner.add_flow(load, name=name, **options)
@@ -265,9 +269,20 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
             f"{Path(os.environ['PREFECT_HOME']) / 'api-auth-string'} or PREFECT_SERVER_API_AUTH_STRING)",
             flush=True,
         )
-        # a `pathways load` from the same PATHWAYS_HOME runs against this server (flows.local_server)
-        write_serve_record(api_url, auth)
+    # a `pathways load` from the same PATHWAYS_HOME runs against this server (flows.local_server),
+    # and one of this landing folder and warehouse is handed to serve (flows.handoff)
+    write_serve_record(
+        api_url,
+        auth if server is not None else None,
+        own_server=server is not None,
+        landing=landing,
+        warehouse=warehouse,
+        poll_seconds=runner_poll_seconds(),
+    )
     env["PREFECT_API_URL"] = api_url
+    # the runs' log lines reach the API within half a second (Prefect's default: 2 s), so a
+    # handed-over load's command prints the run's last lines as soon as it ends
+    env.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.5")
     child = subprocess.Popen(
         [sys.executable, "-m", "flows.deploy", str(landing.resolve()), str(warehouse.resolve()), str(debounce_seconds)],
         env=env,
@@ -284,8 +299,8 @@ def serve_all(landing: Path, warehouse: Path, port: int, debounce_seconds: int) 
         child.terminate()
         return child.wait()
     finally:
+        remove_serve_record()
         if server is not None:
-            remove_serve_record()
             server.terminate()
             server.wait(timeout=30)
 

@@ -44,15 +44,36 @@ def serve_record() -> Path:
     return data_home() / "serve.json"
 
 
-def write_serve_record(api_url: str, auth_string: str) -> Path:
-    """Called by `pathways serve` once its server answers; owner-only (it holds the login)."""
+def write_serve_record(
+    api_url: str,
+    auth_string: str | None,
+    *,
+    own_server: bool = True,
+    landing: Path | None = None,
+    warehouse: Path | None = None,
+    poll_seconds: float | None = None,
+) -> Path:
+    """Called by `pathways serve` once its server answers; owner-only (it holds the login).
+
+    `own_server`: serve started the server (a one-off load then uses it, with this login);
+    serve against a configured PREFECT_API_URL writes the record too, without a login, so
+    a load of its landing folder and warehouse is handed to it (flows.handoff)."""
     path = serve_record()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)  # never write through a link someone left there
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     with open(os.open(tmp, flags, 0o600), "w", encoding="utf-8") as handle:
-        json.dump({"api_url": api_url, "auth_string": auth_string, "pid": os.getpid()}, handle)
+        record = {
+            "api_url": api_url,
+            "auth_string": auth_string,
+            "pid": os.getpid(),
+            "own_server": own_server,
+            "landing": str(landing.resolve()) if landing else None,
+            "warehouse": str(warehouse.resolve()) if warehouse else None,
+            "poll_seconds": poll_seconds,
+        }
+        json.dump(record, handle)
     os.replace(tmp, path)
     return path
 
@@ -189,7 +210,7 @@ def choose_server() -> TemporaryServer | None:
     if os.environ.get("PREFECT_API_URL"):
         return None
     record = running_serve()
-    if record is not None:
+    if record is not None and record.get("own_server", True):
         os.environ["PREFECT_API_URL"] = record["api_url"]
         if record.get("auth_string"):
             os.environ["PREFECT_API_AUTH_STRING"] = record["auth_string"]

@@ -274,6 +274,7 @@ def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) 
         "message": message,
         "seconds": {step: round(sec, 2) for step, sec in summary.seconds.items()},
         "build": summary.build,
+        "published": summary.published,  # (a load may stop on an error after publishing)
         # a served run forked from the process that imported the load once (flows.warm)
         "warm_start": "flows.warm_preload" in sys.modules,
         # the Prefect flow run (none without Prefect): how `pathways load` finds the outcome
@@ -600,7 +601,8 @@ def _guarded(
         raise  # recorded already
     except BaseException as err:
         # the type only: an exception's text may quote data
-        _log_run(published, summary, "crashed", f"the load stopped: {type(err).__name__}")
+        after = " after publishing" if summary.published else ""
+        _log_run(published, summary, "crashed", f"the load stopped{after}: {type(err).__name__}")
         raise
 
 

@@ -582,6 +582,8 @@ def test_a_load_of_another_warehouse_is_not_handed_over_nor_is_a_serve_that_stop
     from flows import handoff
 
     api = handoff.Api(served["api"], served["auth"])
+    record = json.loads((served["root"] / "home" / "serve.json").read_text())
+    assert record["landing"] == str(served["landing"].resolve()) and record["own_server"] is True
     assert handoff.serving_deployment(api, served["landing"], served["warehouse"]) is not None
     assert handoff.serving_deployment(api, tmp_path, served["warehouse"]) is None
     assert handoff.serving_deployment(api, served["landing"], tmp_path / "warehouse.duckdb") is None
