@@ -51,6 +51,7 @@ LOST_SERVER_AFTER_S = 60.0
 # After the run's last log line, how long a run whose serve stopped is given before the
 # command stops waiting (its process may still be alive, or may have died with serve).
 ORPHAN_QUIET_S = 60.0
+FINAL_LINES_WAIT_S = 0.8
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 # load_runs.jsonl outcome -> exit code of `pathways load` (flows.cli)
 EXIT_CODES = {"published": 0, "published_with_files_refused": 3, "audit_failed": 2, "crashed": 1}
@@ -306,8 +307,10 @@ class _Follower:
             time.sleep(poll_s)
 
     def finish(self, state: str) -> Outcome:
-        """The run ended: its last log lines (sent just after its state), then its record."""
-        deadline = time.monotonic() + 2.5
+        """The run ended: its last log lines (sent just after its state: served runs send
+        their lines every 0.5 s, flows.deploy), then its record. Not waited for longer: at a
+        log level above INFO the run's "Finished" line never comes."""
+        deadline = time.monotonic() + FINAL_LINES_WAIT_S
         while not self.finished_line and time.monotonic() < deadline:
             time.sleep(0.2)
             self.print_logs()

@@ -486,6 +486,14 @@ def _load_command(served) -> tuple[list[str], dict]:
     return [sys.executable, "-m", "flows.cli", "load"], env
 
 
+def _serve_polls_manual_load(served) -> None:
+    """serve's runner has polled `manual-load` (until then a load runs in its own process)."""
+    from flows import handoff
+
+    api = handoff.Api(served["api"], served["auth"])
+    _wait_for(lambda: handoff.serving_deployment(api, served["landing"], served["warehouse"]), 60, "the first poll")
+
+
 def _all_runs_finished(served) -> bool:
     """No run is running or due (the nightly schedule's runs for the coming days are not)."""
     import datetime as dt
@@ -510,6 +518,7 @@ def test_a_load_of_the_served_county_is_handed_to_serve_and_ends_with_its_outcom
     known: published with files refused, exit code 3."""
     api = served["api"]
     _wait_for(lambda: _all_runs_finished(served), 300, "no load running")
+    _serve_polls_manual_load(served)
     before = {r["id"] for r in _runs(api, "manual-load")}
     link = served["landing"] / "intro" / "intro_5001_20250101.csv"
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -541,6 +550,7 @@ def test_ctrl_c_cancels_the_load_handed_to_serve_and_nothing_is_published(served
 
     api, published = served["api"], served["warehouse"]
     _wait_for(lambda: _all_runs_finished(served), 300, "no load running")
+    _serve_polls_manual_load(served)
     before = {r["id"] for r in _runs(api, "manual-load")}
     published_at = published.stat().st_mtime_ns
     command, env = _load_command(served)
