@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import shutil
+import signal
 import tempfile
 import time
 from collections import defaultdict
@@ -127,13 +128,18 @@ def _run_measured(cmd: list[str], env: dict, ok: tuple[int, ...] = (0,)) -> tupl
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         watched = psutil.Process(proc.pid)
         peak = 0
-        while proc.poll() is None:
-            try:
-                rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
-                peak = max(peak, rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
+        try:
+            while proc.poll() is None:
+                try:
+                    rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
+                    peak = max(peak, rss)
+                except psutil.Error:
+                    pass
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:  # the benchmark was stopped: so is what it measured
+                proc.terminate()
+                proc.wait(timeout=60)
         elapsed = time.perf_counter() - start
         out.seek(0)
         output = out.read()
@@ -866,8 +872,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
+    # SIGTERM ends the benchmark like Ctrl+C: its `finally` blocks stop the Prefect server and
+    # the `pathways serve` it started (they live in sessions of their own)
+    signal.signal(signal.SIGTERM, _stopped)
     with progress.shown():  # on stderr, and only at a terminal: the figures go to stdout
         _run(args)
+
+
+def _stopped(signum, _frame):
+    raise SystemExit(128 + signum)
 
 
 def _run(args: argparse.Namespace) -> None:
