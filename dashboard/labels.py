@@ -144,6 +144,10 @@ RULE = {
     ),
     "age_range": ("Alder utenfor gyldig område", "Sjekk fødselsåret hos kilden."),
     "json_syntax": ("Ugyldig JSON", "Be kilden levere filen på nytt (avbrutt eksport?)."),
+    "short_row": (
+        "Raden mangler felt",
+        "Raden har færre felt enn overskriften (avbrutt eksport?): be kilden levere hele raden på nytt.",
+    ),
     "uuid_format": ("Saksnummeret har feil format", "Sjekk eksporten fra Trøndelagsmodellen."),
     "orgnr": ("Ukjent organisasjonsnummer", "Sjekk skolens organisasjonsnummer (ni sifre)."),
     "duplicate": ("Dobbel rad", "Ingen handling nødvendig: raden er telt én gang."),

@@ -414,7 +414,7 @@ CASES: list[Case] = [
         "a row with too few fields",
         _intro(rows=[h.intro_row()[:-20], h.intro_row(h.PID_B)]),
         "loaded",
-        "code_in_set",
+        "short_row",
         2,
         1,
     ),

@@ -152,3 +152,38 @@ def test_a_file_whose_every_row_is_replaced_by_a_newer_delivery_is_superseded(tm
         "bosetting_20250301.csv": "loaded",
     }
     assert as_of_before == 3
+
+
+def test_a_row_missing_a_field_is_quarantined_not_read_as_undecided(tmp_path):
+    """A careless export that drops a row's last fields (`5001;2026;30`): Polars would fill
+    `vedtatt` with an empty value, which means "undecided". The row lacks a field, so it is
+    quarantined with that reason; a row with all its fields, empty `vedtatt` included, and a
+    blank line keep their meaning."""
+    path = write_plan(tmp_path, "bosetting_20240615.csv", ["5006;2025;10;8;1", "5001;2026;30", "5001;2025;30;;", ""])
+    v = check(path)
+    assert v.status == "loaded"
+    assert [(p.row_number, p.rule) for p in v.quarantine if p.rule == "short_row"] == [(3, "short_row")]
+    assert "3 fields" in next(p.message for p in v.quarantine if p.rule == "short_row")
+    kept = v.rows.select("kommunenr", "aar", "vedtatt").rows()
+    assert ("5001", 2026, None) not in kept and ("5001", 2025, None) in kept
+    assert v.rows_read == 4 == v.rows.height + len(v.quarantine)  # the books balance
+
+
+def test_an_intro_row_cut_short_is_quarantined_and_the_books_balance_through_a_load(tmp_path):
+    """An intro record whose last fields are missing would load as a record without them;
+    it is quarantined with the reason, and every row of the file is accounted for."""
+    from flows.pipeline import load_without_prefect
+    from tests import helpers as h
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "warehouse.duckdb"
+    whole = h.intro_row()
+    cut = ";".join(h.intro_row(pid=h.PID_B).split(";")[:5])
+    h.write_intro(landing, "intro_5001_20240101.csv", [whole, cut])
+    load_without_prefect(str(landing), str(warehouse), dt.date(2026, 11, 1), audit=False)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rules = con.execute("select rule, row_number from audit.quarantine").fetchall()
+        read, loaded, quarantined = con.execute(
+            "select rows_read, rows_loaded, rows_quarantined from audit.file_log"
+        ).fetchone()
+    assert rules == [("short_row", 3)]
+    assert (read, loaded, quarantined) == (2, 1, 1)

@@ -243,4 +243,38 @@ def read_semicolon_csv(
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     if problem := missing_columns(frame, required):
         raw.file_problems.append(problem)
-    return raw, frame
+    return raw, frame.with_columns(_short_rows(text, frame))
+
+
+SHORT = "_fields_if_short"  # a record's number of fields when it has fewer than the header
+
+
+def _short_rows(text: str, frame: pl.DataFrame) -> pl.Series:
+    """Per record: its number of fields if it has at least one but fewer than the header,
+    else null. Polars fills a short record's missing fields with nulls, and a missing
+    trailing field reads as a value: an undecided settlement plan, an intro record with no
+    end. Counted with Python's csv module (the same separator and quote); a blank line
+    (no field) is left to the rules for missing values; if the two parsers disagree on the
+    number of records, nothing is marked (the rows are checked as before)."""
+    width = frame.width
+    try:
+        widths = [len(record) for record in csv.reader(io.StringIO(text), delimiter=";", quotechar='"')][1:]
+    except csv.Error:  # e.g. a field longer than the csv module's limit
+        widths = []
+    marks = [n if 0 < n < width else None for n in widths] if len(widths) == frame.height else [None] * frame.height
+    return pl.Series(SHORT, marks, dtype=pl.Int32)
+
+
+def set_aside_short_rows(raw: RawFile, frame: pl.DataFrame) -> pl.DataFrame:
+    """Move the numbered records that lack fields (`read_semicolon_csv`) to the row problems:
+    each is quarantined with its reason, never loaded with a missing field read as empty."""
+    short = frame.filter(pl.col(SHORT).is_not_null())
+    raw.row_problems += [
+        Problem(
+            "short_row",
+            f"the row has {n} fields, fewer than the header: a field is missing (deliver the row whole)",
+            r,
+        )
+        for r, n in zip(short[ROW], short[SHORT], strict=True)
+    ]
+    return frame.filter(pl.col(SHORT).is_null()).drop(SHORT)

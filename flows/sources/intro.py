@@ -20,6 +20,7 @@ from flows.sources.common import (
     parse_year,
     parse_yyyymmdd,
     read_semicolon_csv,
+    set_aside_short_rows,
     tidy_text,
     with_row_numbers,
 )
@@ -52,7 +53,7 @@ def file_meta(name: str) -> dict:
 def read(path: Path) -> RawFile:
     raw, frame = read_semicolon_csv(path, decode_text, file_meta, COLUMNS, COLUMNS)
     if frame is not None:
-        raw.frame = tidy_text(with_row_numbers(frame, first=2))
+        raw.frame = tidy_text(set_aside_short_rows(raw, with_row_numbers(frame, first=2)))
     return raw
 
 

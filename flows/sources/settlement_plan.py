@@ -21,6 +21,7 @@ from flows.sources.common import (
     RawFile,
     parse_yyyymmdd,
     read_semicolon_csv,
+    set_aside_short_rows,
     tidy_text,
     with_row_numbers,
 )
@@ -56,9 +57,10 @@ def _decode(data: bytes) -> tuple[str, str]:
 def read(path: Path) -> RawFile:
     raw, frame = read_semicolon_csv(path, _decode, file_meta, COLUMNS, REQUIRED)
     if frame is not None:
+        frame = set_aside_short_rows(raw, with_row_numbers(frame, first=2))
         if "herav_ema" not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("herav_ema"))
-        raw.frame = tidy_text(with_row_numbers(frame, first=2))
+        raw.frame = tidy_text(frame)
     return raw
 
 
