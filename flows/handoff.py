@@ -193,8 +193,7 @@ def parameters(
 
 @dataclass
 class Outcome:
-    exit_code: int
-    record: dict | None  # the run's line in load_runs.jsonl
+    record: dict | None  # the run's line in load_runs.jsonl (its outcome: EXIT_CODES)
     state: str  # the run's last state type seen (UNKNOWN: the server stopped answering)
     flow_run_id: str | None
     note: str = ""  # why the command stopped waiting, when it did not see the run end
@@ -248,7 +247,7 @@ def run(serve: Serve, params: dict, warehouse: Path, echo: Callable[[str], None]
                 try:  # stopped while the run was being created: the same key finds it, if it was
                     follower.run_id = api.call("POST", create, body)["id"]
                 except ApiError:
-                    return Outcome(1, None, "UNKNOWN", None, "stopped before `pathways serve` answered")
+                    return Outcome(None, "UNKNOWN", None, "stopped before `pathways serve` answered")
             echo("Cancelling the load…")
             _cancel(api, follower.run_id, "cancelled from the `pathways load` that started it")
             state = _wait_final(api, follower.run_id, 60.0)
@@ -314,14 +313,11 @@ class _Follower:
         while not self.finished_line and time.monotonic() < deadline:
             time.sleep(0.2)
             self.print_logs()
-        record = _record(self.warehouse, self.run_id)
-        code = EXIT_CODES.get(record.get("outcome", ""), 1) if record else 1
-        return Outcome(code, record, state, self.run_id)
+        return Outcome(_record(self.warehouse, self.run_id), state, self.run_id)
 
     def _stopped_waiting(self, state: str, why: str) -> Outcome:
-        record = _record(self.warehouse, self.run_id)  # it may have published just before
-        code = EXIT_CODES.get(record.get("outcome", ""), 1) if record else 1
-        return Outcome(code, record, state, self.run_id, why)
+        # it may have published just before
+        return Outcome(_record(self.warehouse, self.run_id), state, self.run_id, why)
 
     def print_logs(self) -> None:
         """Print the run's log lines not printed yet. Lines of one run may reach the API

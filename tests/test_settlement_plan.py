@@ -187,3 +187,12 @@ def test_an_intro_row_cut_short_is_quarantined_and_the_books_balance_through_a_l
         ).fetchone()
     assert rules == [("short_row", 3)]
     assert (read, loaded, quarantined) == (2, 1, 1)
+
+
+def test_a_short_row_is_found_also_in_a_file_with_quoted_fields(tmp_path):
+    """With a quote character in the file a record may span lines, so fields are counted by
+    Python's csv module rather than per line: the short row is still found."""
+    path = write_plan(tmp_path, "bosetting_20240615.csv", ['"5006";2025;10;8;1', "5001;2026;30"])
+    v = check(path)
+    assert [(p.row_number, p.rule) for p in v.quarantine] == [(3, "short_row")]
+    assert v.rows["kommunenr"].to_list() == ["5006"]
