@@ -83,6 +83,9 @@ class LoadSummary:
     overdue: list[str] = field(default_factory=list)
     alert_sent: bool = False
     expectations: int = 0
+    # of which carried: their table had not changed since a published build audited it
+    expectations_carried: int = 0
+    suites_run: list[str] = field(default_factory=list)
     data_docs: str | None = None
     published: bool = False
     # seconds per step of the journey (discover, read, stage, build, audit, publish): the
@@ -112,8 +115,8 @@ class LoadSummary:
             f"- rows loaded: {c.rows_loaded}, quarantined: {c.rows_quarantined}, duplicates: {c.rows_duplicate}",
             f"- persons: {self.persons}, events: {self.events}",
             f"- build: {self.build or 'not reached'}",
-            f"- audit: {'passed' if not self.audit_failures else 'FAILED'} ({self.expectations} expectations; "
-            f"Data Docs: {self.data_docs})",
+            f"- audit: {'passed' if not self.audit_failures else 'FAILED'} ({self.expectations} expectations, "
+            f"{self.expectations_carried} of them carried from unchanged tables; Data Docs: {self.data_docs})",
             f"- published: {'yes' if self.published else 'no'}",
             "- seconds: " + ", ".join(f"{step} {sec:.1f}" for step, sec in self.seconds.items()),
         ]
@@ -464,6 +467,7 @@ def audit_candidate(
         failures = models.test_keys(con)
     result = run_audits(candidate, published, summary.load_id, summary.as_of, previous, force)
     summary.expectations, summary.data_docs = result.expectations, str(result.docs_index)
+    summary.expectations_carried, summary.suites_run = result.carried, result.suites_run
     return failures + result.failures
 
 

@@ -67,7 +67,9 @@ def test_audits_fail_on_a_broken_mart_and_name_it(loaded, tmp_path):
 
 
 def test_audits_pass_on_the_loaded_county(loaded, tmp_path):
-    _, warehouse = loaded
+    _, published = loaded
+    warehouse = tmp_path / "candidate.duckdb"  # the audit records its state in the candidate
+    warehouse.write_bytes(published.read_bytes())
     result = run_audits(
         warehouse, tmp_path / "w.duckdb", "test-ok", dt.date(2026, 11, 1), {"core.event": 10**9}, force=True
     )  # forced: the count guard is off
@@ -184,3 +186,55 @@ def test_each_build_keeps_the_reports_of_the_builds_before_it(tmp_path):
     assert "core__event" in by_build[first]
     index = (warehouse.parent / "data_docs" / "index.html").read_text()
     assert second in index and first not in index
+
+
+def test_a_suite_is_carried_only_while_its_table_and_expectations_are_unchanged(loaded, tmp_path):
+    """Audit only what changed (warehouse/audit_state.py): a suite whose table is identical
+    to the one a build audited, with the same expectations, keeps that build's result and
+    page; any change of a row, of an expectation's parameter or a missing page runs it."""
+    from dashboard.datadocs import pages
+    from warehouse.audit_state import BANNER_MARK
+
+    _, warehouse = loaded
+    candidate, published = tmp_path / "candidate.duckdb", tmp_path / "w.duckdb"
+    candidate.write_bytes(warehouse.read_bytes())
+    as_of = dt.date(2026, 11, 1)
+
+    def audit(build_id, day=as_of):
+        return run_audits(candidate, published, build_id, day, {}, True)
+
+    first = audit("b1")
+    assert first.success and first.carried == 0 and len(first.suites_run) >= 13
+    second = audit("b2")
+    assert second.success and second.suites_run == [] and second.carried == second.expectations
+    carried_pages = [p for p in pages(published) if p.build_id == "b2"]
+    assert {p.suite for p in carried_pages} == {p.suite for p in pages(published) if p.build_id == "b1"}
+    assert all(p.success and BANNER_MARK in p.path.read_text() for p in carried_pages)
+
+    # a row replaced by a copy of another: the same count, a different multiset of rows
+    with duckdb.connect(str(candidate)) as con:
+        con.execute("create temp table twin as select * from core.person where rowid = 2")
+        con.execute("delete from core.person where rowid = 1")
+        con.execute("insert into core.person select * from twin")
+    broken = audit("b3")
+    assert broken.suites_run == ["core.person"] and not broken.success
+    assert any("core.person" in f and "person_id" in f for f in broken.failures), broken.failures
+    # a failed suite is never recorded as passed: the same table fails again
+    again = audit("b4")
+    assert again.suites_run == ["core.person"] and not again.success
+
+    # back to a sound table: it passes, and the next day's expectations (as_of in their
+    # parameters) run those suites again while the others stay carried
+    with duckdb.connect(str(candidate)) as con:
+        con.execute(f"attach '{warehouse}' as published (read_only)")
+        con.execute("delete from core.person")
+        con.execute("insert into core.person select * from published.core.person")
+    assert audit("b5").success
+    next_day = audit("b6", as_of + dt.timedelta(days=1))
+    assert next_day.success and "core.person" in next_day.suites_run and "core.event" not in next_day.suites_run
+
+    # a page gone from the disk (pruned, deleted): its suite runs rather than leave a hole
+    import shutil
+
+    shutil.rmtree(tmp_path / "data_docs" / "validations" / "core__event" / "b6")
+    assert audit("b7", as_of + dt.timedelta(days=1)).suites_run == ["core.event"]

@@ -37,6 +37,9 @@ class AuditResult:
     failures: list[str] = field(default_factory=list)
     docs_index: Path | None = None
     expectations: int = 0
+    # of which carried from a published build's audit of the same table (warehouse.audit_state)
+    carried: int = 0
+    suites_run: list[str] = field(default_factory=list)  # the tables whose suites ran
 
 
 def _suites(gxe, as_of: dt.date, previous: dict[str, int], force: bool) -> dict[str, list]:
@@ -320,67 +323,40 @@ def import_great_expectations():
 def run_audits(
     candidate: Path, warehouse: Path, build_id: str, as_of: dt.date, previous: dict[str, int], force: bool = False
 ) -> AuditResult:
-    """Run every suite on the candidate file; write Data Docs beside the published warehouse."""
-    gx = import_great_expectations()
+    """Run every suite on the candidate file, except those carried because their table has
+    not changed since a published build audited it (`warehouse.audit_state`); write Data
+    Docs beside the published warehouse."""
+    import duckdb
+
+    import_great_expectations()
     import great_expectations.expectations as gxe
-    from great_expectations.core.run_identifier import RunIdentifier
 
-    from flows.settings import data_home
-    from warehouse import gx_duckdb, gx_templates
+    from warehouse import audit_state
 
-    gx_duckdb.enable()
-    gx_templates.enable(data_home() / "cache" / "jinja")
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)  # (the second names a /tmp folder it never uses)
-    base = Path(warehouse).parent
-    docs_dir = base / "data_docs"
-    # An ephemeral context: the suites are code (above), so nothing needs to live in GX's
-    # YAML stores, and this build's results are the only ones in memory. That keeps the
-    # audit's cost flat over years of nightly builds (a file context re-read its YAML for
-    # every setting and re-rendered every past result into Data Docs on every build).
-    # Earlier builds' pages stay on disk in data_docs/validations/ until pruned.
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    context.add_data_docs_site(
-        "pathways",
-        {
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            # indexes this build without deleting earlier builds' pages (warehouse/gx_docs.py)
-            "site_index_builder": {"class_name": "CurrentBuildIndexBuilder", "module_name": "warehouse.gx_docs"},
-        },
-    )
-    datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
-    definitions = []
-    count = 0
-    for table, expectations in _suites(gxe, as_of, previous, force).items():
-        name = table.replace(".", "__")
-        asset = datasource.add_query_asset(name, query=f"select * from {table}")
-        batch = asset.add_batch_definition_whole_table("whole_table")
-        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
-        count += len(expectations)
-        definitions.append(
-            context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    docs_dir = Path(warehouse).parent / "data_docs"
+    suites = {table.replace(".", "__"): (table, e) for table, e in _suites(gxe, as_of, previous, force).items()}
+    with duckdb.connect(str(candidate)) as con:
+        audit_state.ensure(con)
+        before = audit_state.read(con)
+        keys = {name: audit_state.audit_key(con, table, e) for name, (table, e) in suites.items()}
+    carried = {
+        name: state
+        for name, state in before.items()
+        if name in keys and state.audit_key == keys[name] and audit_state.has_page(docs_dir, name, state.page_build_id)
+    }
+    to_run = {name: suite for name, suite in suites.items() if name not in carried}
+    results, failed_first = _validate(candidate, docs_dir, build_id, to_run) if to_run else ({}, set())
+    for name, state in carried.items():
+        audit_state.copy_page(docs_dir, name, state, build_id)
+    passed = {
+        name: audit_state.SuiteState(keys[name], build_id, build_id)
+        for name, validation in results.items()
+        if validation.success and name not in failed_first
+    }
+    with duckdb.connect(str(candidate)) as con:
+        audit_state.write(
+            con, passed | {n: audit_state.SuiteState(s.audit_key, s.audited_build_id, build_id) for n, s in carried.items()}
         )
-    # run_time given: without it GX parses the build id with dateutil as a date, and
-    # some hex ids make dateutil raise OverflowError, which GX does not catch (seen in tests)
-    run_id = RunIdentifier(run_name=build_id, run_time=dt.datetime.now(dt.UTC))
-    try:
-        # Pass or fail only, first: GX's Python per expectation is the audit's cost, and the
-        # counts and samples of a SUMMARY cost ≈ 40 % more (issue 13). The suites that fail
-        # are run again with SUMMARY under the same run id, so their results (and their
-        # pages in Data Docs) carry the counts data staff need to fix what was refused.
-        results = _checkpoint_run(context, gx, "pathways_build", definitions, "BOOLEAN_ONLY", run_id)
-        failed = [d for d in definitions if not results[d.name].success]
-        if failed:
-            results |= _checkpoint_run(context, gx, "pathways_build_detail", failed, "SUMMARY", run_id)
-        failed_first = {d.name for d in failed}
-    finally:
-        engine = datasource.get_execution_engine()
-        engine.close()
-        datasource.get_engine().dispose()
-    # Once for the whole build (an UpdateDataDocsAction rebuilds the site once per suite).
-    context.build_data_docs(site_names=["pathways"])
     from flows.config import current
 
     # [retention] keep_reports (60); never the report of a build the published warehouse
@@ -400,13 +376,77 @@ def run_audits(
     )
     failures = []
     for name, validation in results.items():
-        table = name.replace("__", ".")
+        table = suites[name][0]
         found = [redact(f"{table}: {_describe(r)}") for r in validation.results if not r.success]
         # a suite that failed the first pass fails the build, whatever the second says
         if not found and (not validation.success or name in failed_first):
             found = [f"{table}: the suite failed (pass or fail: failed; with counts: passed)"]
         failures += found
-    return AuditResult(not failures, failures, docs_dir / "index.html", count)
+    count = sum(len(e) for _, e in suites.values())
+    carried_count = sum(len(suites[name][1]) for name in carried)
+    ran = [suites[name][0] for name in to_run]
+    return AuditResult(not failures, failures, docs_dir / "index.html", count, carried_count, ran)
+
+
+def _validate(candidate: Path, docs_dir: Path, build_id: str, suites: dict[str, tuple[str, list]]):
+    """Run the suites as one checkpoint and build this build's Data Docs; returns the
+    validation results by suite name and the suites that failed the first pass."""
+    gx = import_great_expectations()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from flows.settings import data_home
+    from warehouse import gx_duckdb, gx_templates
+
+    gx_duckdb.enable()
+    gx_templates.enable(data_home() / "cache" / "jinja")
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # (the second names a /tmp folder it never uses)
+    # An ephemeral context: the suites are code (above), so nothing needs to live in GX's
+    # YAML stores, and this build's results are the only ones in memory. That keeps the
+    # audit's cost flat over years of nightly builds (a file context re-read its YAML for
+    # every setting and re-rendered every past result into Data Docs on every build).
+    # Earlier builds' pages stay on disk in data_docs/validations/ until pruned.
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    context.add_data_docs_site(
+        "pathways",
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            # indexes this build without deleting earlier builds' pages (warehouse/gx_docs.py)
+            "site_index_builder": {"class_name": "CurrentBuildIndexBuilder", "module_name": "warehouse.gx_docs"},
+        },
+    )
+    datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=f"duckdb:///{candidate}")
+    definitions = []
+    for name, (table, expectations) in suites.items():
+        asset = datasource.add_query_asset(name, query=f"select * from {table}")
+        batch = asset.add_batch_definition_whole_table("whole_table")
+        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+        definitions.append(
+            context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        )
+    # run_time given: without it GX parses the build id with dateutil as a date, and
+    # some hex ids make dateutil raise OverflowError, which GX does not catch (seen in tests)
+    run_id = RunIdentifier(run_name=build_id, run_time=dt.datetime.now(dt.UTC))
+    try:
+        # Pass or fail only, first: GX's Python per expectation is the audit's cost, and the
+        # counts and samples of a SUMMARY cost ≈ 40 % more (issue 13). The suites that fail
+        # are run again with SUMMARY under the same run id, so their results (and their
+        # pages in Data Docs) carry the counts data staff need to fix what was refused.
+        results = _checkpoint_run(context, gx, "pathways_build", definitions, "BOOLEAN_ONLY", run_id)
+        failed = [d for d in definitions if not results[d.name].success]
+        if failed:
+            results |= _checkpoint_run(context, gx, "pathways_build_detail", failed, "SUMMARY", run_id)
+    finally:
+        engine = datasource.get_execution_engine()
+        engine.close()
+        datasource.get_engine().dispose()
+    # Once for the whole build (an UpdateDataDocsAction rebuilds the site once per suite).
+    # Its index lists the suites run in this build; the dashboard lists every page on disk,
+    # carried ones included.
+    context.build_data_docs(site_names=["pathways"])
+    return results, {d.name for d in failed}
 
 
 def _checkpoint_run(context, gx, name: str, definitions: list, result_format: str, run_id) -> dict:

@@ -1,0 +1,143 @@
+"""Audit only what changed: a suite whose table is identical to the one a published build
+audited, under the same expectations, is carried rather than run again (issue 13).
+
+Great Expectations costs ≈ 30 ms of Python per expectation, whatever the table's size:
+≈ 3–4 s for the ≈ 100 expectations of a build, most of a load that brings nothing new
+(a re-run, the file-arrival trigger on a file that was already there). Every expectation
+in `warehouse.audit` reads its own table only and none depends on the order of rows, so
+its result is a function of three things, and the suite's *audit key* is a digest of them:
+
+- the table's content as a multiset of rows: its columns and types, its row count and
+  two independent sums of row hashes (a sum, not an XOR: two copies of a row do not
+  cancel out);
+- the suite's expectations with every parameter (the as-of date, the drop guard's
+  minimum, which the published build's counts set);
+- the audit's own code and the libraries that evaluate it (`audit.py`, the DuckDB patch,
+  Great Expectations, DuckDB, duckdb-engine, SQLAlchemy).
+
+`meta.audit_state` in the warehouse records, per suite, the key that passed, the build
+that ran it and the build whose Data Docs page shows it. The candidate is a copy of the
+published warehouse, so the state it starts from is the published build's. A carried
+suite's page is copied into this build's folder with a line saying where it comes from,
+so every build keeps a page per suite (the dashboard lists them by build); when that page
+is gone (pruned, or a restored old build), the suite simply runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+
+_CODE = ("audit.py", "gx_duckdb.py", "audit_state.py")
+_LIBRARIES = ("great_expectations", "duckdb", "duckdb_engine", "sqlalchemy")
+_COLUMNS = ["suite", "audit_key", "audited_build_id", "page_build_id"]
+BANNER_MARK = "data-pathways-carried"
+
+
+@dataclass(frozen=True)
+class SuiteState:
+    audit_key: str
+    audited_build_id: str  # the build whose audit ran these expectations on this content
+    page_build_id: str  # the build whose Data Docs folder holds its page
+
+
+@cache
+def code_digest() -> str:
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _CODE:
+        digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+    for library in _LIBRARIES:
+        digest.update(f"{library}=={version(library)}\0".encode())
+    return digest.hexdigest()
+
+
+def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Columns, types and the multiset of rows of `table` (≈ 0.2 s for 1.9 M rows)."""
+    schema, name = table.split(".")
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    count, first, second = con.execute(
+        f"select count(*), sum(hash(t))::varchar, sum(hash(t, 'pathways-audit'))::varchar from {table} t"
+    ).fetchall()[0]
+    return json.dumps([columns, count, first, second])
+
+
+def audit_key(con: duckdb.DuckDBPyConnection, table: str, expectations: list) -> str:
+    """The digest a suite's result is a function of (see the module)."""
+    configs = []
+    for expectation in expectations:
+        config = expectation.configuration.to_json_dict()
+        config.pop("id", None)  # GX gives an expectation an id when a suite takes it
+        configs.append(config)
+    text = json.dumps([code_digest(), table, table_fingerprint(con, table), configs], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """The state table (one of another shape, an earlier release's, is replaced: every suite runs)."""
+    con.execute("create schema if not exists meta")
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'meta' and table_name = 'audit_state' order by ordinal_position"
+        ).fetchall()
+    ]
+    if columns and columns != _COLUMNS:
+        con.execute("drop table meta.audit_state")
+    con.execute(
+        "create table if not exists meta.audit_state "
+        "(suite varchar, audit_key varchar, audited_build_id varchar, page_build_id varchar)"
+    )
+
+
+def read(con: duckdb.DuckDBPyConnection) -> dict[str, SuiteState]:
+    rows = con.execute(f"select {', '.join(_COLUMNS)} from meta.audit_state").fetchall()
+    return {suite: SuiteState(*rest) for suite, *rest in rows}
+
+
+def write(con: duckdb.DuckDBPyConnection, states: dict[str, SuiteState]) -> None:
+    """Replace the state with this build's: only suites that passed (or were carried)."""
+    con.execute("delete from meta.audit_state").fetchall()
+    con.executemany(
+        "insert into meta.audit_state values (?, ?, ?, ?)",
+        [(suite, s.audit_key, s.audited_build_id, s.page_build_id) for suite, s in sorted(states.items())],
+    )
+
+
+def page_folder(docs_dir: Path, suite: str, build_id: str) -> Path:
+    return docs_dir / "validations" / suite / build_id
+
+
+def has_page(docs_dir: Path, suite: str, build_id: str) -> bool:
+    return any(page_folder(docs_dir, suite, build_id).glob("*/*.html"))
+
+
+def copy_page(docs_dir: Path, suite: str, state: SuiteState, build_id: str) -> None:
+    """The page of the build that ran the suite, copied into this build's folder, with a
+    line at the top saying so (GX's page still names the build that ran it)."""
+    source = page_folder(docs_dir, suite, state.page_build_id)
+    target = page_folder(docs_dir, suite, build_id)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    banner = (
+        f'<div {BANNER_MARK} style="padding:8px 16px;background:#fff3cd;border-bottom:1px solid #e0c97a">'
+        f"Carried into build {build_id}: this table is identical to the one build "
+        f"{state.audited_build_id} audited with the same expectations, so these are that audit's "
+        f"results (not run again).</div>"
+    )
+    for html in target.glob("*/*.html"):
+        text = html.read_text("utf-8", errors="replace")
+        at = text.find(">", text.find("<body")) + 1 if "<body" in text else 0
+        html.write_text(text[:at] + banner + text[at:], "utf-8")
