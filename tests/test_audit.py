@@ -238,3 +238,25 @@ def test_a_suite_is_carried_only_while_its_table_and_expectations_are_unchanged(
 
     shutil.rmtree(tmp_path / "data_docs" / "validations" / "core__event" / "b6")
     assert audit("b7", as_of + dt.timedelta(days=1)).suites_run == ["core.event"]
+
+
+def test_the_models_key_tests_name_duplicates_and_nulls(loaded, tmp_path):
+    """build.test_keys screens each key by counting distinct hashes; a duplicate must still
+    be caught and counted exactly, a null named per column, a sound warehouse pass."""
+    from warehouse.build import load_models, test_keys
+
+    _, published = loaded
+    candidate = tmp_path / "candidate.duckdb"
+    candidate.write_bytes(published.read_bytes())
+    models = load_models()
+    spell_key = ", ".join(models["marts.stage_spell"].unique)
+    assert models["marts.stage_spell"].unique and "person_id" in models["core.person"].unique
+    with duckdb.connect(str(candidate)) as con:
+        assert test_keys(con) == []
+        con.execute("insert into marts.stage_spell select * from marts.stage_spell where rowid < 2")
+        con.execute("update core.event set source = null where rowid in (3, 5, 8)")
+        assert "source" in models["core.event"].not_null
+        assert sorted(test_keys(con)) == [
+            "core.event: 3 rows with source null",
+            f"marts.stage_spell: 2 duplicate keys on ({spell_key})",
+        ]

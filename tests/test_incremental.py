@@ -129,7 +129,32 @@ def test_a_new_file_rebuilds_its_persons_only_and_equals_a_full_build(small_coun
 
 
 def test_a_load_with_nothing_new_rebuilds_nobody(small_county):
-    assert small_county.load() == "incremental (0 persons; no source changed)"
+    assert small_county.load() == "incremental (0 persons; no source changed; nothing else changed: aggregates kept)"
+
+
+def test_a_refused_file_alone_still_rebuilds_the_aggregates(small_county):
+    # every row of a new municipality's file refused: no person and no staged row change,
+    # but the file log does, and delivery freshness counts refused files (the provider is
+    # delivering), so the aggregates may not be kept (County.load compares with a full build)
+    write_intro(small_county.landing, "intro_5035_20240101.csv", [intro_row(PID_A, "5035", "bosatt", "31.02.2023")])
+    assert "aggregates kept" not in small_county.load()
+    assert small_county.rows("select deliveries from marts.delivery_freshness where provider_code = '5035'") == [(1,)]
+
+
+def test_a_changed_file_log_alone_rebuilds_the_aggregates(small_county, tmp_path):
+    # the file log is read by a mart directly, not through staging: a row there and
+    # nothing else (no staged row, no person) must still rebuild the aggregates
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(small_county.warehouse, copy)
+    settings = current_settings()
+    with duckdb.connect(str(copy)) as con:
+        con.execute("""insert into audit.file_log (file_name, source, sha256, status, delivery_date)
+                       values ('intro_5035_20240101.csv', 'intro', 'x', 'quarantined', date '2024-01-01')""")
+        outcome = incremental.build(con, AS_OF, settings.follow_up_days, settings.follow_up_wait_days)
+        assert outcome.describe() == "incremental (0 persons; no source changed)"
+        assert con.execute("select count(*) from marts.delivery_freshness where provider_code = '5035'").fetchall() == [
+            (1,)
+        ]
 
 
 def test_a_file_in_the_wrong_order_moves_an_event_to_the_copy_delivered_first(small_county):
@@ -357,7 +382,7 @@ def test_a_new_cell_key_secret_builds_in_full(small_county):
         con.execute("insert into meta.cell_key_secret values (?, now()::timestamp)", ["Q" * 48])
     write_intro(small_county.landing, "intro_5001_20240101.csv", [intro_row(PID_A, "5001", "bosatt", "01.12.2023")])
     assert small_county.load() == "full (the cell-key secret changed)"
-    assert small_county.load() == "incremental (0 persons; no source changed)"
+    assert small_county.load() == "incremental (0 persons; no source changed; nothing else changed: aggregates kept)"
 
 
 def test_the_code_digest_covers_the_build_code_and_the_libraries(tmp_path, monkeypatch):

@@ -191,11 +191,22 @@ def build(
 
 
 def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Run each model's key tests; returns readable failures (empty when all pass)."""
+    """Run each model's key tests; returns readable failures (empty when all pass).
+
+    One scan per model: its row count, the number of distinct hashes of its key and a null
+    count per not-null column. Equal keys have equal hashes, so as many distinct hashes as
+    rows proves the key unique; only when it does not (duplicates, or in theory a hash
+    collision) does the exact grouping run, and it decides (≈ 40 % of the audit's key tests
+    at 300 000 persons, issue 13)."""
     failures = []
     for model in load_models().values():
-        if model.unique:
-            cols = ", ".join(model.unique)
+        if not (model.unique or model.not_null):
+            continue
+        cols = ", ".join(model.unique)
+        measures = ["count(*)", f"count(distinct hash({cols}))" if model.unique else "count(*)"]
+        measures += [f"count(*) filter (where {col} is null)" for col in model.not_null]
+        rows, hashes, *nulls = one_row(con.execute(f"select {', '.join(measures)} from {model.name}").fetchone())
+        if hashes != rows:
             n = one_row(
                 con.execute(
                     f"select count(*) from (select {cols} from {model.name} group by all having count(*) > 1)"
@@ -203,10 +214,9 @@ def test_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
             )[0]
             if n:
                 failures.append(f"{model.name}: {n} duplicate keys on ({cols})")
-        for col in model.not_null:
-            n = one_row(con.execute(f"select count(*) from {model.name} where {col} is null").fetchone())[0]
-            if n:
-                failures.append(f"{model.name}: {n} rows with {col} null")
+        failures += [
+            f"{model.name}: {n} rows with {col} null" for col, n in zip(model.not_null, nulls, strict=True) if n
+        ]
     return failures
 
 

@@ -33,6 +33,11 @@ How.
    upstream (small copies of the same names in scratch schemas, `_touched_<layer>`). The other
    models are aggregates over everyone and cheap: they are rebuilt whole. The forecast
    fits again only the forecasts whose inputs changed (warehouse/forecast.py).
+5. When nobody is touched, no source's staging changed, and the staging models without
+   persons and the other tables the models read (`OTHER_INPUTS`: the file log) hold the
+   rows the last build found, the aggregates and the forecast are kept as they are: every
+   input is the same, as is the as-of date, so they would come out the same (≈ 1.5 s at
+   300 000 persons for a load that brings nothing new).
 
 The guard: tests/test_incremental.py builds the same deliveries incrementally and in full
 and requires every table to be identical (a hand-made case for each rule above, and
@@ -54,7 +59,10 @@ import duckdb
 from warehouse import build as b
 from warehouse import letters, only_row
 
-SCRATCH = "_touched"  # the touched persons; their rows per layer in _touched_<layer>
+SCRATCH = "_touched"
+# Tables besides the models that models read (marts.delivery_freshness reads the file log);
+# the reference tables are part of `code_digest`.
+OTHER_INPUTS = ("audit.file_log",)  # the touched persons; their rows per layer in _touched_<layer>
 _RAW = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b")
 _WAREHOUSE_CODE = ("__init__.py", "build.py", "incremental.py", "forecast.py")
 # libraries whose results the tables hold (a new version may compute differently)
@@ -69,12 +77,14 @@ class Outcome:
     reason: str = ""  # why the build was full
     persons: int = 0  # incremental: persons rebuilt
     sources: list[str] = field(default_factory=list)  # incremental: staging models that changed
+    aggregates_kept: bool = False  # incremental: nothing changed, so nothing was rebuilt
 
     def describe(self) -> str:
         if self.mode == "full":
             return f"full ({self.reason})"
         changed = ", ".join(s.removeprefix("staging.") for s in self.sources) or "no source changed"
-        return f"incremental ({self.persons} person{'' if self.persons == 1 else 's'}; {changed})"
+        kept = "; nothing else changed: aggregates kept" if self.aggregates_kept else ""
+        return f"incremental ({self.persons} person{'' if self.persons == 1 else 's'}; {changed}{kept})"
 
 
 def code_digest() -> str:
@@ -178,8 +188,21 @@ def source_fingerprint(con: duckdb.DuckDBPyConnection, model: b.Model) -> str | 
     return letters("|".join(parts))
 
 
+def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A digest of a (small) table's rows, as a multiset."""
+    count, digest = only_row(con.execute(f"select count(*), sum(hash(t))::varchar from {table} t").fetchall())
+    return letters(f"{count}:{digest}")
+
+
 def _fingerprints(con: duckdb.DuckDBPyConnection, models: dict[str, b.Model]) -> dict[str, str]:
     found = {name: source_fingerprint(con, m) for name, m in models.items() if name.startswith("staging.")}
+    tables = _tables(con)
+    found |= {
+        name: table_fingerprint(con, name)
+        for name in models
+        if name.startswith("staging.") and "person_id" not in tables.get(name, {"person_id"})
+    }
+    found |= {table: table_fingerprint(con, table) for table in OTHER_INPUTS}
     return {name: fp for name, fp in found.items() if fp is not None}
 
 
@@ -234,6 +257,7 @@ def _build_touched(
     staging = [n for n in order if n.startswith("staging.")]
     rest = [n for n in order if not n.startswith("staging.")]  # staging reads no other layer
     outcome = Outcome("incremental")
+    stale = []  # what changed besides the persons' rows: the aggregates must be rebuilt
     _drop_scratch(con)
     con.execute(f"create schema {SCRATCH}")
     con.execute(f"create table {SCRATCH}.persons (person_id varchar)")
@@ -243,6 +267,9 @@ def _build_touched(
             model = models[name]
             if "person_id" not in tables[name]:
                 b.create(con, model)
+                fingerprints[name] = table_fingerprint(con, name)
+                if fingerprints[name] != before.get(name):
+                    stale.append(name)
                 continue
             if model.shared_key:  # who shared a key before this load
                 _remember_shared(con, model)
@@ -255,6 +282,13 @@ def _build_touched(
                 if model.shared_key:  # ... and after it
                     _remember_shared(con, model)
         outcome.persons = _close_over_shared_keys(con, [models[n] for n in staging if models[n].shared_key])
+        for table in OTHER_INPUTS:
+            fingerprints[table] = table_fingerprint(con, table)
+            if fingerprints[table] != before.get(table):
+                stale.append(table)
+        if not (outcome.persons or outcome.sources or stale):
+            outcome.aggregates_kept = True  # every input as the last build found it
+            return outcome
         _copy_touched_staging(con, models, tables)
         for name in rest:
             model = models[name]
