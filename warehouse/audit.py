@@ -355,7 +355,8 @@ def run_audits(
     }
     with duckdb.connect(str(candidate)) as con:
         audit_state.write(
-            con, passed | {n: audit_state.SuiteState(s.audit_key, s.audited_build_id, build_id) for n, s in carried.items()}
+            con,
+            passed | {n: audit_state.SuiteState(s.audit_key, s.audited_build_id, build_id) for n, s in carried.items()},
         )
     from flows.config import current
 
