@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         0.20, ge=0, le=1, description="Largest accepted drop in rows of a guarded table (without --force)."
     )
     min_guarded_rows: int = Field(100, ge=0, description="Tables smaller than this are not guarded against drops.")
+    audit_carry: bool = Field(
+        True,
+        description="A suite whose table and expectations equal those a published build audited keeps that "
+        "result (warehouse/audit_state.py); false: every suite runs on every build.",
+    )
     # [retention]
     keep_builds: int = Field(7, ge=0, description="Published builds kept in builds/ for `pathways restore`.")
     keep_failed: int = Field(5, ge=0, description="Refused candidates kept in failed/.")
@@ -201,7 +206,7 @@ class Settings(BaseSettings):
 SECTIONS: dict[str, list[str]] = {
     "paths": ["landing", "warehouse", "home", "landing_root", "warehouse_root"],
     "schedule": ["cron", "timezone", "debounce_seconds", "port", "warm_runs"],
-    "audit": ["max_drop", "min_guarded_rows"],
+    "audit": ["max_drop", "min_guarded_rows", "audit_carry"],
     "retention": ["keep_builds", "keep_failed", "keep_reports"],
     "limits": [
         "read_memory_mb",
@@ -228,6 +233,7 @@ _KEY_IN_SECTION = {
     "follow_up_days": "days",
     "follow_up_wait_days": "wait_days",
     "incremental_build": "incremental",
+    "audit_carry": "carry_unchanged",
 }
 _PATH_FIELDS = {"landing", "warehouse", "home", "landing_root", "warehouse_root", "dashboard_config"}
 assert sorted(k for keys in SECTIONS.values() for k in keys) == sorted(Settings.model_fields)

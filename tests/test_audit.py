@@ -201,8 +201,8 @@ def test_a_suite_is_carried_only_while_its_table_and_expectations_are_unchanged(
     candidate.write_bytes(warehouse.read_bytes())
     as_of = dt.date(2026, 11, 1)
 
-    def audit(build_id, day=as_of):
-        return run_audits(candidate, published, build_id, day, {}, True)
+    def audit(build_id, day=as_of, previous=None):
+        return run_audits(candidate, published, build_id, day, previous or {}, previous is None)
 
     first = audit("b1")
     assert first.success and first.carried == 0 and len(first.suites_run) >= 13
@@ -241,6 +241,18 @@ def test_a_suite_is_carried_only_while_its_table_and_expectations_are_unchanged(
 
     shutil.rmtree(tmp_path / "data_docs" / "validations" / "core__event" / "b6")
     assert audit("b7", as_of + dt.timedelta(days=1)).suites_run == ["core.event"]
+    # the drop guard's minimum follows the published counts: an unchanged table that is
+    # still above it keeps its result, one that falls below it is audited and refused
+    with duckdb.connect(str(candidate)) as con:
+        events = con.execute("select count(*) from core.event").fetchall()[0][0]
+    day = as_of + dt.timedelta(days=1)
+    assert "core.event" in audit("b8", day, {"core.event": events}).suites_run  # the guard is new
+    assert audit("b9", day, {"core.event": events + 7}).suites_run == []
+    collapsed = audit("b10", day, {"core.event": events * 2})
+    assert collapsed.suites_run == ["core.event"] and not collapsed.success
+    # and a county that wants every suite run on every build says so
+    monkeypatch.setenv("PATHWAYS_AUDIT_CARRY", "false")
+    assert audit("b11", as_of + dt.timedelta(days=1)).suites_run == first.suites_run
 
 
 def test_the_models_key_tests_name_duplicates_and_nulls(loaded, tmp_path):

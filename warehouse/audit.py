@@ -358,11 +358,15 @@ def run_audits(
         audit_state.ensure(con)
         before = audit_state.read(con)
         keys = {name: audit_state.audit_key(con, table, e) for name, (table, e) in suites.items()}
+    from flows.config import current
+
     carried = {
         name: state
         for name, state in before.items()
         if name in keys and state.audit_key == keys[name] and audit_state.has_page(docs_dir, name, state.page_build_id)
     }
+    if not current().audit_carry:  # [audit] carry_unchanged = false (PATHWAYS_AUDIT_CARRY=false)
+        carried = {}
     to_run = {name: suite for name, suite in suites.items() if name not in carried}
     results, failed_first = _validate(candidate, docs_dir, build_id, to_run) if to_run else ({}, set())
     for name, state in carried.items():
@@ -377,8 +381,6 @@ def run_audits(
             con,
             passed | {n: audit_state.SuiteState(s.audit_key, s.audited_build_id, build_id) for n, s in carried.items()},
         )
-    from flows.config import current
-
     # [retention] keep_reports (60); never the report of a build the published warehouse
     # records, however many refused builds came after it
     prune_reports(docs_dir, current().keep_reports, _published_build_ids(warehouse))
