@@ -248,6 +248,18 @@ def label(mapping: dict, value):
     return mapping.get(value, value) if value is not None else None
 
 
+CRASHED_AFTER_PUBLISHING = "Stoppet med feil etter publisering – den nye versjonen er publisert"
+
+
+def run_outcome(record: dict) -> str | None:
+    """A load attempt's result in words. A load that stopped after it published (a step
+    after the rename failed, e.g. the follow-up alert) is `crashed` with `published: true`
+    in load_runs.jsonl: its figures are out, so it must not read "not published"."""
+    if record.get("outcome") == "crashed" and record.get("published"):
+        return CRASHED_AFTER_PUBLISHING
+    return label(RUN_OUTCOME, record.get("outcome"))
+
+
 def rule_label(rule: str | None) -> str:
     return RULE.get(rule or "", (rule or "Ukjent regel", ""))[0]
 

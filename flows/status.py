@@ -164,7 +164,14 @@ def gather(published: Path, now: dt.datetime | None = None, since_hours: float =
     attempt = status.last_attempt
     if attempt is not None:
         outcome = attempt.get("outcome")
-        if outcome == "crashed":
+        if outcome == "crashed" and attempt.get("published"):
+            # still critical (a step after publishing did not happen, e.g. the follow-up
+            # alert), but the figures are out: say so rather than "nothing was published"
+            status.worse(
+                CRITICAL,
+                f"the last load crashed after publishing: {attempt.get('message', '')}; its build is published",
+            )
+        elif outcome == "crashed":
             status.worse(CRITICAL, f"the last load crashed: {attempt.get('message', '')}; nothing was published")
         elif outcome == "audit_failed":
             status.worse(CRITICAL, "the last load was refused by its audits; nothing was published")

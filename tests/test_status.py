@@ -88,6 +88,20 @@ def test_an_old_build_a_crash_or_no_warehouse_is_critical_or_unknown(warehouse_w
         )
     crashed = st.gather(copy, settings=_settings())
     assert crashed.health == st.CRITICAL and any("crashed" in r for r in crashed.reasons)
+    assert any("nothing was published" in r for r in crashed.reasons)
+
+    # a load that stopped after it published: still critical, but it says the build is out
+    with open(copy.parent / "load_runs.jsonl", "a") as out:
+        record = {"load_id": "y", "at": dt.datetime.now(UTC).isoformat(), "outcome": "crashed", "published": True}
+        out.write(json.dumps({**record, "message": "the load stopped: ConnectionError"}) + "\n")
+    after = st.gather(copy, settings=_settings())
+    assert after.health == st.CRITICAL
+    assert any("after publishing" in r and "is published" in r for r in after.reasons), after.reasons
+    assert not any("nothing was published" in r for r in after.reasons)
+    from dashboard import labels
+
+    assert labels.run_outcome(record) == labels.CRASHED_AFTER_PUBLISHING
+    assert labels.run_outcome({"outcome": "crashed"}) == labels.RUN_OUTCOME["crashed"]
 
 
 def test_pathways_status_on_the_command_line(warehouse_with_a_refused_file, tmp_path):

@@ -126,7 +126,7 @@ def render(filters) -> None:
             [
                 {
                     "Tidspunkt": when(r.get("at")),
-                    "Resultat": labels.label(labels.RUN_OUTCOME, r.get("outcome")),
+                    "Resultat": labels.run_outcome(r),
                     "Nye filer": r.get("files_new"),
                     "Lastet inn": r.get("files_loaded"),
                     "Avvist": r.get("files_refused"),
@@ -137,10 +137,15 @@ def render(filters) -> None:
                 for r in runs
             ]
         )
-        bad = [r for r in runs[:1] if r.get("outcome") in ("audit_failed", "crashed")]
-        if bad:
+        last = runs[0]
+        if last.get("outcome") == "crashed" and last.get("published"):
+            st.warning(
+                "Siste innlasting publiserte en ny versjon, men stoppet med feil etterpå (for eksempel "
+                "varselet til oppfølgingstjenesten). Se årsaken i tabellen og driftsveiledningen (docs/runbook.md)."
+            )
+        elif last.get("outcome") in ("audit_failed", "crashed"):
             st.error(
-                f"Siste innlasting ble ikke publisert: {labels.RUN_OUTCOME[bad[0]['outcome']].lower()}. "
+                f"Siste innlasting ble ikke publisert: {labels.RUN_OUTCOME[last['outcome']].lower()}. "
                 "Se årsaken i tabellen og driftsveiledningen (docs/runbook.md)."
             )
         ui.table(frame, "datakvalitet_innlastinger", [])
