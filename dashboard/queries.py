@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from dashboard.disclosure import cell_sql, complement_sql
+from dashboard.disclosure import KEY_MOD, KEY_SUFFIX, cell_sql, complement_sql
 from warehouse import STAGES
 
 STAGE_ORDER = list(STAGES)
@@ -547,17 +547,31 @@ def norwegian_b1(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
     )
 
 
-def _durations(con, f: Filters, outcome: str) -> pl.DataFrame:
+def _month_counts(con, f: Filters, outcome: str, by_cohort: bool) -> pl.DataFrame:
+    """Per month since settlement (and per cohort, `by_cohort`, with TOTAL for all of them):
+    the persons (count and key sum, mod KEY_MOD), those who reached the outcome that month
+    and those censored then. One scan serves a curve, its cohorts' cells and the persons at
+    risk: dash.time_to_outcome has one row per person, so cells add up over months."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome}")
     where, params = f.where("settlement_municipality_code")
+    cohort = f"if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR)" if by_cohort else f"'{TOTAL}'"
+    sets = "grouping sets ((cohort_year, month), (month))" if by_cohort else "month"
     return run(
         con,
         f"""
-        select cohort_year, months_to_{outcome} as month, reached_{outcome} as reached
-        from dash.time_to_outcome where {OUTCOME_AGES} and {where}""",
+        select {cohort} as cohort, months_to_{outcome} as month, {cell_sql(one_row_per_person=True)},
+               count(*) filter (where reached_{outcome})::BIGINT as events,
+               count(*) filter (where not reached_{outcome})::BIGINT as censored
+        from dash.time_to_outcome where {OUTCOME_AGES} and {where}
+        group by {sets}""",
         params,
     )
+
+
+def _cells_of(rows: list[tuple[int, int]]) -> tuple[int, int]:
+    """The cell of the persons of several month rows: counts add up, keys add up mod KEY_MOD."""
+    return sum(n for n, _ in rows), sum(k for _, k in rows) % KEY_MOD
 
 
 def time_to_outcome_curve(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
@@ -565,11 +579,8 @@ def time_to_outcome_curve(con, f: Filters, outcome: str = "work") -> pl.DataFram
     share reached in whole percent, only as far as at least 5 are at risk."""
     from dashboard import survival
 
-    d = _durations(con, f, outcome)
-    return survival.shown_curve(survival.kaplan_meier(d["month"], d["reached"]))
-
-
-_NO_COUNTS = pl.DataFrame(schema={"month": pl.Int64, "events": pl.Int64, "censored": pl.Int64})
+    counts = _month_counts(con, f, outcome, by_cohort=False)
+    return survival.shown_curve(survival.kaplan_meier_counts(counts))
 
 
 def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
@@ -577,35 +588,20 @@ def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.Data
     months and the share reached after 1, 2 and 3 years, from each group's own curve."""
     from dashboard import survival
 
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome}")
-    where, params = f.where("settlement_municipality_code")
-    cells = run(
-        con,
-        f"""
-        select if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR) as cohort,
-               {cell_sql(one_row_per_person=True)}
-        from dash.time_to_outcome where {OUTCOME_AGES} and {where}
-        group by grouping sets ((cohort_year), ())""",
-        params,
+    counts = _month_counts(con, f, outcome, by_cohort=True)
+    by: dict[str, list[tuple]] = {}
+    for row in counts.select("cohort", "month", "persons", f"persons{KEY_SUFFIX}", "events", "censored").rows():
+        by.setdefault(row[0], []).append(row[1:])
+    by = by or {TOTAL: []}  # nobody selected: the total's cell is an empty one, as a count over no rows
+    cells, rows = [], []
+    for cohort, months in by.items():
+        persons, key = _cells_of([(n, k) for _, n, k, _, _ in months])
+        cells.append({"cohort": cohort, "persons": persons, f"persons{KEY_SUFFIX}": key})
+        estimate = survival.estimate([(month, events, censored) for month, _, _, events, censored in months])
+        rows.append({"cohort": cohort, **survival.summary_of(estimate)})
+    cell_frame = pl.DataFrame(
+        cells, schema={"cohort": pl.String, "persons": pl.Int64, f"persons{KEY_SUFFIX}": pl.Int64}
     )
-    # events and censored per cohort and month, counted once in DuckDB; each group's curve
-    # from its counts (the same estimator as kaplan_meier on the raw durations)
-    counts = run(
-        con,
-        f"""
-        select if(grouping(cohort_year) = 1, '{TOTAL}', cohort_year::VARCHAR) as cohort,
-               months_to_{outcome} as month,
-               count(*) filter (where reached_{outcome})::BIGINT as events,
-               count(*) filter (where not reached_{outcome})::BIGINT as censored
-        from dash.time_to_outcome where {OUTCOME_AGES} and {where}
-        group by grouping sets ((cohort_year, month), (month))""",
-        params,
-    ).partition_by("cohort", as_dict=True, include_key=False)
-    rows = []
-    for cohort in cells["cohort"].to_list():
-        table = survival.kaplan_meier_counts(counts.get((cohort,), _NO_COUNTS))
-        rows.append({"cohort": cohort, **survival.summary(table)})
     stats = pl.DataFrame(
         rows,
         schema={
@@ -617,20 +613,18 @@ def time_to_outcome_by_cohort(con, f: Filters, outcome: str = "work") -> pl.Data
         },
     )
     order = pl.when(pl.col("cohort") == TOTAL).then(pl.lit("9999")).otherwise(pl.col("cohort"))
-    return cells.join(stats, on="cohort", how="left").sort(order)
+    return cell_frame.join(stats, on="cohort", how="left").sort(order)
 
 
 def time_to_outcome_at_risk(con, f: Filters, outcome: str = "work") -> pl.DataFrame:
     """Persons still at risk (not yet reached, still observed) after 0, 1, 2 and 3 years: cells."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome}")
-    where, params = f.where("settlement_municipality_code")
-    parts = [
-        f"""select {years} as years, {cell_sql(one_row_per_person=True)} from dash.time_to_outcome
-                 where {OUTCOME_AGES} and months_to_{outcome} >= {12 * years} and {where}"""
-        for years in (0, 1, 2, 3)
-    ]
-    return run(con, " union all ".join(parts) + " order by 1", params * 4)
+    counts = _month_counts(con, f, outcome, by_cohort=False)
+    rows = counts.select("month", "persons", f"persons{KEY_SUFFIX}").rows()
+    out = []
+    for years in (0, 1, 2, 3):
+        persons, key = _cells_of([(n, k) for month, n, k in rows if month >= 12 * years])
+        out.append({"years": years, "persons": persons, f"persons{KEY_SUFFIX}": key})
+    return pl.DataFrame(out, schema={"years": pl.Int32, "persons": pl.Int64, f"persons{KEY_SUFFIX}": pl.Int64})
 
 
 # -- Planlegging ----------------------------------------------------------------------------------

@@ -48,19 +48,9 @@ def kaplan_meier(months: pl.Series, reached: pl.Series) -> pl.DataFrame:
 
 
 def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
-    """The estimator from counts per month (`month`, `events`, `censored`), in plain Python
-    over the few hundred months of a curve (the same floating-point steps as a cumulative
-    product in Polars, without its per-operation cost)."""
-    rows = sorted(counts.select("month", "events", "censored").rows())
-    at_risk = sum(events + censored for _, events, censored in rows)
-    out = []
-    survival = 1.0
-    for month, events, censored in rows:
-        survival *= 1 - events / at_risk
-        out.append((month, at_risk, events, censored, survival))
-        at_risk -= events + censored
+    """The estimator from counts per month (`month`, `events`, `censored`)."""
     return pl.DataFrame(
-        out,
+        estimate(counts.select("month", "events", "censored").rows()),
         schema={
             "month": pl.Int64,
             "at_risk": pl.Int64,
@@ -72,12 +62,31 @@ def kaplan_meier_counts(counts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _coarsened(table: pl.DataFrame) -> pl.DataFrame:
-    """Month (0 up to the last month shown) and the survival the page may show then: the true
-    estimate at the months where a step of at least MIN_EVENTS persons completes, carried
-    forward in between. (In plain Python: a curve has at most a few hundred months, and a
-    page computes a dozen curves, where Polars' per-operation cost would dominate.)"""
-    rows = table.select("month", "at_risk", "reached", "survival").rows()
+def estimate(counts: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int, float]]:
+    """(month, at risk, reached, censored, survival) from (month, events, censored), in plain
+    Python over the few hundred months of a curve (the same floating-point steps as a
+    cumulative product in Polars, without its per-operation cost: a page computes a dozen
+    curves)."""
+    rows = sorted(counts)
+    at_risk = sum(events + censored for _, events, censored in rows)
+    out = []
+    survival = 1.0
+    for month, events, censored in rows:
+        survival *= 1 - events / at_risk
+        out.append((month, at_risk, events, censored, survival))
+        at_risk -= events + censored
+    return out
+
+
+def _coarsened(table: pl.DataFrame) -> list[float]:
+    return _coarsened_rows(table.select("month", "at_risk", "reached", "censored", "survival").rows())
+
+
+def _coarsened_rows(estimated: list[tuple[int, int, int, int, float]]) -> list[float]:
+    """The survival the page may show at each month from 0 up to the last month shown (the
+    list's index is the month): the true estimate at the months where a step of at least
+    MIN_EVENTS persons completes, carried forward in between. `estimated`: rows of `estimate`."""
+    rows = [(month, at_risk, reached, survival) for month, at_risk, reached, _, survival in estimated]
     # The risk set of a month with nobody reaching or leaving is that of the next month that
     # has someone: so the curve ends at the last month with a record whose risk set is large
     # enough (risk sets only shrink, so every earlier month's is too).
@@ -101,20 +110,21 @@ def _coarsened(table: pl.DataFrame) -> pl.DataFrame:
     for month in range(last + 1):
         current = released.get(month, current)
         survival.append(current)
-    return pl.DataFrame(
-        {"month": list(range(last + 1)), "survival": survival}, schema={"month": pl.Int64, "survival": pl.Float64}
-    )
+    return survival
 
 
 def shown_curve(table: pl.DataFrame) -> pl.DataFrame:
     """What may be shown of a curve: month and share reached (whole percent), from month 0 up
     to the last month before the risk set first drops under MIN_AT_RISK, with steps of at
     least MIN_EVENTS persons (see the module's docstring)."""
-    return _share_reached(_coarsened(table))
+    survival = _coarsened(table)
+    return pl.DataFrame({"month": list(range(len(survival))), "share_reached": _share_reached(survival)}).cast(
+        {"month": pl.Int64, "share_reached": pl.Float64}
+    )
 
 
-def _share_reached(curve: pl.DataFrame) -> pl.DataFrame:
-    return curve.select("month", ((1 - pl.col("survival")) * 100).round(0).alias("share_reached"))
+def _share_reached(survival: list[float]) -> pl.Series:
+    return ((1 - pl.Series(survival, dtype=pl.Float64)) * 100).round(0)
 
 
 def summary(table: pl.DataFrame) -> dict:
@@ -122,10 +132,15 @@ def summary(table: pl.DataFrame) -> dict:
     None when the shown curve does not get there) and the share reached after 1, 2 and 3
     years (whole percent; None where the curve is not shown that far). Both from the curve as
     shown, so they can reveal nothing it does not."""
-    curve = _coarsened(table)
-    survival = curve["survival"].to_list()  # index = month
+    return summary_of(table.select("month", "at_risk", "reached", "censored", "survival").rows())
+
+
+def summary_of(estimated: list[tuple[int, int, int, int, float]]) -> dict:
+    """`summary` of the rows of `estimate` (no frame: a page summarises a curve per cohort)."""
+    survival = _coarsened_rows(estimated)  # index = month
     out: dict = {"median_months": next((month for month, value in enumerate(survival) if value <= 0.5), None)}
-    shown = _share_reached(curve)["share_reached"].to_list()  # as shown_curve, from the one coarsened curve
+    at = [12 * years for years in YEARS if 12 * years < len(survival)]
+    shown = dict(zip(at, _share_reached([survival[m] for m in at]).to_list(), strict=True))  # as shown_curve
     for years in YEARS:
-        out[f"share_{years}y"] = float(shown[12 * years]) if 12 * years < len(shown) else None
+        out[f"share_{years}y"] = float(shown[12 * years]) if 12 * years in shown else None
     return out
