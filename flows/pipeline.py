@@ -454,6 +454,7 @@ def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, in
             con, as_of, settings.follow_up_days, settings.follow_up_wait_days, settings.incremental_build
         )
         settled = reconcile(con, load_id)
+        incremental.remember_other_inputs(con)
         con.execute("checkpoint")
     return (*settled, outcome.describe())
 

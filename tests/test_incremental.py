@@ -128,6 +128,18 @@ def test_a_new_file_rebuilds_its_persons_only_and_equals_a_full_build(small_coun
     ) == [(2,)]
 
 
+def test_a_load_after_settled_books_keeps_the_aggregates(small_county):
+    # a later delivery repeats an event: the books (audit.file_log) move its row to the
+    # duplicates after the build; the next load, with nothing new, must not take that for
+    # a change and rebuild everything again (found in review)
+    write_intro(small_county.landing, "intro_5001_20240101.csv", [intro_row(PID_A, "5001", "bosatt", "15.03.2023")])
+    small_county.load()
+    assert small_county.rows(
+        "select rows_loaded, rows_duplicate from audit.file_log where file_name = 'intro_5001_20240101.csv'"
+    ) == [(0, 1)]
+    assert small_county.load().endswith("nothing else changed: aggregates kept)")
+
+
 def test_a_load_with_nothing_new_rebuilds_nobody(small_county):
     assert small_county.load() == "incremental (0 persons; no source changed; nothing else changed: aggregates kept)"
 

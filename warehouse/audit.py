@@ -357,7 +357,7 @@ def run_audits(
     with duckdb.connect(str(candidate)) as con:
         audit_state.ensure(con)
         before = audit_state.read(con)
-        keys = {name: audit_state.audit_key(con, table, e) for name, (table, e) in suites.items()}
+        keys = {name: audit_state.audit_key(con, table, e, as_of) for name, (table, e) in suites.items()}
     from flows.config import current
 
     carried = {

@@ -8,12 +8,20 @@ in `warehouse.audit` reads its own table only and none depends on the order of r
 its result is a function of three things, and the suite's *audit key* is a digest of them:
 
 - the table's content as a multiset of rows: its columns and types, its row count and
-  two independent sums of row hashes (a sum, not an XOR: two copies of a row do not
+  the sum of its rows' 64-bit hashes (a sum, not an XOR: two copies of a row do not
   cancel out);
 - the suite's expectations with every parameter (the as-of date, …); the row-count
   guard by its outcome (`_what_decides`);
 - the audit's own code and the libraries that evaluate it (`audit.py`, the DuckDB patch,
   Great Expectations, DuckDB, duckdb-engine, SQLAlchemy).
+
+The key also holds the as-of date: results are carried only between loads of one day. The
+first load of each day (the nightly one, which also builds in full) audits every suite.
+That bounds what a fingerprint cannot rule out: DuckDB's hash is fast, not cryptographic,
+and a source that crafted a row to collide with the row it replaces could have a suite
+carried over a table a full audit would refuse (a review built such a pair: rows that
+passed no row rule of ours, in a table of two integers). A cryptographic digest of every
+row (md5) cost 5 s at 300 000 persons, more than the audit it would spare.
 
 `meta.audit_state` in the warehouse records, per suite, the key that passed, the build
 that ran it and the build whose Data Docs page shows it. The candidate is a copy of the
@@ -25,8 +33,11 @@ is gone (pruned, or a restored old build), the suite simply runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
+import re
 import shutil
 from dataclasses import dataclass
 from functools import cache
@@ -35,10 +46,11 @@ from pathlib import Path
 
 import duckdb
 
-_CODE = ("audit.py", "gx_duckdb.py", "audit_state.py")
+_CODE = ("audit.py", "audit_state.py", "gx_duckdb.py", "gx_docs.py", "gx_templates.py")
 _LIBRARIES = ("great_expectations", "duckdb", "duckdb_engine", "sqlalchemy")
 _COLUMNS = ["suite", "audit_key", "audited_build_id", "page_build_id"]
 BANNER_MARK = "data-pathways-carried"
+_BANNER = re.compile(rf"<div {BANNER_MARK}[^>]*>.*?</div>", re.S)
 
 
 @dataclass(frozen=True)
@@ -68,10 +80,9 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, 
         "where table_schema = ? and table_name = ? order by ordinal_position",
         [schema, name],
     ).fetchall()
-    count, first, second = con.execute(
-        f"select count(*), sum(hash(t))::varchar, sum(hash(t, 'pathways-audit'))::varchar from {table} t"
-    ).fetchall()[0]
-    return json.dumps([columns, count, first, second]), count
+    # (an alias no column has: with `t`, a column named t would be hashed instead of the row)
+    count, digest = con.execute(f"select count(*), sum(hash(__row))::varchar from {table} as __row").fetchall()[0]
+    return json.dumps([columns, count, digest]), count
 
 
 def _what_decides(expectation, rows: int) -> list:
@@ -86,11 +97,11 @@ def _what_decides(expectation, rows: int) -> list:
     return [expectation.kind, expectation.kwargs]
 
 
-def audit_key(con: duckdb.DuckDBPyConnection, table: str, expectations: list) -> str:
-    """The digest a suite's result is a function of (see the module)."""
+def audit_key(con: duckdb.DuckDBPyConnection, table: str, expectations: list, as_of: dt.date) -> str:
+    """The digest a suite's result is a function of (see the module), and the as-of date."""
     fingerprint, rows = table_fingerprint(con, table)
     configs = [_what_decides(e, rows) for e in expectations]
-    text = json.dumps([code_digest(), table, fingerprint, configs], sort_keys=True, default=str)
+    text = json.dumps([code_digest(), as_of.isoformat(), table, fingerprint, configs], sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -141,6 +152,7 @@ def copy_page(docs_dir: Path, suite: str, state: SuiteState, build_id: str) -> N
     target = page_folder(docs_dir, suite, build_id)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target)
+    os.utime(target)  # copytree keeps the source's time, by which prune_reports would age this build
     banner = (
         f'<div {BANNER_MARK} style="padding:8px 16px;background:#fff3cd;border-bottom:1px solid #e0c97a">'
         f"Carried into build {build_id}: this table is identical to the one build "
@@ -148,6 +160,6 @@ def copy_page(docs_dir: Path, suite: str, state: SuiteState, build_id: str) -> N
         f"results (not run again).</div>"
     )
     for html in target.glob("*/*.html"):
-        text = html.read_text("utf-8", errors="replace")
+        text = _BANNER.sub("", html.read_text("utf-8", errors="replace"))  # a page carried before has one
         at = text.find(">", text.find("<body")) + 1 if "<body" in text else 0
         html.write_text(text[:at] + banner + text[at:], "utf-8")
