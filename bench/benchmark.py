@@ -539,6 +539,8 @@ def _load_measured(pathways: str, landing: Path, warehouse: Path, env: dict) -> 
 
 def _p95_page_ms(warehouse: Path, repeat: int = 20) -> dict[str, float]:
     """95th percentile over `repeat` runs of each dashboard page's queries (uncached)."""
+    import math
+
     import duckdb
 
     from dashboard import queries as q
@@ -555,7 +557,9 @@ def _p95_page_ms(warehouse: Path, repeat: int = 20) -> dict[str, float]:
             run(q, con, filters, as_of)
             times.append((time.perf_counter() - t) * 1000)
         times.sort()
-        out[page] = times[min(len(times) - 1, int(0.95 * len(times)))]
+        # nearest rank: the ⌈0.95·n⌉-th smallest (until 0.7.0 this took index ⌊0.95·n⌋, which
+        # for 20 runs is the 20th: the maximum, i.e. the first, cold run of each page)
+        out[page] = times[math.ceil(0.95 * len(times)) - 1]
     con.close()
     return out
 

@@ -365,3 +365,31 @@ def test_a_crafted_hash_collision_is_carried_for_one_day_at_most():
     (sound_today, _), (forged_today, forged_tomorrow) = keys[(1, 10)], keys[(a2, b2)]
     assert forged_today == sound_today  # the known limit, within one day
     assert forged_tomorrow != sound_today  # what the nightly load audits anew
+
+
+def test_great_expectations_is_imported_ahead_only_when_the_audit_will_run_suites(loaded, tmp_path):
+    """A fresh process (a one-off load): nothing new on the published date imports nothing;
+    new files start the import in the background, while the load reads and builds."""
+    import subprocess
+    import sys
+
+    _, published = loaded
+    with duckdb.connect(str(published), read_only=True) as con:
+        as_of = con.execute("select max(as_of) from meta.build").fetchall()[0][0]
+    script = f"""
+import datetime as dt, sys, threading
+from pathlib import Path
+from warehouse.audit import prefetch_great_expectations
+published, as_of = Path({str(published)!r}), dt.date.fromisoformat({as_of.isoformat()!r})
+assert not prefetch_great_expectations(published, as_of, 0)
+assert not prefetch_great_expectations(published, as_of, 0) and "great_expectations" not in sys.modules
+assert prefetch_great_expectations(published, as_of + dt.timedelta(days=1), 0)  # a new day: every suite runs
+for thread in threading.enumerate():
+    if thread.name == "import-great-expectations":
+        thread.join()
+assert "great_expectations" in sys.modules
+assert not prefetch_great_expectations(published, as_of, 3)  # imported already
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
