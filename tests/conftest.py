@@ -101,6 +101,7 @@ def loaded(county, prefect_server, tmp_path_factory, worker_id):
 LONGEST_FIRST = [
     "test_scale_out.py",
     "test_orchestration.py",
+    "test_incremental.py",
     "test_dashboard_login.py",
     "test_concurrency.py",
     "test_cli_load.py",
@@ -109,6 +110,7 @@ LONGEST_FIRST = [
     "test_privacy.py",
     "test_publish.py",
     "test_load.py",
+    "test_audit.py",
     "test_dashboard_pages.py",
     "test_dashboard_figures.py",
     "test_disclosure_attack.py",
