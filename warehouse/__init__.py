@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The stages of the pathway in their order (the warehouse contract's list): the audits check
 # the published tables against it and the dashboard orders its figures by it.
@@ -44,3 +47,35 @@ def letters(text: str) -> str:
     a run of digits kept in the warehouse could be mistaken for an identity number by a
     scan."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest().translate(_AS_LETTERS)
+
+
+def rows_digest(
+    con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None
+) -> tuple[int, str]:
+    """A table's rows as a multiset: its row count and the sum of its rows' 64-bit hashes (a
+    sum, not an XOR: two copies of a row do not cancel out). The alias is one no column has:
+    with `t`, a column named t would be hashed instead of the row."""
+    count, digest = only_row(
+        con.execute(
+            f"select count(*), sum(hash(__row))::varchar from {table} as __row {where}", params or []
+        ).fetchall()
+    )
+    return count, str(digest)
+
+
+def ensure_state_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
+    """Create a `meta` state table kept from build to build; one of another shape (an
+    earlier release's) is dropped first, so its caller starts afresh."""
+    schema, name = table.split(".")
+    con.execute(f"create schema if not exists {schema}")
+    found = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+    if found and found != list(columns):
+        con.execute(f"drop table {table}")
+    con.execute(f"create table if not exists {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")

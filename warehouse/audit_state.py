@@ -46,6 +46,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import ensure_state_table, rows_digest
+
 _CODE = ("audit.py", "audit_state.py", "gx_duckdb.py", "gx_docs.py", "gx_templates.py")
 _LIBRARIES = ("great_expectations", "duckdb", "duckdb_engine", "sqlalchemy")
 _COLUMNS = ["suite", "audit_key", "audited_build_id", "page_build_id"]
@@ -80,8 +82,7 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, 
         "where table_schema = ? and table_name = ? order by ordinal_position",
         [schema, name],
     ).fetchall()
-    # (an alias no column has: with `t`, a column named t would be hashed instead of the row)
-    count, digest = con.execute(f"select count(*), sum(hash(__row))::varchar from {table} as __row").fetchall()[0]
+    count, digest = rows_digest(con, table)
     return json.dumps([columns, count, digest]), count
 
 
@@ -107,20 +108,7 @@ def audit_key(con: duckdb.DuckDBPyConnection, table: str, expectations: list, as
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
     """The state table (one of another shape, an earlier release's, is replaced: every suite runs)."""
-    con.execute("create schema if not exists meta")
-    columns = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'meta' and table_name = 'audit_state' order by ordinal_position"
-        ).fetchall()
-    ]
-    if columns and columns != _COLUMNS:
-        con.execute("drop table meta.audit_state")
-    con.execute(
-        "create table if not exists meta.audit_state "
-        "(suite varchar, audit_key varchar, audited_build_id varchar, page_build_id varchar)"
-    )
+    ensure_state_table(con, "meta.audit_state", dict.fromkeys(_COLUMNS, "varchar"))
 
 
 def read(con: duckdb.DuckDBPyConnection) -> dict[str, SuiteState]:

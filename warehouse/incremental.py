@@ -57,12 +57,12 @@ from importlib.metadata import version
 import duckdb
 
 from warehouse import build as b
-from warehouse import letters, only_row
+from warehouse import ensure_state_table, letters, only_row, rows_digest
 
-SCRATCH = "_touched"
+SCRATCH = "_touched"  # the touched persons; their rows per layer in _touched_<layer>
 # Tables besides the models that models read (marts.delivery_freshness reads the file log);
 # the reference tables are part of `code_digest`.
-OTHER_INPUTS = ("audit.file_log",)  # the touched persons; their rows per layer in _touched_<layer>
+OTHER_INPUTS = ("audit.file_log",)
 _RAW = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b")
 _WAREHOUSE_CODE = ("__init__.py", "build.py", "incremental.py", "forecast.py")
 # libraries whose results the tables hold (a new version may compute differently)
@@ -115,18 +115,11 @@ def key_digest(con: duckdb.DuckDBPyConnection) -> str:
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
     """What the next build compares itself with (kept from build to build with the file).
     A state table of another shape (an earlier release's) is replaced: the build is full."""
-    con.execute("create schema if not exists meta")
-    columns = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'meta' and table_name = 'build_state' order by ordinal_position"
-        ).fetchall()
-    ]
-    if columns and columns != _STATE_COLUMNS:
-        con.execute("drop table meta.build_state")
-    con.execute("""create table if not exists meta.build_state (
-        as_of date, follow_up_days integer, follow_up_wait_days integer, code_digest varchar, key_digest varchar)""")
+    ensure_state_table(
+        con,
+        "meta.build_state",
+        dict(zip(_STATE_COLUMNS, ["date", "integer", "integer", "varchar", "varchar"], strict=True)),
+    )
     con.execute("create table if not exists meta.build_fingerprint (model varchar, fingerprint varchar)")
 
 
@@ -177,25 +170,16 @@ def source_fingerprint(con: duckdb.DuckDBPyConnection, model: b.Model) -> str | 
         return None
     parts = []
     for raw in sorted(set(_RAW.findall(b.without_comments(model.sql)))):
-        count, digest = only_row(
-            con.execute(f"select count(*), sum(hash(__row))::varchar from raw.{raw} as __row").fetchall()
-        )
+        count, digest = rows_digest(con, f"raw.{raw}")
         parts.append(f"{raw}:{count}:{digest}")
-    count, digest = only_row(
-        con.execute(
-            "select count(*), sum(hash(__row))::varchar from staging.stg_delivery as __row where source = ?",
-            [model.source],
-        ).fetchall()
-    )
+    count, digest = rows_digest(con, "staging.stg_delivery", "where source = ?", [model.source])
     parts.append(f"deliveries:{count}:{digest}")
     return letters("|".join(parts))
 
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """A digest of a (small) table's rows, as a multiset."""
-    count, digest = only_row(
-        con.execute(f"select count(*), sum(hash(__row))::varchar from {table} as __row").fetchall()
-    )
+    count, digest = rows_digest(con, table)
     return letters(f"{count}:{digest}")
 
 
