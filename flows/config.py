@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(120.0, gt=0, description="Time a read worker may take for one file.")
     max_file_mb: int = Field(1024, ge=1, description="Larger landing files are refused unread.")
     read_workers: int | None = Field(None, ge=1, description="Files read at once (default: by cores and memory).")
-    read_tasks_per_worker: int = Field(100, ge=1, description="Files a read worker reads before it is replaced.")
+    read_tasks_per_worker: int = Field(
+        1000, ge=1, description="Files a read worker reads before it is replaced (or sooner, holding over 1 GB)."
+    )
     max_read_attempts: int = Field(
         3, ge=1, description="Loads in a row a file may fail with an OS error before it is refused."
     )

@@ -35,7 +35,10 @@ def rule(name: str, message: str, expr: Callable[[str], pl.Expr]) -> pa.Check:
     def check(data) -> pl.LazyFrame:
         return data.lazyframe.select(expr(data.key).fill_null(True))
 
-    return pa.Check(check, error=f"{name}: {message}")
+    made = pa.Check(check, error=f"{name}: {message}")
+    # the same expression, for the one-pass screen of a whole file (flows.validate.screen)
+    made.valid_rows = expr  # type: ignore[attr-defined]
+    return made
 
 
 def pid() -> pa.Check:

@@ -124,6 +124,29 @@ def test_a_worker_killed_while_idle_is_replaced_without_blaming_the_next_file(tm
         pool.close()
 
 
+def test_a_worker_is_kept_for_the_next_file_unless_it_holds_too_much_memory(tmp_path, monkeypatch):
+    """Workers are replaced by what they hold, not every 100 files (each replacement
+    imports the readers again, ≈ 2 s of a core): the same worker reads file after file,
+    and one left holding more than `RECYCLE_RSS_MB` is replaced before the next."""
+    land = tmp_path / "landing"
+    land.mkdir()
+    corpus.CASE_BY_ID["intro:good file"].build(land)
+    [file] = scan(land, settle_seconds=0).files
+    assert isolation.Limits().tasks_per_worker >= 1000
+    pool = isolation.ReadPool(isolation.Limits(workers=1))
+    try:
+        for _ in range(3):
+            assert pool.run(file.source, file.path, file.sha256)[0] == "ok"
+        assert pool.started == 1 and 100 < pool._idle[0].resident_mb() < isolation.RECYCLE_RSS_MB
+        monkeypatch.setattr(isolation, "RECYCLE_RSS_MB", 100)  # below what any worker holds
+        assert pool.run(file.source, file.path, file.sha256)[0] == "ok"
+        assert pool._idle == [] and pool.started == 1  # stopped after the file, not kept
+        assert pool.run(file.source, file.path, file.sha256)[0] == "ok"
+        assert pool.started == 2
+    finally:
+        pool.close()
+
+
 def test_a_file_that_runs_out_of_time_is_refused_and_its_worker_replaced(tmp_path):
     """A file that takes longer than the limit (a limit of 1 ms makes any file too slow)
     is refused with the limit in its reason; its stalled worker is killed, not reused."""

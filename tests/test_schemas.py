@@ -228,3 +228,82 @@ def test_privacy_incident_refuses_the_whole_file_and_never_keeps_the_number(tmp_
     assert v.status == "privacy_incident" and v.rows is None and v.rows_quarantined == v.rows_read == 2
     assert [(p.row_number, p.column, p.rule) for p in v.quarantine] == [(3, "detalj", "national_id")]
     assert fnr not in repr(v.quarantine) and fnr not in v.message
+
+
+# -- the one-pass screen (flows.validate.screen) agrees with Pandera --------------------------
+
+
+def _pandera_passes(frame, schema) -> bool:
+    import pandera.polars as pa
+
+    try:
+        schema.validate(frame, lazy=True)
+        return True
+    except pa.errors.SchemaErrors:
+        return False
+
+
+def _variants(frame, schema):
+    """The frame as delivered, and spoilt in every way a careless source could: each schema
+    column null on one row, dropped, or of another type; no rows at all."""
+    yield "as is", frame
+    yield "no rows", frame.head(0)
+    for name in schema.columns:
+        if name not in frame.columns:
+            continue
+        yield (
+            f"{name} null",
+            frame.with_columns(
+                pl.when(pl.int_range(pl.len()) == frame.height - 1).then(None).otherwise(pl.col(name)).alias(name)
+            ),
+        )
+        yield f"{name} dropped", frame.drop(name)
+        other = pl.Int64 if frame.schema[name] == pl.String else pl.String
+        yield f"{name} as {other}", frame.with_columns(pl.col(name).cast(other, strict=False))
+        if frame.schema[name] == pl.String:
+            yield f"{name} all null", frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+
+
+SCREEN_CASES = CASES + [
+    (s, make, "valid base", {}, None, None)
+    for s, make in (
+        ("intro", _intro_file),
+        ("adult_education", _ae_file),
+        ("combination_classes", _komb_file),
+        ("trondelag_model", _tm_file),
+    )
+]
+
+
+@pytest.mark.parametrize(
+    "source, make, case, change, rule, column", SCREEN_CASES, ids=[f"{c[0]}:{c[2]}" for c in SCREEN_CASES]
+)
+def test_the_one_pass_screen_passes_a_file_only_when_pandera_would(tmp_path, source, make, case, change, rule, column):
+    """The screen lets a file skip Pandera's ≈ 40 passes only when it passes everything:
+    for every rule's failing case and every spoilt variant, its verdict is Pandera's."""
+    from flows.validate import SCHEMAS, screen, typed_for_schema
+
+    schema = SCHEMAS[source]
+    frame, _ = typed_for_schema(SOURCES[source].read(make(tmp_path, change)), source)
+    verdicts = {name: (screen(v, schema), _pandera_passes(v, schema)) for name, v in _variants(frame, schema)}
+    assert {k: v for k, v in verdicts.items() if v[0] != v[1]} == {}
+    assert verdicts["as is"][1] is (rule is None)  # the case itself fails, the base passes
+    assert any(passed for passed, _ in verdicts.values()) and not all(passed for passed, _ in verdicts.values())
+
+
+def test_the_screen_leaves_checks_it_does_not_know_to_pandera():
+    """A check built without `schemas.checks.rule` (no expression to evaluate) or a schema
+    option the screen does not evaluate sends the file to Pandera, even when it is valid."""
+    import pandera.polars as pa
+
+    from flows.validate import screen
+
+    frame = pl.DataFrame({"a": [1, 2]})
+    assert screen(frame, pa.DataFrameSchema({"a": pa.Column(pl.Int64)}))
+    assert not screen(frame, pa.DataFrameSchema({"a": pa.Column(pl.Int64, pa.Check.ge(0))}))
+    assert not screen(frame, pa.DataFrameSchema({"a": pa.Column(pl.Int64, unique=True)}))
+    assert not screen(frame, pa.DataFrameSchema({"a": pa.Column(pl.Int64)}, unique=["a"]))
+    assert not screen(frame, pa.DataFrameSchema({"a": pa.Column(pl.Int64, coerce=True)}))
+    assert not screen(
+        frame.with_columns(pl.lit(float("nan")).alias("b")), pa.DataFrameSchema({"b": pa.Column(pl.Float64)})
+    )
