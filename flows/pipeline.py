@@ -192,33 +192,30 @@ def warehouse_lock(published: Path, logger):
         yield
 
 
-def _dropout_keys(published: Path) -> set[tuple] | None:
-    """Drop-outs in the published warehouse (None if there is none yet)."""
-    if not published.exists():
-        return None
-    with duckdb.connect(str(published), read_only=True) as con:
-        try:
-            return set(con.execute("select person_id, stage, source, dropout_date from marts.dropout").fetchall())
-        except duckdb.CatalogException:
-            return None
+DROPOUT_KEY = ("person_id", "stage", "source", "dropout_date")
 
 
-def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str) -> int:
-    """Emit `pathways.dropout` for each drop-out this build brought. The event names the
-    stage, municipality and school, never the person; nothing is sent on a first load."""
-    from prefect.events import emit_event
-
-    if before is None:
-        return 0
-    with duckdb.connect(str(published), read_only=True) as con:
-        rows = con.execute("""
-            select d.person_id, d.stage, d.source, d.dropout_date, d.municipality_code, s.school_orgnr
-            from marts.dropout d
+def new_dropouts(candidate: Path, published: Path) -> list[tuple]:
+    """The candidate's drop-outs that the published build does not hold, with their
+    municipality and school: read before the candidate replaces it (none when there is no
+    published build with drop-outs yet: a first load announces nothing)."""
+    with duckdb.connect(str(candidate), read_only=True) as con:
+        if not alerts.attach_published(con, published, "marts.dropout"):
+            return []
+        return con.execute(f"""
+            select d.stage, d.source, d.municipality_code, s.school_orgnr
+            from {alerts.new_rows("marts.dropout", DROPOUT_KEY, "d")}
             left join marts.stage_spell s on s.person_id = d.person_id and s.stage = d.stage
                  and s.source = d.source and s.end_date = d.dropout_date and s.end_type = 'dropped_out'
         """).fetchall()
-    new = [r for r in rows if r[:4] not in before]
-    for _, stage_name, source, _, municipality, school in new:
+
+
+def alert_new_dropouts(dropouts: list[tuple], build_id: str) -> int:
+    """Emit `pathways.dropout` for each drop-out this build brought (`new_dropouts`). The
+    event names the stage, municipality and school, never the person."""
+    from prefect.events import emit_event
+
+    for stage_name, source, municipality, school in dropouts:
         emit_event(
             event="pathways.dropout",
             resource={
@@ -234,15 +231,15 @@ def alert_new_dropouts(published: Path, before: set[tuple] | None, build_id: str
                 "build_id": build_id,
             },
         )
-    return len(new)
+    return len(dropouts)
 
 
-def _follow_up_news(candidate: Path, before: alerts.Before | None, summary: LoadSummary, logger):
+def _follow_up_news(candidate: Path, published: Path, summary: LoadSummary, logger):
     """Compare the candidate's follow-up list with the published one and record the
     result in the candidate (audit.follow_up_alert), with the alert's text; overdue
     deliveries become warnings in the summary and the log."""
     settings = current_settings()
-    news = alerts.compare(candidate, before, summary.load_id, summary.as_of)
+    news = alerts.compare(candidate, published, summary.load_id, summary.as_of)
     text = alerts.message(news, alerts.follow_up_link(settings.dashboard_url, settings.dashboard_port))
     alerts.record(candidate, news, text if news.anything_new else "")
     summary.new_follow_up = {
@@ -828,8 +825,6 @@ def _load_locked(
         validated.append(result)
 
     previous = previous_counts(published, summary.as_of)
-    dropouts_before = _dropout_keys(published)
-    follow_up_before = alerts.published_keys(published)
     with timed(summary, "copy"):  # the candidate starts as a copy of the published warehouse
         candidate = start_candidate(published, summary.load_id)
     try:
@@ -864,12 +859,13 @@ def _load_locked(
             f"audits failed, nothing published (candidate kept at {kept}): " + "; ".join(summary.audit_failures[:5])
         )
     with timed(summary, "publish"):
-        news, text = _follow_up_news(candidate, follow_up_before, summary, logger)
+        news, text = _follow_up_news(candidate, published, summary, logger)
+        dropouts = new_dropouts(candidate, published) if steps.prefect and current_settings().dropout_events else []
         _record_build(candidate, summary, started)
         steps.call(publish_candidate, candidate, published, summary.load_id)
     summary.published = True
     if steps.prefect and current_settings().dropout_events:
-        summary.new_dropouts = alert_new_dropouts(published, dropouts_before, summary.load_id)
+        summary.new_dropouts = alert_new_dropouts(dropouts, summary.load_id)
     if steps.prefect and news.anything_new and current_settings().alerts:
         try:
             alerts.emit(news, text)

@@ -237,11 +237,30 @@ def test_the_second_load_warns_of_the_stopped_municipality_and_counts_only_what_
     assert text.rstrip().endswith("/oppfolging")
     assert not re.search(r"[0-9a-f]{64}", text + counts), "no pseudonym in the alert"
     assert (_pid("5006-1"), "dropped_out", "5006") in listed and (_pid("5001-2"), "dropped_out", "5001") in listed
-    # the same build again (a nightly load with no new files): nothing new, no alert
-    from flows.alerts import compare, published_keys
 
-    again = compare(warehouse, published_keys(warehouse), "again", D(2026, 11, 1))
+
+def test_the_comparison_with_the_published_build_counts_only_new_keys(stopped, tmp_path):
+    """The candidate is compared with the published build attached beside it (in DuckDB
+    since 0.8.0). The same build again (a nightly load with no new files): nothing new, no
+    alert. A key that differs only by a missing value is new; a missing value in both
+    builds is the same key, as it was when keys were compared as Python tuples."""
+    import shutil
+
+    from flows.alerts import compare
+
+    _, _, warehouse = stopped
+    candidate, published = tmp_path / "candidate.duckdb", tmp_path / "published.duckdb"
+    shutil.copyfile(warehouse, candidate)
+    again = compare(candidate, warehouse, "again", D(2026, 11, 1))
     assert not again.anything_new and len(again.overdue) == 1
+    with duckdb.connect(str(candidate)) as con:
+        con.execute("update marts.follow_up set source = null where person_id = ?", [_pid("5006-1")])
+    changed = compare(candidate, warehouse, "changed", D(2026, 11, 1))
+    assert (changed.new_dropouts, changed.new_crossed, changed.newly_overdue) == (1, 0, 0)
+    assert [m[:3] for m in changed.by_municipality] == [("5006", "Steinkjer", 1)]
+    shutil.copyfile(candidate, published)
+    assert not compare(candidate, published, "same", D(2026, 11, 1)).anything_new
+    assert compare(candidate, tmp_path / "none.duckdb", "first", D(2026, 11, 1)).new_dropouts == 0
 
 
 APP = str(Path(__file__).parent.parent / "dashboard" / "app.py")
