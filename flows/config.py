@@ -301,6 +301,12 @@ def set_flags(**flags: Any) -> None:
     _flags.update({k: v for k, v in flags.items() if v is not None})
 
 
+def current_flags() -> dict[str, Any]:
+    """This process's command-line flags (handed to a process it starts for it, such as
+    the audit process of a one-off load)."""
+    return dict(_flags)
+
+
 def clear_flags() -> None:
     _flags.clear()
 

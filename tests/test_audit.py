@@ -393,3 +393,56 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_one_off_load_audits_in_a_process_of_its_own_with_the_same_verdict(loaded, tmp_path):
+    """The supervised child of a one-off `pathways load` hands its audit to a process that
+    imported Great Expectations on the other core (warehouse.audit_process): its verdict
+    and failures are the in-process audit's, the load's own process never imports GX, a
+    killed audit process stops the load with a clear error, and one that could not start
+    leaves the audit to the load's process."""
+    import subprocess
+    import sys
+
+    _, published = loaded
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(published.read_bytes())
+    with duckdb.connect(str(broken)) as con:
+        con.execute("update marts.stage_spell set end_date = start_date - 1 where rowid = 1")
+    here = run_audits(broken, tmp_path / "here" / "w.duckdb", "b-here", dt.date(2026, 11, 1), {}, False)
+    broken.write_bytes(published.read_bytes())  # the audit records its state in the candidate: start again
+    with duckdb.connect(str(broken)) as con:
+        con.execute("update marts.stage_spell set end_date = start_date - 1 where rowid = 1")
+    script = f"""
+import datetime as dt, os, signal, sys
+from pathlib import Path
+from warehouse import audit_process
+broken, out = Path({str(broken)!r}), Path({str(tmp_path)!r})
+assert audit_process.start_ahead() and not audit_process.start_ahead()  # one per load
+r = audit_process.run_audits(broken, out / "there" / "w.duckdb", "b-there", dt.date(2026, 11, 1), {{}}, False)
+assert "great_expectations" not in sys.modules
+print(repr((r.success, r.failures, r.expectations, r.suites_run)))
+audit_process.start_ahead()
+started = audit_process._started
+assert started.ready()
+os.kill(started.process.pid, signal.SIGKILL)
+audit_process._started = started
+try:
+    audit_process.run_audits(broken, out / "killed" / "w.duckdb", "b-killed", dt.date(2026, 11, 1), {{}}, False)
+    raise SystemExit("a killed audit process went unnoticed")
+except audit_process.AuditProcessFailed as err:
+    print(err)
+audit_process.start_ahead()
+os.kill(audit_process._started.process.pid, signal.SIGKILL)  # dies before it is ready
+r = audit_process.run_audits(broken, out / "fallback" / "w.duckdb", "b-fb", dt.date(2026, 11, 1), {{}}, False)
+print(r.success, "great_expectations" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 3, done.stderr[-3000:]
+    there = lines[0]
+    assert there == repr((here.success, here.failures, here.expectations, here.suites_run))
+    assert not here.success and "marts.stage_spell" in there
+    assert lines[1] == "the audit process ended without a result (killed or out of memory)"
+    assert lines[2] == "False True"  # audited here instead, with the same verdict
+    assert (tmp_path / "there" / "data_docs" / "index.html").exists()

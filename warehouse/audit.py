@@ -341,21 +341,34 @@ def import_great_expectations():
     return great_expectations
 
 
-def prefetch_great_expectations(published: Path, as_of: dt.date, new_files: int) -> bool:
-    """Start importing GX in a background thread when this load's audit will most likely run
-    suites (new files, a new as-of date, or no published build to carry from), so its 3–5 s
-    of imports overlap the reading and the build, where the load mostly waits on worker
-    processes and DuckDB. A load that brings nothing new does not pay it (nothing to run:
-    `warehouse.audit_state`). Returns whether it started."""
+def prefetch_great_expectations(published: Path, as_of: dt.date, new_files: int, own_process: bool = False) -> bool:
+    """Start importing GX ahead when this load's audit will most likely run suites (new
+    files, a new as-of date, or no published build to carry from), so its 3–5 s of
+    imports overlap the reading and the build. A load that brings nothing new does not pay
+    it (nothing to run: `warehouse.audit_state`). `own_process`: in the audit's own process
+    on the other core (`warehouse.audit_process`, a one-off `pathways load`); otherwise in
+    a background thread of this one, which keeps GX for the loads after. Returns whether
+    it started."""
     import sys
     import threading
 
     if "great_expectations" in sys.modules:  # a served run: its fork server imported it
         return False
-    if not new_files and _published_as_of(published) == as_of:
+    if not new_files and not every_suite_will_run(published, as_of):
         return False
+    if own_process:
+        from warehouse import audit_process
+
+        return audit_process.start_ahead()
     threading.Thread(target=import_great_expectations, name="import-great-expectations", daemon=True).start()
     return True
+
+
+def every_suite_will_run(published: Path, as_of: dt.date) -> bool:
+    """Whether the audit of a load on `as_of` runs every suite whatever the files bring:
+    no published build yet, or one of another day (results are carried within a day only,
+    `warehouse.audit_state`)."""
+    return _published_as_of(published) != as_of
 
 
 def _published_as_of(published: Path) -> dt.date | None:
