@@ -125,10 +125,10 @@ class FollowUpNews:
 PUBLISHED = "published"  # the published build, attached read-only beside a candidate
 
 
-def attach_published(con: duckdb.DuckDBPyConnection, published: Path | None, table: str) -> bool:
+def attach_published(con: duckdb.DuckDBPyConnection, published: Path | None, table: str, key: tuple[str, ...]) -> bool:
     """Attach the published build read-only as `published` to a candidate's connection;
-    whether it holds `table` (False: no build yet, or one from before the table existed,
-    which must not make everybody look new).
+    whether it holds `table` with every column of `key` (False: no build yet, or one from
+    before the table or a key column existed, which must not make everybody look new).
 
     Why attach instead of reading the published keys into Python before the build: the
     candidate starts as a copy of the published build and the load holds the warehouse
@@ -140,12 +140,14 @@ def attach_published(con: duckdb.DuckDBPyConnection, published: Path | None, tab
     quoted = str(published).replace("'", "''")
     con.execute(f"attach '{quoted}' as {PUBLISHED} (read_only)")
     schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+    found = {
+        row[0]
+        for row in con.execute(
+            "select column_name from duckdb_columns() where database_name = ? and schema_name = ? and table_name = ?",
             [PUBLISHED, schema, name],
-        ).fetchone()[0]  # type: ignore[index]
-    )
+        ).fetchall()
+    }
+    return bool(found) and set(key) <= found
 
 
 def new_rows(table: str, key: tuple[str, ...], alias: str = "t") -> str:
@@ -167,7 +169,7 @@ def compare(candidate: Path, published: Path | None, build_id: str, as_of: dt.da
     news = FollowUpNews(build_id, as_of)
     with duckdb.connect(str(candidate), read_only=True) as con:
         news.overdue = overdue_deliveries(con)
-        if not attach_published(con, published, "marts.follow_up"):
+        if not attach_published(con, published, "marts.follow_up", NEW_KEY):
             return news
         overdue_before = {(o.source, o.provider_kind, o.provider_code) for o in overdue_deliveries(con, PUBLISHED)}
         news.newly_overdue = sum(

@@ -34,8 +34,9 @@ def exit_now(code: object = 0) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError, AttributeError):  # closed or replaced: nothing to flush
-            pass
+        except (OSError, ValueError, AttributeError):  # a full disk, a closed pipe
+            if status == 0:
+                status = 120  # what the interpreter exits with when its final flush fails
     os._exit(status)
 
 

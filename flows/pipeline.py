@@ -200,7 +200,7 @@ def new_dropouts(candidate: Path, published: Path) -> list[tuple]:
     municipality and school: read before the candidate replaces it (none when there is no
     published build with drop-outs yet: a first load announces nothing)."""
     with duckdb.connect(str(candidate), read_only=True) as con:
-        if not alerts.attach_published(con, published, "marts.dropout"):
+        if not alerts.attach_published(con, published, "marts.dropout", DROPOUT_KEY):
             return []
         return con.execute(f"""
             select d.stage, d.source, d.municipality_code, s.school_orgnr

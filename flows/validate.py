@@ -94,14 +94,15 @@ def screen(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> bool:
     evaluates the very expressions the checks hold (`schemas.checks.rule`), treated as
     Pandera treats them: null results pass, and a non-nullable column fails on null (or
     NaN, for floats). True only when everything passes; otherwise (or when the schema
-    holds a check or option the screen does not know) the caller runs Pandera in full,
+    holds a check or option the screen does not know, such as a column default that Pandera
+    fills in before its checks) the caller runs Pandera in full,
     which alone names the failures. `tests/test_schemas.py` holds the two to agreement."""
     exprs: list[pl.Expr] = []
     if schema.checks or schema.unique or schema.coerce or schema.add_missing_columns or schema.drop_invalid_rows:
         return False
     types = frame.schema
     for name, column in schema.columns.items():
-        if column.regex or column.unique or column.coerce or name not in types:
+        if column.regex or column.unique or column.coerce or column.default is not None or name not in types:
             return False
         if not column.nullable:
             present = pl.col(name).is_not_null()
@@ -120,7 +121,10 @@ def screen(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> bool:
         return False
     if not exprs:
         return True
-    passed = frame.lazy().select(e.alias(f"check_{i}") for i, e in enumerate(exprs)).collect().row(0)
+    try:
+        passed = frame.lazy().select(e.alias(f"check_{i}") for i, e in enumerate(exprs)).collect().row(0)
+    except pl.exceptions.PolarsError:  # a check Polars cannot evaluate here: Pandera records it as failed
+        return False
     return all(value is True for value in passed)
 
 

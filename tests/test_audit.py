@@ -398,9 +398,9 @@ print("ok")
 def test_a_one_off_load_audits_in_a_process_of_its_own_with_the_same_verdict(loaded, tmp_path):
     """The supervised child of a one-off `pathways load` hands its audit to a process that
     imported Great Expectations on the other core (warehouse.audit_process): its verdict
-    and failures are the in-process audit's, the load's own process never imports GX, a
-    killed audit process stops the load with a clear error, and one that could not start
-    leaves the audit to the load's process."""
+    and failures are the in-process audit's, the load's own process never imports GX, an
+    audit process killed while auditing stops the load with a clear error, and one killed
+    while it waited, or before it was ready, leaves the audit to the load's process."""
     import subprocess
     import sys
 
@@ -425,13 +425,22 @@ print(repr((r.success, r.failures, r.expectations, r.suites_run)))
 audit_process.start_ahead()
 started = audit_process._started
 assert started.ready()
-os.kill(started.process.pid, signal.SIGKILL)
-audit_process._started = started
+send = started.conn.send
+def send_then_die(request):  # dies while auditing
+    send(request)
+    os.kill(started.process.pid, signal.SIGKILL)
+started.conn.send = send_then_die
 try:
     audit_process.run_audits(broken, out / "killed" / "w.duckdb", "b-killed", dt.date(2026, 11, 1), {{}}, False)
     raise SystemExit("a killed audit process went unnoticed")
 except audit_process.AuditProcessFailed as err:
     print(err)
+audit_process.start_ahead()
+assert audit_process._started.ready()
+os.kill(audit_process._started.process.pid, signal.SIGKILL)  # killed while it waited: nothing lost
+audit_process._started.process.wait()
+r = audit_process.run_audits(broken, out / "idle" / "w.duckdb", "b-idle", dt.date(2026, 11, 1), {{}}, False)
+print(r.success, r.failures == {here.failures!r})
 audit_process.start_ahead()
 os.kill(audit_process._started.process.pid, signal.SIGKILL)  # dies before it is ready
 r = audit_process.run_audits(broken, out / "fallback" / "w.duckdb", "b-fb", dt.date(2026, 11, 1), {{}}, False)
@@ -439,10 +448,11 @@ print(r.success, "great_expectations" in sys.modules)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 3, done.stderr[-3000:]
+    assert len(lines) == 4, done.stderr[-3000:]
     there = lines[0]
     assert there == repr((here.success, here.failures, here.expectations, here.suites_run))
     assert not here.success and "marts.stage_spell" in there
     assert lines[1] == "the audit process ended without a result (killed or out of memory)"
-    assert lines[2] == "False True"  # audited here instead, with the same verdict
+    assert lines[2] == "False True"  # killed before it was given the candidate: audited here, same verdict
+    assert lines[3] == "False True"  # died before it was ready: the same
     assert (tmp_path / "there" / "data_docs" / "index.html").exists()

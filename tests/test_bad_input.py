@@ -295,3 +295,36 @@ def test_a_worker_started_ahead_and_never_used_is_stopped_with_the_pool():
     assert early is not None
     isolation.shutdown()  # waits for it to finish starting, then stops it
     assert early.result().process.poll() is not None and pool._all == set()
+
+
+def test_a_process_that_exits_fast_keeps_its_exit_code_hooks_threads_and_output(tmp_path):
+    """flows.fast_exit skips the interpreter's teardown but nothing the process owes: the
+    exit code as `sys.exit` gives it, `atexit` hooks, non-daemon threads' work, buffered
+    output; a final flush that fails (a closed pipe, a full disk) exits 120, as the
+    interpreter does."""
+    import os
+    import subprocess
+    import sys
+
+    marker = tmp_path / "marker"
+    script = f"""
+import atexit, sys, threading, time
+from pathlib import Path
+from flows.fast_exit import exit_now
+atexit.register(lambda: Path({str(marker)!r}).write_text(Path({str(marker)!r}).read_text() + "atexit"))
+def late():
+    time.sleep(0.3)
+    Path({str(marker)!r}).write_text("thread,")
+threading.Thread(target=late).start()
+print("buffered", end="")
+exit_now(int(sys.argv[1]) if sys.argv[1].isdigit() else sys.argv[1])
+"""
+    done = subprocess.run([sys.executable, "-c", script, "3"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and done.stdout == "buffered"
+    assert marker.read_text() == "thread,atexit"
+    done = subprocess.run([sys.executable, "-c", script, "refused"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.strip() == "refused"
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    reader_gone = subprocess.Popen([sys.executable, "-c", script, "0"], stdout=subprocess.PIPE, env=buffered)
+    reader_gone.stdout.close()  # the output cannot be written: the pipe has no reader
+    assert reader_gone.wait(timeout=60) == 120

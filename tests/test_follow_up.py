@@ -261,6 +261,12 @@ def test_the_comparison_with_the_published_build_counts_only_new_keys(stopped, t
     shutil.copyfile(candidate, published)
     assert not compare(candidate, published, "same", D(2026, 11, 1)).anything_new
     assert compare(candidate, tmp_path / "none.duckdb", "first", D(2026, 11, 1)).new_dropouts == 0
+    # a published build from before a key column existed is not comparable: nothing is new
+    # (it would otherwise make everybody look new, or stop the load at its publish step)
+    with duckdb.connect(str(published)) as con:
+        con.execute("alter table marts.follow_up drop column source")
+    older = compare(candidate, published, "older", D(2026, 11, 1))
+    assert (older.new_dropouts, older.new_crossed, len(older.overdue)) == (0, 0, 1)
 
 
 APP = str(Path(__file__).parent.parent / "dashboard" / "app.py")

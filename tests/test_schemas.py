@@ -307,3 +307,71 @@ def test_the_screen_leaves_checks_it_does_not_know_to_pandera():
     assert not screen(
         frame.with_columns(pl.lit(float("nan")).alias("b")), pa.DataFrameSchema({"b": pa.Column(pl.Float64)})
     )
+
+
+def _plan_frame(rows):
+    """The settlement-plan schema's input, typed: (kommunenr, aar, anmodet, vedtatt, herav_ema)."""
+    from schemas.checks import DELIVERY
+
+    return pl.DataFrame(
+        [(i + 2, *r, dt.date(2026, 1, 1)) for i, r in enumerate(rows)],
+        schema={
+            "_row": pl.Int64,
+            "kommunenr": pl.String,
+            "aar": pl.Int32,
+            "anmodet": pl.Int32,
+            "vedtatt": pl.Int32,
+            "herav_ema": pl.Int32,
+            DELIVERY: pl.Date,
+        },
+        orient="row",
+    )
+
+
+PLAN_CASES = {
+    "valid": ([("5001", 2025, 100, 90, 5), ("5006", 2025, 20, None, None)], True),
+    "identical rows twice": ([("5001", 2025, 100, 90, 5), ("5001", 2025, 100, 90, 5)], True),
+    "one key, other figures": ([("5001", 2025, 100, 90, 5), ("5001", 2025, 100, 80, 5)], False),
+    "the same figures in another year": ([("5001", 2025, 100, 90, 5), ("5001", 2026, 100, 90, 5)], True),
+    "minors without a decision": ([("5001", 2025, 100, None, 3)], False),
+    "more minors than decided": ([("5001", 2025, 100, 2, 3)], False),
+    "no municipality": ([(None, 2025, 100, 90, 5)], False),
+    "negative": ([("5001", 2025, -1, 90, 5)], False),
+}
+
+
+@pytest.mark.parametrize("case", PLAN_CASES)
+def test_the_screen_agrees_with_pandera_on_rules_over_several_rows(case, tmp_path):
+    """The two rules that look at other rows of the file (`.over`): a settlement plan's
+    municipality and year with conflicting figures, and a Trøndelag-model case id used by
+    two cases. Each in every spoilt variant, as above."""
+    from flows.validate import SCHEMAS, screen, typed_for_schema
+
+    rows, valid = PLAN_CASES[case]
+    frame, schema = _plan_frame(rows), SCHEMAS["settlement_plan"]
+    verdicts = {name: (screen(v, schema), _pandera_passes(v, schema)) for name, v in _variants(frame, schema)}
+    assert {k: v for k, v in verdicts.items() if v[0] != v[1]} == {}
+    assert verdicts["as is"][1] is valid
+    tm = SCHEMAS["trondelag_model"]
+    frame, _ = typed_for_schema(SOURCES["trondelag_model"].read(_tm_file(tmp_path, {})), "trondelag_model")
+    two_cases = frame.with_columns(pl.lit(frame["case_id"][0]).alias("case_id"))  # one id, two cases
+    assert frame["case_index"].n_unique() == 2
+    for name, v in (("tm as is", frame), ("tm one id in two cases", two_cases)):
+        assert screen(v, tm) == _pandera_passes(v, tm) == (name == "tm as is"), name
+
+
+def test_the_screen_leaves_defaults_and_failing_expressions_to_pandera():
+    """Pandera fills a column's default before its checks, and records a check that cannot
+    be evaluated as failed: the screen, which does neither, hands both to Pandera."""
+    import pandera.polars as pa
+
+    from flows.validate import screen
+    from schemas.checks import rule
+
+    frame = pl.DataFrame({"a": [1, None]})
+    with_default = pa.DataFrameSchema(
+        {"a": pa.Column(pl.Int64, [rule("x", "x", lambda c: pl.col(c) >= 0)], nullable=True, default=-1)}
+    )
+    assert not screen(frame, with_default) and not _pandera_passes(frame, with_default)
+    raising = pa.DataFrameSchema({"a": pa.Column(pl.Int64, [rule("x", "x", lambda c: pl.col(c).str.len_chars() > 0)])})
+    assert not screen(pl.DataFrame({"a": [1, 2]}), raising)

@@ -14,7 +14,10 @@ county: 15.6 and 16.9 s against 18.2 and 17.3 s with the thread (its build 3.8�
 against 5.9–6.2 s). A load with no new files gains nothing (little to build meanwhile)
 and loses the ≈ 1 s a process costs to start: it keeps the thread.
 
-Only the supervised child of a one-off `pathways load` with new files uses it: the runs of `pathways
+Only the supervised child of a one-off `pathways load` with new files, run against a Prefect
+server that is already running (`--in-process` beside `pathways serve`, or a configured
+`PREFECT_API_URL`), uses it. A one-off command that starts its own temporary server imports
+GX while that server starts (`flows.cli`), so the audit runs in its own process there; the runs of `pathways
 serve` start from a fork server that has imported GX already (`flows.warm`), and loads
 run inside other programs (tests, a Python session) import it once and keep it.
 
@@ -40,6 +43,7 @@ from pathlib import Path
 
 from warehouse.audit import AuditResult
 
+START_TIMEOUT_S = 120  # importing GX on a busy 2-core machine takes ≈ 5–10 s
 _started: _AuditProcess | None = None
 _lock = threading.Lock()
 
@@ -71,13 +75,14 @@ class _AuditProcess:
         self._ready: bool | None = None
 
     def ready(self) -> bool:
-        """Whether it has imported the audit (waits for it); False if it died first."""
+        """Whether it has imported the audit and is alive (waits for it, at most
+        `START_TIMEOUT_S`); False if it died or hung first."""
         if self._ready is None:
             try:
-                self._ready = self.conn.recv() == ("ready",)
+                self._ready = self.conn.poll(START_TIMEOUT_S) and self.conn.recv() == ("ready",)
             except (EOFError, OSError):
                 self._ready = False
-        return self._ready
+        return self._ready and self.process.poll() is None
 
     def run(self, request: tuple) -> AuditResult:
         try:
@@ -133,8 +138,9 @@ def run_audits(
 ) -> AuditResult:
     """`audit.run_audits`, in the process started ahead when there is one, else here."""
     started = take()
-    if started is None or not started.ready():  # none, or it could not start: the audit runs here
+    if started is None or not started.ready():  # none, or it died or hung before it was given the candidate
         if started is not None:
+            started.process.kill()
             started.stop()
         from warehouse.audit import run_audits as here
 
