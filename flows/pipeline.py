@@ -771,13 +771,14 @@ def _load_locked(
     loaded_names = {name: sha for sha, name in loaded_as.items()}
     new = [f for f in files if (f.sha256, f.name) not in seen]
     summary.files_seen, summary.files_new = len(files), len(new)
-    if steps.audit:
-        # the supervised child of a one-off `pathways load` with new files audits in a process
-        # of its own, which imports GX while this one reads and builds; with nothing to read
-        # and little to build there is nothing to overlap, and a process costs ≈ 1 s more
-        # than a thread (measured: warehouse.audit_process)
-        one_off = os.environ.get("PATHWAYS_LOAD_CHILD") == "1"
-        prefetch_great_expectations(published, summary.as_of, len(new), own_process=one_off and bool(new))
+    # The supervised child of a one-off `pathways load` with new files audits in a process of
+    # its own (warehouse.audit_process), started once the files are read: it imports GX while
+    # this one stages and builds, and its memory does not add to the read's, the load's peak.
+    # Without new files there is little to overlap and a process costs ≈ 1 s more than a
+    # thread, which starts now.
+    audit_apart = steps.audit and bool(new) and os.environ.get("PATHWAYS_LOAD_CHILD") == "1"
+    if steps.audit and not audit_apart:
+        prefetch_great_expectations(published, summary.as_of, len(new))
     logger.info(
         "%d files in the landing zone, %d new; %d other entries (%d waiting, %d refused)",
         len(files),
@@ -829,6 +830,8 @@ def _load_locked(
             summary.files_refused.append(f.name)
         validated.append(result)
 
+    if audit_apart:
+        prefetch_great_expectations(published, summary.as_of, len(new), own_process=True)
     previous = previous_counts(published, summary.as_of)
     with timed(summary, "copy"):  # the candidate starts as a copy of the published warehouse
         candidate = start_candidate(published, summary.load_id)
