@@ -31,8 +31,9 @@ from pathlib import Path
 NESTED = "the document is nested too deeply to be read (more levels than the reader allows)"
 
 
-def _die_with_parent() -> None:
-    """Linux: the worker gets SIGKILL when the load process dies, however it dies."""
+def die_with_parent() -> None:
+    """Linux: this process (a read worker, the audit process) gets SIGKILL when the load
+    process dies, however it dies."""
     try:
         import ctypes
 
@@ -85,7 +86,7 @@ def handle(request, memory_text: str):
 
 
 def main(fd: int, memory_mb: int) -> None:
-    _die_with_parent()
+    die_with_parent()
     conn = Connection(fd)
     import flows.validate  # noqa: F401  (the readers, schemas and privacy guard, once)
 

@@ -354,7 +354,7 @@ def prefetch_great_expectations(published: Path, as_of: dt.date, new_files: int,
 
     if "great_expectations" in sys.modules:  # a served run: its fork server imported it
         return False
-    if not new_files and not every_suite_will_run(published, as_of):
+    if not new_files and _published_as_of(published) == as_of:
         return False
     if own_process:
         from warehouse import audit_process
@@ -362,13 +362,6 @@ def prefetch_great_expectations(published: Path, as_of: dt.date, new_files: int,
         return audit_process.start_ahead()
     threading.Thread(target=import_great_expectations, name="import-great-expectations", daemon=True).start()
     return True
-
-
-def every_suite_will_run(published: Path, as_of: dt.date) -> bool:
-    """Whether the audit of a load on `as_of` runs every suite whatever the files bring:
-    no published build yet, or one of another day (results are carried within a day only,
-    `warehouse.audit_state`)."""
-    return _published_as_of(published) != as_of
 
 
 def _published_as_of(published: Path) -> dt.date | None:

@@ -19,7 +19,7 @@ peak (started at discovery, it raised the 300 000-person full load's peak 1.7 â†
 Only the supervised child of a one-off `pathways load` with new files, run against a Prefect
 server that is already running (`--in-process` beside `pathways serve`, or a configured
 `PREFECT_API_URL`), uses it. A one-off command that starts its own temporary server imports
-GX while that server starts (`flows.cli`), so the audit runs in its own process there; the runs of `pathways
+GX while that server starts (`flows.cli`), so its audit runs in the load's own process; the runs of `pathways
 serve` start from a fork server that has imported GX already (`flows.warm`), and loads
 run inside other programs (tests, a Python session) import it once and keep it.
 
@@ -34,7 +34,6 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -123,7 +122,6 @@ def start_ahead() -> bool:
         if _started is not None:
             return False
         _started = _SPAWNER.submit(_AuditProcess).result()
-        atexit.register(_kill_left_over)
         return True
 
 
@@ -152,6 +150,7 @@ def run_audits(
     return started.run((str(candidate), str(warehouse), build_id, as_of, previous, force, current_flags()))
 
 
+@atexit.register
 def _kill_left_over() -> None:
     """A load that ended before its audit (refused files only, an error) stops the process."""
     left = take()
@@ -160,17 +159,10 @@ def _kill_left_over() -> None:
         left.process.wait()
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def main(fd: int) -> None:
-    _die_with_parent()
+    from flows.read_worker import die_with_parent
+
+    die_with_parent()
     conn = Connection(fd)
     from warehouse.audit import import_great_expectations
     from warehouse.audit import run_audits as here
