@@ -866,11 +866,20 @@ def _load_locked(
         raise AuditFailed(
             f"audits failed, nothing published (candidate kept at {kept}): " + "; ".join(summary.audit_failures[:5])
         )
-    with timed(summary, "publish"):
-        news, text = _follow_up_news(candidate, published, summary, logger)
-        dropouts = new_dropouts(candidate, published) if steps.prefect and current_settings().dropout_events else []
-        _record_build(candidate, summary, started)
-        steps.call(publish_candidate, candidate, published, summary.load_id)
+    try:
+        with timed(summary, "publish"):
+            news, text = _follow_up_news(candidate, published, summary, logger)
+            dropouts = new_dropouts(candidate, published) if steps.prefect and current_settings().dropout_events else []
+            _record_build(candidate, summary, started)
+            steps.call(publish_candidate, candidate, published, summary.load_id)
+    except BaseException:
+        # Not published (the replace is the last thing that can fail, and atomic): the
+        # candidate is kept to look at, as after a failed build, not left for the next load
+        # to delete. Once replaced it no longer exists, and the new build stands.
+        if candidate.exists():
+            keep_aside(candidate, published, "error")
+            prune_failed(published, keep_failed)
+        raise
     summary.published = True
     if steps.prefect and current_settings().dropout_events:
         summary.new_dropouts = alert_new_dropouts(dropouts, summary.load_id)

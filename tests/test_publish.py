@@ -64,6 +64,38 @@ def test_a_failed_audit_leaves_the_published_warehouse_byte_for_byte_unchanged(p
     assert _one(warehouse, "select count(*) from meta.build") == [(2,)]
 
 
+def test_a_publish_that_fails_keeps_the_old_warehouse_and_the_candidate_to_look_at(published, monkeypatch):
+    """The disk fails at the last step (the candidate's fsync before the replace): the
+    published file stays as it was and the audited candidate is kept in failed/, not left
+    for the next load to delete."""
+    import errno
+    import json
+
+    from warehouse import publish as publishing
+
+    land, warehouse = published
+    before = _sha(warehouse)
+    _school_list(land, "20240115", 120)
+
+    def disk_full(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(publishing, "_fsync", disk_full)
+    with pytest.raises(Exception, match="No space left"):
+        load(str(land), str(warehouse), AS_OF)
+    assert _sha(warehouse) == before
+    assert not list(warehouse.parent.glob("*.candidate*"))
+    kept = list((warehouse.parent / "failed").glob("*-error-*.duckdb"))
+    assert len(kept) == 1
+    assert _one(kept[0], "select count(*) from meta.build") == [(2,)]  # built and recorded, not published
+    last = json.loads((warehouse.parent / "load_runs.jsonl").read_text().splitlines()[-1])
+    assert last["outcome"] == "crashed"
+
+    monkeypatch.undo()  # the disk is back: the next load publishes the same files
+    assert load(str(land), str(warehouse), AS_OF).published
+    assert _sha(warehouse) != before
+
+
 def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published, tmp_path):
     land, warehouse = published
     flag = tmp_path / "published.flag"
