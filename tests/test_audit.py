@@ -397,7 +397,8 @@ print("ok")
 
 def test_a_one_off_load_audits_in_a_process_of_its_own_with_the_same_verdict(loaded, tmp_path):
     """The supervised child of a one-off `pathways load` hands its audit to a process that
-    imported Great Expectations on the other core (warehouse.audit_process): its verdict,
+    imported Great Expectations on the other core (warehouse.audit_process), in the idle
+    scheduling class until the load waits for it: its verdict,
     failures and suites are the in-process audit's, the load's own process never imports
     GX, an audit process killed while auditing stops the load with a clear error, and one
     killed while it waited, or before it was ready, leaves the audit to the load's process."""
@@ -410,7 +411,7 @@ def test_a_one_off_load_audits_in_a_process_of_its_own_with_the_same_verdict(loa
     with duckdb.connect(str(pristine)) as con:
         con.execute("update marts.stage_spell set end_date = start_date - 1 where rowid = 1")
     script = f"""
-import datetime as dt, os, shutil, signal, sys
+import datetime as dt, os, shutil, signal, sys, time
 from pathlib import Path
 from warehouse import audit_process
 pristine, out = Path({str(pristine)!r}), Path({str(tmp_path)!r})
@@ -423,7 +424,12 @@ print(audit("there"))
 assert "great_expectations" not in sys.modules
 audit_process.start_ahead()
 started = audit_process._started
+deadline = time.monotonic() + 10  # it imports in the idle class: only on a core nothing else wants
+while os.sched_getscheduler(started.process.pid) != os.SCHED_IDLE and time.monotonic() < deadline:
+    time.sleep(0.01)
+assert os.sched_getscheduler(started.process.pid) == os.SCHED_IDLE
 assert started.ready()
+assert os.sched_getscheduler(started.process.pid) == os.SCHED_OTHER  # waited for: its full share again
 send = started.conn.send
 def send_then_die(request):  # dies while auditing
     send(request)
