@@ -455,7 +455,9 @@ def build_models(candidate: Path, as_of: dt.date, load_id: str) -> tuple[int, in
             # file to the log and nothing would move (≈ 1 s of window functions at 300 000)
             settled = (0, 0)
         else:
-            settled = reconcile(con, load_id)
+            # only the sources whose staging changed: another's raw rows and deliveries are
+            # as the last build settled them, so are its books (≈ 0.3–0.8 s at 300 000)
+            settled = reconcile(con, load_id, outcome.to_settle)
             incremental.remember_other_inputs(con)
         con.execute("checkpoint")
     return (*settled, outcome.describe())

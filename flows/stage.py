@@ -259,12 +259,16 @@ def _insert_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
         con.unregister("book_rows")
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[int, int]:
+def reconcile(con: duckdb.DuckDBPyConnection, load_id: str, sources: set[str] | None = None) -> tuple[int, int]:
     """Settle the books with the staging models' decisions (run after the build).
 
     Returns (rows loaded, rows duplicate) of this load's files. A late delivery dated
-    earlier than files already loaded moves rows of those files from loaded to duplicate."""
+    earlier than files already loaded moves rows of those files from loaded to duplicate.
+    `sources`: only these sources' files (the incremental build says whose raw rows or
+    deliveries changed; None: every source)."""
     for source, keys in EVENT_KEYS.items():
+        if sources is not None and source not in sources:
+            continue
         table = RAW_TABLES[source]
         partition = ", ".join(f"r.{k}" for k in keys)
         con.execute(f"""

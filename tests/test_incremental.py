@@ -22,6 +22,7 @@ import pytest
 
 from flows.config import current as current_settings
 from flows.pipeline import load, load_without_prefect
+from flows.stage import reconcile
 from tests.helpers import (
     CENTRE,
     PID_A,
@@ -48,8 +49,12 @@ def model_tables() -> list[str]:
     return [*b.load_models(), b.FORECAST]
 
 
+BOOKS = "select file_name, sha256, status, rows_loaded, rows_duplicate from audit.file_log"
+
+
 def differences(warehouse: Path, as_of: dt.date, tmp: Path) -> dict[str, tuple[int, int]]:
-    """Tables of the warehouse that differ from a full build of the same raw rows:
+    """Tables of the warehouse that differ from a full build of the same raw rows, and the
+    books (audit.file_log) from books settled for every source after it:
     {table: (rows only in the warehouse, rows only in the full build)}."""
     full = tmp / f"full-{warehouse.stem}.duckdb"
     shutil.copyfile(warehouse, full)
@@ -58,16 +63,17 @@ def differences(warehouse: Path, as_of: dt.date, tmp: Path) -> dict[str, tuple[i
         outcome = incremental.build(
             con, as_of, settings.follow_up_days, settings.follow_up_wait_days, incremental=False
         )
-        assert outcome.mode == "full"
+        assert outcome.mode == "full" and outcome.to_settle is None
+        reconcile(con, "full")
         con.execute(f"attach '{warehouse}' as built (read_only)")
         found = {}
-        for table in model_tables():
-            only_built = con.execute(
-                f"select count(*) from (select * from built.{table} except all select * from {table})"
-            ).fetchall()[0][0]
-            only_full = con.execute(
-                f"select count(*) from (select * from {table} except all select * from built.{table})"
-            ).fetchall()[0][0]
+        for table in [*model_tables(), "audit.file_log"]:
+            mine = (
+                BOOKS.replace("audit.", "built.audit.") if table == "audit.file_log" else f"select * from built.{table}"
+            )
+            theirs = BOOKS if table == "audit.file_log" else f"select * from {table}"
+            only_built = con.execute(f"select count(*) from ({mine} except all {theirs})").fetchall()[0][0]
+            only_full = con.execute(f"select count(*) from ({theirs} except all {mine})").fetchall()[0][0]
             if only_built or only_full:
                 found[table] = (only_built, only_full)
     full.unlink()

@@ -38,9 +38,12 @@ How.
    rows the last build found, the aggregates and the forecast are kept as they are: every
    input is the same, as is the as-of date, so they would come out the same (≈ 1.5 s at
    300 000 persons for a load that brings nothing new).
+6. The load then settles the books (`flows.stage.reconcile`) of the sources whose staging
+   model changed only (`Outcome.to_settle`): another source's raw rows and deliveries are
+   as the last build settled them (release 0.8.1).
 
 The guard: tests/test_incremental.py builds the same deliveries incrementally and in full
-and requires every table to be identical (a hand-made case for each rule above, and
+and requires every table, and the books, to be identical (a hand-made case for each rule above, and
 Hypothesis); tests/test_properties.py compares deliveries split across loads (now
 incremental) with one load.
 """
@@ -78,6 +81,9 @@ class Outcome:
     persons: int = 0  # incremental: persons rebuilt
     sources: list[str] = field(default_factory=list)  # incremental: staging models that changed
     aggregates_kept: bool = False  # incremental: nothing changed, so nothing was rebuilt
+    # the sources whose books (flows.stage.reconcile) may have moved: None = every source (a
+    # full build, or a changed staging model that does not say which source it reads)
+    to_settle: set[str] | None = None
 
     def describe(self) -> str:
         if self.mode == "full":
@@ -257,7 +263,7 @@ def _build_touched(
     order = b.build_order(models)
     staging = [n for n in order if n.startswith("staging.")]
     rest = [n for n in order if not n.startswith("staging.")]  # staging reads no other layer
-    outcome = Outcome("incremental")
+    outcome = Outcome("incremental", to_settle=set())
     stale = []  # what changed besides the persons' rows: the aggregates must be rebuilt
     _drop_scratch(con)
     con.execute(f"create schema {SCRATCH}")
@@ -280,6 +286,10 @@ def _build_touched(
             if fingerprint is None or fingerprint != before.get(name):
                 _rebuild_and_compare(con, model)
                 outcome.sources.append(name)
+                if model.source and outcome.to_settle is not None:
+                    outcome.to_settle.add(model.source)  # its raw rows or deliveries changed
+                else:
+                    outcome.to_settle = None
                 if model.shared_key:  # ... and after it
                     _remember_shared(con, model)
         outcome.persons = _close_over_shared_keys(con, [models[n] for n in staging if models[n].shared_key])
