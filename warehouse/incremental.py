@@ -325,18 +325,27 @@ def _person_digests(table: str) -> str:
 
 def _rebuild_and_compare(con: duckdb.DuckDBPyConnection, model: b.Model) -> None:
     """Build the staging model anew beside the old one; the persons whose rows differ are
-    touched; then the new table takes the old one's place."""
+    touched, and only their rows are replaced in the old table. Why not the whole table:
+    the load ends with a checkpoint, which writes every new table to the file (the whole
+    of staging.stg_intro, ≈ 0.5 s at 300 000 persons, for a file of a few hundred), while
+    the new table, dropped before it, is never written. Every staging model's person_id is
+    not null (its key test), so each row belongs to a person that can be matched."""
     schema, table = model.name.split(".")
     fresh = f"{schema}.{table}__next"
+    changed = f"{SCRATCH}.changed_{table}"
     b.create(con, model, fresh)
     con.execute(f"""
-        insert into {SCRATCH}.persons
+        create table {changed} as
         select person_id
         from ({_person_digests(model.name)}) old
         full join ({_person_digests(fresh)}) new using (person_id)
-        where old.digest is distinct from new.digest""").fetchall()
-    con.execute(f"drop table {model.name}")
-    con.execute(f"alter table {fresh} rename to {table}")
+        where old.digest is distinct from new.digest""")
+    con.execute(f"insert into {SCRATCH}.persons select person_id from {changed}").fetchall()
+    con.execute(f"delete from {model.name} where person_id in (select person_id from {changed})").fetchall()
+    con.execute(
+        f"insert into {model.name} select * from {fresh} where person_id in (select person_id from {changed})"
+    ).fetchall()
+    con.execute(f"drop table {fresh}")
 
 
 def _remember_shared(con: duckdb.DuckDBPyConnection, model: b.Model) -> None:
