@@ -18,6 +18,7 @@ import os
 import sys
 import typing
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -761,8 +762,41 @@ def _record_landing(candidate: Path, summary: LoadSummary, failing: dict[tuple[s
         con.execute("checkpoint")
 
 
+# One thread that copies the published warehouse to the candidate (see _load_locked).
+_CANDIDATE_COPIER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="candidate-copy")
+
+
 def _load_locked(
     landing: str, published: Path, force: bool, logger, steps: _Steps, summary: LoadSummary, keep_failed: int
+) -> LoadSummary:
+    """Start the candidate, a copy of the published warehouse, in the background at once:
+    the copy (0.15–1.5 s for the 600 MB of a 300 000-person county, mostly waiting on the
+    disk) then runs beside discovery and reading, which need the CPU, instead of after
+    them; the load's `copy` step is what is left to wait for. The published file cannot
+    change meanwhile: this load holds the warehouse lock. A load that stops before it uses
+    the candidate removes it (a failed build keeps it in failed/, a published one is gone)."""
+    copying = _CANDIDATE_COPIER.submit(start_candidate, published, summary.load_id)
+    try:
+        return _load_with(copying, landing, published, force, logger, steps, summary, keep_failed)
+    except BaseException:
+        try:
+            leftover: Path | None = copying.result()
+        except Exception:  # the copy failed too: nothing to remove (the next load removes a part)
+            leftover = None
+        if leftover is not None:
+            leftover.unlink(missing_ok=True)
+        raise
+
+
+def _load_with(
+    copying: Future,
+    landing: str,
+    published: Path,
+    force: bool,
+    logger,
+    steps: _Steps,
+    summary: LoadSummary,
+    keep_failed: int,
 ) -> LoadSummary:
     started = dt.datetime.now(dt.UTC)
     with timed(summary, "discover"):
@@ -835,8 +869,8 @@ def _load_locked(
     if audit_apart:
         prefetch_great_expectations(published, summary.as_of, len(new), own_process=True)
     previous = previous_counts(published, summary.as_of)
-    with timed(summary, "copy"):  # the candidate starts as a copy of the published warehouse
-        candidate = start_candidate(published, summary.load_id)
+    with timed(summary, "copy"):  # the copy of the published warehouse, made meanwhile
+        candidate = copying.result()
     try:
         with timed(summary, "stage"):
             summary.counts = steps.call(stage_files, candidate, validated, summary.load_id)

@@ -96,6 +96,26 @@ def test_a_publish_that_fails_keeps_the_old_warehouse_and_the_candidate_to_look_
     assert _sha(warehouse) != before
 
 
+def test_a_load_that_stops_before_its_build_leaves_no_candidate_behind(published, monkeypatch):
+    """The candidate is copied in the background from the load's start (flows.pipeline.
+    _load_locked): a load that stops before it uses the copy removes it."""
+    import flows.pipeline as pipeline
+
+    land, warehouse = published
+    before = _sha(warehouse)
+    _school_list(land, "20240115", 120)
+
+    def broken(*args):
+        raise RuntimeError("stopped before the build")
+
+    monkeypatch.setattr(pipeline, "previous_counts", broken)  # the last step before the copy is used
+    with pytest.raises(RuntimeError, match="stopped before the build"):
+        load(str(land), str(warehouse), AS_OF)
+    assert _sha(warehouse) == before
+    assert not list(warehouse.parent.glob("*.candidate*"))
+    assert not (warehouse.parent / "failed").exists()
+
+
 def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published, tmp_path):
     land, warehouse = published
     flag = tmp_path / "published.flag"
