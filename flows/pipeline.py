@@ -18,7 +18,7 @@ import os
 import sys
 import typing
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ from flows.validate import STATUS_QUARANTINED, ValidatedFile, changed_file
 from warehouse import audit_process, incremental
 from warehouse import build as models
 from warehouse.audit import prefetch_great_expectations, previous_counts
-from warehouse.publish import keep_aside, prune_failed, publish, start_candidate
+from warehouse.publish import candidate_path, keep_aside, prune_failed, publish, start_candidate
 
 # Files read and validated at once. Prefect's default thread pool is unbounded: hundreds of
 # files read together on two cores thrash and hold every frame in memory at once.
@@ -779,12 +779,8 @@ def _load_locked(
     try:
         return _load_with(copying, landing, published, force, logger, steps, summary, keep_failed)
     except BaseException:
-        try:
-            leftover: Path | None = copying.result()
-        except Exception:  # the copy failed too: nothing to remove (the next load removes a part)
-            leftover = None
-        if leftover is not None:
-            leftover.unlink(missing_ok=True)
+        wait([copying])  # the copy ends (or failed, maybe half written) before it is removed
+        candidate_path(published, summary.load_id).unlink(missing_ok=True)
         raise
 
 
@@ -909,12 +905,15 @@ def _load_with(
             _record_build(candidate, summary, started)
             steps.call(publish_candidate, candidate, published, summary.load_id)
     except BaseException:
-        # Not published (the replace is the last thing that can fail, and atomic): the
-        # candidate is kept to look at, as after a failed build, not left for the next load
-        # to delete. Once replaced it no longer exists, and the new build stands.
+        # Not published while the candidate is still there (the replace is atomic): it is
+        # kept to look at, as after a failed build, not left for the next load to delete.
+        # Once replaced it no longer exists: the new build stands, whatever failed after it
+        # (the folder's fsync, pruning kept builds), and the run log says so.
         if candidate.exists():
             keep_aside(candidate, published, "error")
             prune_failed(published, keep_failed)
+        else:
+            summary.published = True
         raise
     summary.published = True
     if steps.prefect and current_settings().dropout_events:

@@ -172,6 +172,20 @@ def test_the_aggregates_are_kept_only_while_nothing_they_read_changed(small_coun
     assert small_county.rows("select deliveries from marts.delivery_freshness where provider_code = '5035'") == [(1,)]
 
 
+def test_a_staging_row_of_nobody_is_refused_as_a_full_build_would(small_county):
+    """A row without a person cannot be replaced person by person: the incremental build
+    replaces the whole staging table, so the key test refuses the build as it would a full
+    one (found in review: the row was silently left out). Validation never lets such a row
+    in; here it is written into the raw table by hand."""
+    from flows.pipeline import AuditFailed
+
+    with duckdb.connect(str(small_county.warehouse)) as con:
+        con.execute("insert into raw.intro_event select * replace (null as deltaker_pid) from raw.intro_event limit 1")
+    write_intro(small_county.landing, "intro_5035_20240101.csv", [intro_row(PID_A, "5035", "bosatt", "01.12.2023")])
+    with pytest.raises(AuditFailed, match="stg_intro"):
+        load_without_prefect(str(small_county.landing), str(small_county.warehouse), AS_OF, audit=False)
+
+
 def test_a_file_in_the_wrong_order_moves_an_event_to_the_copy_delivered_first(small_county):
     # an older delivery (dated before the loaded one) arrives late with the same start in
     # another municipality: by the contract the first delivery decides, so the start moves
@@ -407,13 +421,19 @@ def test_the_code_digest_covers_the_build_code_and_the_libraries(tmp_path, monke
     from importlib import resources
 
     before = incremental.code_digest()
-    package = tmp_path / "warehouse"
-    shutil.copytree(Path(str(resources.files("warehouse"))), package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(incremental.resources, "files", lambda _name: package)
+    copies = {name: tmp_path / name for name in ("warehouse", "flows")}
+    for name, copy in copies.items():
+        shutil.copytree(Path(str(resources.files(name))), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(incremental.resources, "files", lambda name: copies[name])
     assert incremental.code_digest() == before, "the copy digests like the package"
-    with open(package / "forecast.py", "a", encoding="utf-8") as code:
+    with open(copies["warehouse"] / "forecast.py", "a", encoding="utf-8") as code:
         code.write("\n# another way to forecast\n")
-    assert incremental.code_digest() != before
+    changed = incremental.code_digest()
+    assert changed != before
+    # the books: a source whose staging did not change keeps what the last build settled
+    with open(copies["flows"] / "stage.py", "a", encoding="utf-8") as code:
+        code.write("\n# another way to settle the books\n")
+    assert incremental.code_digest() != changed
     monkeypatch.undo()
     monkeypatch.setattr(incremental, "version", lambda name: "9.9" if name == "duckdb" else "1.0")
     assert incremental.code_digest() != before

@@ -116,6 +116,52 @@ def test_a_load_that_stops_before_its_build_leaves_no_candidate_behind(published
     assert not (warehouse.parent / "failed").exists()
 
 
+def test_a_copy_that_fails_half_way_leaves_no_candidate_behind(published, monkeypatch):
+    """The candidate's copy fails after writing (the disk fills at its permissions step):
+    the load stops with the error and the half-made copy goes, not left on a full disk."""
+    import errno
+
+    from warehouse import publish as publishing
+
+    land, warehouse = published
+    before = _sha(warehouse)
+    _school_list(land, "20240115", 120)
+
+    def disk_full(*paths, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(publishing, "restrict", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        load(str(land), str(warehouse), AS_OF)
+    assert _sha(warehouse) == before
+    assert not list(warehouse.parent.glob("*.candidate*"))
+
+
+def test_a_failure_after_the_publish_is_logged_as_published(published, monkeypatch):
+    """Pruning the kept builds fails after the new build replaced the old one: the new build
+    stands, nothing is kept aside as refused, and the run log says it stopped after
+    publishing."""
+    import json
+
+    from warehouse import publish as publishing
+
+    land, warehouse = published
+    before = _sha(warehouse)
+    _school_list(land, "20240115", 120)
+
+    def broken(*args):
+        raise OSError("the builds folder could not be pruned")
+
+    monkeypatch.setattr(publishing, "prune_builds", broken)
+    with pytest.raises(OSError, match="could not be pruned"):
+        load(str(land), str(warehouse), AS_OF)
+    assert _sha(warehouse) != before  # published
+    assert _one(warehouse, "select count(*) from meta.build") == [(2,)]
+    assert not (warehouse.parent / "failed").exists()
+    last = json.loads((warehouse.parent / "load_runs.jsonl").read_text().splitlines()[-1])
+    assert last["outcome"] == "crashed" and "after publishing" in last["message"]
+
+
 def test_a_reader_holding_the_old_file_keeps_working_during_a_publish(published, tmp_path):
     land, warehouse = published
     flag = tmp_path / "published.flag"

@@ -15,8 +15,8 @@ against 5.9–6.2 s). A load with no new files gains nothing (little to build me
 and loses the ≈ 1 s a process costs to start: it keeps the thread. The process starts once
 the files are read, so that its ≈ 300 MB do not add to the read workers' at the load's
 peak (started at discovery, it raised the 300 000-person full load's peak 1.7 → 1.9 GB).
-It imports in the idle scheduling class, so that the import takes no CPU from the build it
-overlaps (release 0.8.1; `_scheduled`).
+It imports in the idle scheduling class where it may leave it again, so that the import
+takes no CPU from the build it overlaps (release 0.8.1; `_scheduled`).
 
 Only the supervised child of a one-off `pathways load` with new files, run against a Prefect
 server that is already running (`--in-process` beside `pathways serve`, or a configured
@@ -163,20 +163,43 @@ def _kill_left_over() -> None:
         left.process.wait()
 
 
+def may_leave_idle() -> bool:
+    """Whether this process could move back from the idle scheduling class to the normal
+    one at nice 0: the kernel allows it only with CAP_SYS_NICE or a nice limit
+    (RLIMIT_NICE) of at least 20; an ordinary account has neither (limit 0) and neither
+    does a container's root without CAP_SYS_NICE (found in review)."""
+    try:
+        import resource
+
+        if resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20:  # RLIM_INFINITY is large too
+            return True
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+    try:
+        with open("/proc/self/status", "rb") as status:  # bytes: no codec to look up
+            for line in status:
+                if line.startswith(b"CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 23 & 1)  # CAP_SYS_NICE is bit 23
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def _scheduled(policy: int | None, pid: int = 0) -> bool:
-    """Put a process (0: this one) in a scheduling class (Linux). Why idle while importing: the import
-    runs while the load builds, and on two cores it took CPU from DuckDB's threads (one new
-    file into the 300 000-person county: build 4.4–5.2 s with the import idle against
-    5.2–5.8 s without, the command 9.9 against 10.9–13.1 s). An idle process runs only on a
-    core nothing else wants, so it still overlaps the build where it can; leaving the idle
-    class needs no privilege (Linux ≥ 2.6.39), for itself or for the load that started it
-    (the same user), which moves it back as soon as it waits for it: on a busy machine an
-    idle process might otherwise wait for a free core indefinitely."""
+    """Put a process (0: this one) in a scheduling class (Linux). Why idle while importing: the
+    import runs while the load builds, and on two cores it took CPU from DuckDB's threads
+    (one new file into the 300 000-person county: build 4.4–5.2 s with the import idle
+    against 5.2–5.8 s without, the command 9.9 against 10.9–13.1 s). An idle process runs
+    only on a core nothing else wants, so it still overlaps the build where it can. It goes
+    idle only where it may come back (`may_leave_idle`): the load moves it back as soon as
+    it waits for it (on a busy machine an idle process might wait for a core indefinitely),
+    and it moves itself back for the audit. Elsewhere it imports in the normal class, as
+    before release 0.8.1."""
     if policy is None:
         return False
     try:
         os.sched_setscheduler(pid, policy, os.sched_param(0))
-    except OSError:  # not Linux's classes, or the process has ended
+    except OSError:  # not Linux's classes, not allowed, or the process has ended
         return False
     return True
 
@@ -185,7 +208,7 @@ def main(fd: int) -> None:
     from flows.read_worker import die_with_parent
 
     die_with_parent()
-    idle = _scheduled(IDLE)  # the import only takes a core the load leaves unused
+    idle = may_leave_idle() and _scheduled(IDLE)  # the import takes only a core the load leaves
     conn = Connection(fd)
     from warehouse.audit import import_great_expectations
     from warehouse.audit import run_audits as here

@@ -95,13 +95,17 @@ class Outcome:
 
 def code_digest() -> str:
     """A digest of everything that decides what the models hold besides the data: the
-    model files, the build code, the reference tables and the migrations."""
+    model files, the build code, the reference tables, the migrations, and the code that
+    settles the books (flows/stage.py)."""
     root = resources.files("warehouse")
     digest = hashlib.sha256()
     entries = [(name, root.joinpath(name)) for name in _WAREHOUSE_CODE]
     for folder in [*(("models", layer) for layer in b.LAYERS), ("reference",), ("migrations",)]:
         base = root.joinpath(*folder)
         entries += [("/".join([*folder, e.name]), e) for e in base.iterdir() if e.name.endswith((".sql", ".csv"))]
+    # the books' code: a source whose staging did not change keeps the books the last build
+    # settled (step 6), so new settling code must reach every source in a full build
+    entries.append(("flows/stage.py", resources.files("flows").joinpath("stage.py")))
     for name, entry in sorted(entries, key=lambda e: e[0]):
         digest.update(name.encode("utf-8") + b"\0" + entry.read_bytes() + b"\0")
     for library in _LIBRARIES:
@@ -334,6 +338,13 @@ def _rebuild_and_compare(con: duckdb.DuckDBPyConnection, model: b.Model) -> None
     fresh = f"{schema}.{table}__next"
     changed = f"{SCRATCH}.changed_{table}"
     b.create(con, model, fresh)
+    if only_row(con.execute(f"select count(*) from {fresh} where person_id is null").fetchall())[0]:
+        # a row of nobody cannot be matched by person: the whole table is replaced, as a full
+        # build would, and its key test (person_id not null) refuses the build
+        con.execute(f"insert into {SCRATCH}.persons select distinct person_id from {fresh} where person_id is not null")
+        con.execute(f"drop table {model.name}")
+        con.execute(f"alter table {fresh} rename to {table}")
+        return
     con.execute(f"""
         create table {changed} as
         select person_id
@@ -343,7 +354,7 @@ def _rebuild_and_compare(con: duckdb.DuckDBPyConnection, model: b.Model) -> None
     con.execute(f"insert into {SCRATCH}.persons select person_id from {changed}").fetchall()
     con.execute(f"delete from {model.name} where person_id in (select person_id from {changed})").fetchall()
     con.execute(
-        f"insert into {model.name} select * from {fresh} where person_id in (select person_id from {changed})"
+        f"insert into {model.name} by name select * from {fresh} where person_id in (select person_id from {changed})"
     ).fetchall()
     con.execute(f"drop table {fresh}")
 
