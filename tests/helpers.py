@@ -151,3 +151,12 @@ def write_tm(folder: Path, name: str, cases: list[dict], exported_at="2024-03-01
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"exported_at": exported_at, "cases": cases}, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -26,16 +26,11 @@ import polars as pl
 import pytest
 
 from dashboard import demo_idp, disclosure, labels, queries
+from tests.helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["Oversikt", "Forløp", "Kohort", "Frafall", "Ventetid", "Introprogram", "Om tallene"]
 LEADER, ADVISER, DATA, FOLLOW_UP = (u["email"] for u in demo_idp.DEMO_USERS)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +38,7 @@ def server(loaded, tmp_path_factory):
     """(dashboard url, port): the mock provider and the dashboard, both on 127.0.0.1."""
     _, warehouse = loaded
     work = tmp_path_factory.mktemp("login")
-    idp_port, port = _free_port(), _free_port()
+    idp_port, port = free_port(), free_port()
     idp = demo_idp.start(idp_port, log=work / "idp.log")
     config = demo_idp.write_config(work / "config", idp_port, port, demo=True)
     env = dict(os.environ, PATHWAYS_HOME=str(work / "home"))

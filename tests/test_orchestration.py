@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -60,19 +61,13 @@ class _Receiver:
         self.server.shutdown()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, county):
     root = tmp_path_factory.mktemp("served")
     landing, warehouse = root / "landing", root / "wh" / "warehouse.duckdb"
     landing.mkdir()
     receiver = _Receiver()
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         PATHWAYS_HOME=str(root / "home"),

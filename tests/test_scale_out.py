@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,10 @@ import duckdb
 import httpx
 import pytest
 
+from tests.helpers import free_port
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_bin(name: str) -> str:
@@ -52,7 +47,7 @@ def postgres():
     data = folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         _as_postgres(
             [
@@ -116,7 +111,7 @@ def _wait(condition, timeout: float, what: str):
 def pool(postgres, tmp_path_factory):
     """A Prefect server on PostgreSQL, the deployments on a process pool, two workers."""
     root = tmp_path_factory.mktemp("scale-out")
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = dict(
         os.environ,
