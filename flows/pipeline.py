@@ -87,6 +87,7 @@ class LoadSummary:
     # of which carried: their table had not changed since a published build audited it
     expectations_carried: int = 0
     suites_run: list[str] = field(default_factory=list)
+    audit_process: bool = False  # audited in a process of its own (warehouse.audit_process)
     data_docs: str | None = None
     published: bool = False
     # seconds per step of the journey (discover, read, stage, build, audit, publish): the
@@ -278,6 +279,9 @@ def _log_run(published: Path, summary: LoadSummary, outcome: str, message: str) 
         "published": summary.published,  # (a load may stop on an error after publishing)
         # a served run forked from the process that imported the load once (flows.warm)
         "warm_start": "flows.warm_preload" in sys.modules,
+        # a one-off load with new files against a running server audits in a process of its
+        # own, which imported GX meanwhile (warehouse.audit_process)
+        "audit_process": summary.audit_process,
         # the Prefect flow run (none without Prefect): how `pathways load` finds the outcome
         # of a load it handed to `pathways serve` (flows.handoff)
         "flow_run_id": _flow_run_id(),
@@ -474,6 +478,7 @@ def audit_candidate(
     result = audit_process.run_audits(candidate, published, summary.load_id, summary.as_of, previous, force)
     summary.expectations, summary.data_docs = result.expectations, str(result.docs_index)
     summary.expectations_carried, summary.suites_run = result.carried, result.suites_run
+    summary.audit_process = result.own_process
     return failures + result.failures
 
 

@@ -126,6 +126,8 @@ def test_exit_codes_published_and_published_with_files_refused(tmp_path):
     assert "Refused (see audit.file_log): kombinasjon_" in refused.stderr
     assert "intro/intro_5001_20240201.csv: symlink, refused" in refused.stderr
     assert [r["outcome"] for r in _runs(warehouse)] == ["published", "published_with_files_refused"]
+    # a command that starts its own server imports GX while the server starts: it audits itself
+    assert [r["audit_process"] for r in _runs(warehouse)] == [False, False]
     assert _processes_with(str(home)) == []  # no Prefect server, no read worker outlives the command
 
 

@@ -442,6 +442,7 @@ def test_a_manual_load_runs_against_the_served_server_and_shows_in_its_ui(served
     assert served["auth"] not in proc.stdout + proc.stderr
     record = json.loads((warehouse.parent / "load_runs.jsonl").read_text().splitlines()[-1])
     assert record["warm_start"] is False  # a one-off command imports for itself
+    assert record["audit_process"] is True  # ... and audits new files in a process that imported GX meanwhile
 
 
 def test_data_staff_change_the_webhook_from_the_command_line(served):

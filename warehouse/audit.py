@@ -40,6 +40,7 @@ class AuditResult:
     # of which carried from a published build's audit of the same table (warehouse.audit_state)
     carried: int = 0
     suites_run: list[str] = field(default_factory=list)  # the tables whose suites ran
+    own_process: bool = False  # run in the audit process of a one-off load (warehouse.audit_process)
 
 
 @dataclass(frozen=True)

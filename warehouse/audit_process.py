@@ -151,7 +151,9 @@ def run_audits(
         return here(candidate, warehouse, build_id, as_of, previous, force)
     from flows.config import current_flags
 
-    return started.run((str(candidate), str(warehouse), build_id, as_of, previous, force, current_flags()))
+    result = started.run((str(candidate), str(warehouse), build_id, as_of, previous, force, current_flags()))
+    result.own_process = True
+    return result
 
 
 @atexit.register
