@@ -83,6 +83,59 @@ def test_adult_education_numbers_as_json_numbers_are_read_as_text(tmp_path):
     assert v.rows["municipality"].to_list() == ["5001"]
 
 
+def test_adult_education_reads_every_line_as_json_loads_would(tmp_path):
+    """The reader decodes lines with one decoder per file (flows/sources/adult_education.py):
+    each line must still come out exactly as `json.loads(line, parse_int=str)` makes it, a
+    line that fails failing at the same column, whatever sits on the lines around it."""
+    import json
+
+    from flows.sources.common import json_text
+
+    good = h.ae_event()
+    lines = [
+        json.dumps(good),
+        json.dumps({**good, "municipality": 5001, "level": -0, "extra": 1.5e300}),
+        json.dumps({**good, "municipality": {"code": [5001, None, True]}}),
+        '{"event_id": "' + "9" * 5000 + '", "level": ' + "7" * 5000 + "}",
+        "\ufeff" + json.dumps(good),  # a BOM inside the file
+        '{"a": NaN, "b": Infinity, "event_id": "x", "event_id": "duplicate key"}',
+        "[1, 2]",
+        '{"cut": "off"',
+        '"text"',
+        "[" * 100_000,  # nested too deeply
+        "   ",
+        '{"x": "a\u2028b"}',
+    ]
+    path = tmp_path / "vo_20240101T020000.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    raw = adult_education.read(path)
+
+    expected_rows, expected_problems = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, parse_int=str)
+        except json.JSONDecodeError as err:
+            expected_problems.append((number, f"column {err.colno}"))
+            continue
+        except RecursionError:
+            expected_problems.append((number, "nested"))
+            continue
+        if not isinstance(obj, dict):
+            expected_problems.append((number, "not a JSON object"))
+            continue
+        expected_rows.append((number, *[json_text(obj.get(k)) for k in adult_education.COLUMNS]))
+    assert len(expected_rows) == 6 and len(expected_problems) == 5  # the cases are what they say
+    frame = raw.frame.select("_row", *adult_education.COLUMNS)
+    got = [(r[0], *[None if v is None else v for v in r[1:]]) for r in frame.rows()]
+    tidy = [(n, *[None if v is None or not v.strip() else v.strip() for v in vals]) for n, *vals in expected_rows]
+    assert got == tidy
+    assert [p.row_number for p in raw.row_problems] == [n for n, _ in expected_problems]
+    for problem, (_, says) in zip(raw.row_problems, expected_problems, strict=True):
+        assert says in problem.message, (problem.message, says)
+
+
 # -- combination classes: Excel -------------------------------------------------------------------
 def test_excel_with_real_dates_then_text_dates_beyond_the_inference_window(tmp_path):
     """calamine infers from the first 100 rows: later text dates must not become null."""

@@ -67,13 +67,17 @@ def read(path: Path) -> RawFile:
     records: list[dict] = []
     rows: list[int] = []
     present: set[str] = set()
+    # Numbers stay text: a 5 000-digit "number" is a bad value, not a crash. One decoder per
+    # file: `json.loads(line, parse_int=str)` builds a new one for every line, which was half
+    # of the parsing (3.7 → 2.0 s for the 906 665 lines of a 300 000-person county).
+    decoder = json.JSONDecoder(parse_int=str)
     # "\n" only (as JSON Lines defines, and as the privacy guard numbers lines): splitlines()
     # would also break a line at a U+2028 inside a JSON string
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:  # numbers stay text: a 5 000-digit "number" is a bad value, not a crash
-            obj = json.loads(line, parse_int=str)
+        try:
+            obj = decoder.decode(line)
         except json.JSONDecodeError as err:  # its message is fixed text, but the position is all we keep
             raw.row_problems.append(
                 Problem("json_syntax", f"line is not valid JSON (syntax error at column {err.colno})", number)
