@@ -243,11 +243,15 @@ def cohort_funnel(con, f: Filters, by_cohort: bool = True) -> pl.DataFrame:
 
 
 # -- Frafall -------------------------------------------------------------------------------------
-def _with_total(sql_rows: str, row: str, column: str, params: list) -> tuple[str, list]:
+def _with_total(
+    sql_rows: str, row: str, column: str, params: list, one_row_per_person: bool = False
+) -> tuple[str, list]:
     """Cells per (row, column) plus each row's total as a cell of its own (column = TOTAL),
-    in one pass (grouping sets)."""
+    in one pass (grouping sets). `one_row_per_person`: `sql_rows` holds each person at most
+    once (see `cell_sql`)."""
     return (
-        f"""select {row}, if(grouping({column}) = 1, '{TOTAL}', {column}::VARCHAR) as {column}, {cell_sql()}
+        f"""select {row}, if(grouping({column}) = 1, '{TOTAL}', {column}::VARCHAR) as {column},
+                   {cell_sql(one_row_per_person=one_row_per_person)}
                 from ({sql_rows}) group by grouping sets (({row}, {column}), ({row}))""",
         params,
     )
@@ -533,6 +537,8 @@ def norwegian_levels(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
     per group (`NORWEGIAN_BY`); the course's municipality is the place filtered on."""
     where, params = f.where("municipality_code")
     group, always = _norwegian_groups(by)
+    # dash.norwegian_level has one row per person (its key test), and each joins one group
+    # once: the cells count without DISTINCT (25 → 13 ms at 300 000 persons)
     return run(
         con,
         *_with_total(
@@ -545,6 +551,7 @@ def norwegian_levels(con, f: Filters, by: str = "cohort_year") -> pl.DataFrame:
             "grp",
             "cefr_level",
             params * 2,
+            one_row_per_person=True,
         ),
     )
 

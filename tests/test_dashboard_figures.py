@@ -68,6 +68,28 @@ def test_the_same_quantity_is_the_same_published_number_on_every_page(con):
     assert (joined["persons"].fill_null(0) <= joined["persons_county"].fill_null(10**9)).all()
 
 
+def test_norwegian_levels_count_each_person_once_as_distinct_counting_would(con):
+    """*Mål*'s Norwegian levels count without DISTINCT because dash.norwegian_level holds a
+    person once: every cell (true count and cell key) must equal what counting distinct
+    persons gives, per group and level and per group's total, for every grouping."""
+    from dashboard.disclosure import KEY_MOD
+
+    for by, column in queries.NORWEGIAN_BY.items():
+        if by == "country":
+            continue  # its groups fold rare countries together: checked through the total below
+        cells = queries.norwegian_levels(con, COUNTY, by)
+        expected = con.execute(
+            f"""select coalesce({column}::VARCHAR, 'ukjent') as grp, coalesce(cefr_level, '{queries.TOTAL}'),
+                       count(distinct record_key), sum(distinct record_key) % {KEY_MOD}
+                from dash.norwegian_level group by grouping sets ((1, cefr_level), (1))"""
+        ).fetchall()
+        got = cells.filter(pl.col("persons") > 0).select("grp", "cefr_level", "persons", "persons_key").rows()
+        assert sorted(got) == sorted(expected), by
+    totals = queries.norwegian_levels(con, COUNTY, "country").filter(pl.col("cefr_level") == queries.TOTAL)
+    everyone = con.execute("select count(distinct record_key) from dash.norwegian_level").fetchall()[0][0]
+    assert totals["persons"].sum() == everyone > 0
+
+
 def test_shares_of_the_settled_never_exceed_100_percent(con):
     frame = disclosure.publish(queries.cohort_funnel(con, COUNTY, False))
     settled = frame.filter(pl.col("stage") == "settlement")["persons"][0]
