@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import json
 import subprocess
 import sys
 import textwrap
@@ -31,6 +33,27 @@ def _one(warehouse: Path, sql: str):
 def _school_list(land: Path, date: str, pupils: int) -> None:
     rows = [h.pupil(pid=f"{i + 1:064x}") for i in range(pupils)]
     h.write_workbook(land, f"kombinasjon_{h.SCHOOL}_2023-2024_{date}.xlsx", rows)
+
+
+def _failing(monkeypatch, target, name: str, error: Exception) -> None:
+    """`target.name` raises `error` when called: a disk or a step that fails."""
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(target, name, broken)
+
+
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
+
+
+def _newer_list(published) -> tuple[Path, Path, str]:
+    """The published county with a newer school list delivered: (landing, warehouse, the
+    published file's digest before the next load)."""
+    land, warehouse = published
+    before = _sha(warehouse)
+    _school_list(land, "20240115", 120)
+    return land, warehouse, before
 
 
 @pytest.fixture()
@@ -68,19 +91,10 @@ def test_a_publish_that_fails_keeps_the_old_warehouse_and_the_candidate_to_look_
     """The disk fails at the last step (the candidate's fsync before the replace): the
     published file stays as it was and the audited candidate is kept in failed/, not left
     for the next load to delete."""
-    import errno
-    import json
-
     from warehouse import publish as publishing
 
-    land, warehouse = published
-    before = _sha(warehouse)
-    _school_list(land, "20240115", 120)
-
-    def disk_full(path):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(publishing, "_fsync", disk_full)
+    land, warehouse, before = _newer_list(published)
+    _failing(monkeypatch, publishing, "_fsync", DISK_FULL)
     with pytest.raises(Exception, match="No space left"):
         load(str(land), str(warehouse), AS_OF)
     assert _sha(warehouse) == before
@@ -101,14 +115,9 @@ def test_a_load_that_stops_before_its_build_leaves_no_candidate_behind(published
     _load_locked): a load that stops before it uses the copy removes it."""
     import flows.pipeline as pipeline
 
-    land, warehouse = published
-    before = _sha(warehouse)
-    _school_list(land, "20240115", 120)
-
-    def broken(*args):
-        raise RuntimeError("stopped before the build")
-
-    monkeypatch.setattr(pipeline, "previous_counts", broken)  # the last step before the copy is used
+    land, warehouse, before = _newer_list(published)
+    # the last step before the copy is used
+    _failing(monkeypatch, pipeline, "previous_counts", RuntimeError("stopped before the build"))
     with pytest.raises(RuntimeError, match="stopped before the build"):
         load(str(land), str(warehouse), AS_OF)
     assert _sha(warehouse) == before
@@ -119,18 +128,10 @@ def test_a_load_that_stops_before_its_build_leaves_no_candidate_behind(published
 def test_a_copy_that_fails_half_way_leaves_no_candidate_behind(published, monkeypatch):
     """The candidate's copy fails after writing (the disk fills at its permissions step):
     the load stops with the error and the half-made copy goes, not left on a full disk."""
-    import errno
-
     from warehouse import publish as publishing
 
-    land, warehouse = published
-    before = _sha(warehouse)
-    _school_list(land, "20240115", 120)
-
-    def disk_full(*paths, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(publishing, "restrict", disk_full)
+    land, warehouse, before = _newer_list(published)
+    _failing(monkeypatch, publishing, "restrict", DISK_FULL)
     with pytest.raises(OSError, match="No space left"):
         load(str(land), str(warehouse), AS_OF)
     assert _sha(warehouse) == before
@@ -141,18 +142,10 @@ def test_a_failure_after_the_publish_is_logged_as_published(published, monkeypat
     """Pruning the kept builds fails after the new build replaced the old one: the new build
     stands, nothing is kept aside as refused, and the run log says it stopped after
     publishing."""
-    import json
-
     from warehouse import publish as publishing
 
-    land, warehouse = published
-    before = _sha(warehouse)
-    _school_list(land, "20240115", 120)
-
-    def broken(*args):
-        raise OSError("the builds folder could not be pruned")
-
-    monkeypatch.setattr(publishing, "prune_builds", broken)
+    land, warehouse, before = _newer_list(published)
+    _failing(monkeypatch, publishing, "prune_builds", OSError("the builds folder could not be pruned"))
     with pytest.raises(OSError, match="could not be pruned"):
         load(str(land), str(warehouse), AS_OF)
     assert _sha(warehouse) != before  # published
